@@ -1,0 +1,103 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"linkapi/internal/auth"
+)
+
+// Defaults of the configuration; see the README's table.
+const (
+	defaultAddr        = "127.0.0.1:8080"
+	defaultDatabaseURL = "sqlite:linkapi.db"
+	defaultTokenTTL    = 15 * time.Minute
+)
+
+// config is the configuration read from the environment, then from flags.
+type config struct {
+	Addr        string
+	DatabaseURL string
+	JWTSecret   string
+	TokenTTL    time.Duration
+	CORSOrigins []string
+}
+
+// loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
+// name (--addr, --database-url, --token-ttl, --cors-origins) override them.
+func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := fs.String("addr", env("LINKAPI_ADDR", defaultAddr), "listen address `HOST:PORT` (LINKAPI_ADDR)")
+	dbURL := fs.String("database-url", env("LINKAPI_DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or mysql://USER[:PASS]@HOST:PORT/DB (LINKAPI_DATABASE_URL)")
+	ttl := fs.String("token-ttl", env("LINKAPI_TOKEN_TTL", defaultTokenTTL.String()), "access-token lifetime (LINKAPI_TOKEN_TTL)")
+	origins := fs.String("cors-origins", getenv("LINKAPI_CORS_ORIGINS"), "comma-separated allowed origins (LINKAPI_CORS_ORIGINS)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	d, err := time.ParseDuration(*ttl)
+	if err != nil || d <= 0 {
+		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL: %q is not a positive duration such as 15m", *ttl)
+	}
+	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	return cfg, nil
+}
+
+// jwtSecret returns the signing key: LINKAPI_JWT_SECRET when set; on SQLite,
+// otherwise, a random key kept beside the database file (mode 0600), made on first
+// use. MySQL has no such default: a cluster of servers must share one key.
+func jwtSecret(cfg *config, stderr io.Writer) ([]byte, error) {
+	if cfg.JWTSecret != "" {
+		if len(cfg.JWTSecret) < auth.MinSecretLen {
+			return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
+		}
+		return []byte(cfg.JWTSecret), nil
+	}
+	path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:")
+	if !ok {
+		return nil, errors.New("LINKAPI_JWT_SECRET is required with a MySQL database (at least 32 bytes, e.g. from `openssl rand -hex 32`)")
+	}
+	path, _, _ = strings.Cut(path, "?")
+	path += ".jwt-secret"
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		secret := strings.TrimSpace(string(b))
+		if len(secret) < auth.MinSecretLen {
+			return nil, fmt.Errorf("%s holds a key shorter than %d bytes; delete it to make a new one", path, auth.MinSecretLen)
+		}
+		return []byte(secret), nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("reading the JWT key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("writing the JWT key: %w", err)
+	}
+	fmt.Fprintf(stderr, "linkapi: LINKAPI_JWT_SECRET is not set; made a signing key and kept it in %s (mode 0600)\n", path)
+	return []byte(secret), nil
+}

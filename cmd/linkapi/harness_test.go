@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+	"linkapi/internal/store"
+	"linkapi/internal/store/storetest"
+)
+
+// testSecret signs the tokens of every test server.
+const testSecret = "test-secret-test-secret-test-secret-0123456789"
+
+// testServer is the real linkapi serve, run in-process on 127.0.0.1:0 against a
+// database of its own.
+type testServer struct {
+	URL   string // base URL, without a trailing slash
+	DBURL string
+	Store *store.Store
+	Log   *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines to write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env returns a Getenv over the given variables only.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// startServer runs serve on dbURL until the test ends.
+func startServer(t *testing.T, dbURL string) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	log := &syncBuffer{}
+	p := &Program{
+		Stdin:  strings.NewReader(""),
+		Stdout: log,
+		Stderr: log,
+		Getenv: env(map[string]string{
+			"LINKAPI_DATABASE_URL": dbURL,
+			"LINKAPI_JWT_SECRET":   testSecret,
+		}),
+		Listening: func(addr string) { addrc <- addr },
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}) }()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve ended before listening: %v\n%s", err, log.String())
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("serve did not listen within 60s\n%s", log.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	})
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeDB(db) })
+	return &testServer{URL: "http://" + addr, DBURL: dbURL, Store: store.New(db), Log: log}
+}
+
+// forEachServer runs fn against a fresh server on SQLite and, when
+// LINKAPI_TEST_MYSQL_URL is set, on MySQL.
+func forEachServer(t *testing.T, fn func(t *testing.T, s *testServer)) {
+	storetest.ForEachDB(t, func(t *testing.T, url string) {
+		fn(t, startServer(t, url))
+	})
+}
+
+// gqlResponse is a GraphQL response with its HTTP status and headers.
+type gqlResponse struct {
+	Status int
+	Header http.Header
+	Data   map[string]any `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Path       []any          `json:"path"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+	Raw string
+}
+
+// Code returns the code of the first error, or "" when there is none.
+func (r *gqlResponse) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	code, _ := r.Errors[0].Extensions["code"].(string)
+	return code
+}
+
+// do posts a GraphQL request with token as the bearer (none when empty).
+func (s *testServer) do(t *testing.T, token, query string, vars map[string]any) *gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.send(t, req)
+}
+
+func (s *testServer) send(t *testing.T, req *http.Request) *gqlResponse {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := &gqlResponse{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("response is not JSON (status %d): %s", res.StatusCode, raw)
+	}
+	return out
+}
+
+// ok is do that fails the test on any error.
+func (s *testServer) ok(t *testing.T, token, query string, vars map[string]any) map[string]any {
+	t.Helper()
+	r := s.do(t, token, query, vars)
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		t.Fatalf("status %d, errors: %s", r.Status, r.Raw)
+	}
+	return r.Data
+}
+
+// createAccount makes an account directly in the store and returns its id.
+func (s *testServer) createAccount(t *testing.T, email, password string, scopes ...string) int64 {
+	t.Helper()
+	if scopes == nil {
+		scopes = []string{}
+	}
+	a, err := s.Store.CreateAccount(auth.NewContext(context.Background(), auth.System()),
+		linkapi.AccountCreate{Email: email, Password: password, Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
+}
+
+// login logs in through the API and returns the access token.
+func (s *testServer) login(t *testing.T, email, password string) string {
+	t.Helper()
+	d := s.ok(t, "", `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }`,
+		map[string]any{"e": email, "p": password})
+	return str(t, d, "login", "accessToken")
+}
+
+// get walks a decoded JSON value by keys (strings) and indexes (ints).
+func get(t *testing.T, v any, path ...any) any {
+	t.Helper()
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("at %q: %v is not an object", k, v)
+			}
+			v = m[k]
+		case int:
+			a, ok := v.([]any)
+			if !ok || k >= len(a) {
+				t.Fatalf("at [%d]: %v is not a long enough list", k, v)
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+func str(t *testing.T, v any, path ...any) string {
+	t.Helper()
+	s, ok := get(t, v, path...).(string)
+	if !ok {
+		t.Fatalf("%v at %v is not a string", get(t, v, path...), path)
+	}
+	return s
+}

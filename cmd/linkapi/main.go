@@ -1,0 +1,343 @@
+// Command linkapi serves the linkapi GraphQL API and manages its database and
+// accounts. With no command it serves.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"gorm.io/gorm"
+
+	"linkapi/graph"
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+	"linkapi/internal/server"
+	"linkapi/internal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p := &Program{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	if err := p.Run(ctx, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "linkapi:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// Program is one run of the command, with its input, output and environment, so
+// that tests run the real thing in-process.
+type Program struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Listening, when set, is told the address serve listens on.
+	Listening func(addr string)
+}
+
+const usage = `usage:
+  linkapi [serve] [--addr HOST:PORT]         migrate, then serve GraphQL on /graphql
+  linkapi migrate                            apply pending migrations and exit
+  linkapi account create --email E [--scopes "a b"] --password-stdin
+  linkapi account list
+  linkapi account set-scopes --email E --scopes "a b"`
+
+// Run runs the command named by args. It returns an error with a one-line message
+// for any failure, flag.ErrHelp after printing usage.
+func (p *Program) Run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return p.serve(ctx, args)
+	case "migrate":
+		return p.migrate(ctx, args)
+	case "account":
+		if len(args) == 0 {
+			return errors.New("account needs a command: create, list or set-scopes")
+		}
+		switch args[0] {
+		case "create":
+			return p.accountCreate(ctx, args[1:])
+		case "list":
+			return p.accountList(ctx, args[1:])
+		case "set-scopes":
+			return p.accountSetScopes(ctx, args[1:])
+		}
+		return fmt.Errorf("unknown account command %q (want create, list or set-scopes)", args[0])
+	case "help", "-h", "--help":
+		fmt.Fprintln(p.Stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+func (p *Program) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("linkapi "+name, flag.ContinueOnError)
+	fs.SetOutput(p.Stderr)
+	return fs
+}
+
+// open reads the configuration and opens and migrates the database.
+func (p *Program) open(ctx context.Context, name string, args []string, extra func(*flag.FlagSet)) (*config, *gorm.DB, error) {
+	fs := p.flags(name)
+	if extra != nil {
+		extra(fs)
+	}
+	cfg, err := loadConfig(p.Getenv, fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.Migrate(ctx, db); err != nil {
+		closeDB(db)
+		return nil, nil, err
+	}
+	return cfg, db, nil
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+}
+
+func (p *Program) migrate(ctx context.Context, args []string) error {
+	_, db, err := p.open(ctx, "migrate", args, nil)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	current, _, err := store.MigrationVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(p.Stdout, "database is at schema version %d\n", current)
+	return nil
+}
+
+func (p *Program) serve(ctx context.Context, args []string) error {
+	cfg, db, err := p.open(ctx, "serve", args, nil)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	secret, err := jwtSecret(cfg, p.Stderr)
+	if err != nil {
+		return err
+	}
+	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
+	if err != nil {
+		return err
+	}
+	st := store.New(db)
+	if err := p.bootstrapAdmin(ctx, st); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(p.Stderr, nil))
+	authn := &auth.Authenticator{Store: st, Tokens: tokens}
+	es := graph.NewSchema(&graph.Resolver{LinkService: st, TagService: st, AccountService: st, Auth: authn})
+	gql, err := graph.NewHandler(es, logger)
+	if err != nil {
+		return err
+	}
+	handler := server.New(server.Config{
+		GraphQL:       gql,
+		Authenticator: authn,
+		Ready:         func(ctx context.Context) error { return store.Ready(ctx, db) },
+		CORSOrigins:   cfg.CORSOrigins,
+		Logger:        logger,
+	})
+	return p.listenAndServe(ctx, cfg.Addr, handler)
+}
+
+// listenAndServe serves until ctx ends, then lets requests in flight finish.
+func (p *Program) listenAndServe(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	fmt.Fprintf(p.Stderr, "linkapi: serving GraphQL on http://%s/graphql and GraphiQL on http://%s/\n", ln.Addr(), ln.Addr())
+	if p.Listening != nil {
+		p.Listening(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// AdminEmail is the account serve creates on a fresh, empty database.
+const AdminEmail = "admin@localhost"
+
+// bootstrapAdmin creates AdminEmail with admin:write and a random password,
+// printed once, when the database has no account at all.
+func (p *Program) bootstrapAdmin(ctx context.Context, st *store.Store) error {
+	n, err := st.CountAllAccounts(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	raw := make([]byte, 18)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw)
+	_, err = st.CreateAccount(auth.NewContext(ctx, auth.System()), linkapi.AccountCreate{
+		Email: AdminEmail, Password: password, Scopes: []string{auth.AdminWrite},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the first administrator: %w", err)
+	}
+	fmt.Fprintf(p.Stderr, "linkapi: fresh database: created %s with scope admin:write and password %s (shown only this once)\n", AdminEmail, password)
+	return nil
+}
+
+func (p *Program) accountCreate(ctx context.Context, args []string) error {
+	var email, scopes string
+	var scopesSet, passwordStdin bool
+	_, db, err := p.open(ctx, "account create", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the new account")
+		fs.Func("scopes", "space-separated scopes (default: links:write tags:write account:write)", func(s string) error {
+			scopes, scopesSet = s, true
+			return nil
+		})
+		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+	})
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	if email == "" {
+		return errors.New("account create: --email is required")
+	}
+	if !passwordStdin {
+		return errors.New("account create: --password-stdin is required (the password is never taken as an argument)")
+	}
+	password, err := readPassword(p.Stdin)
+	if err != nil {
+		return err
+	}
+	in := linkapi.AccountCreate{Email: email, Password: password}
+	if scopesSet {
+		in.Scopes = strings.Fields(scopes)
+		if in.Scopes == nil {
+			in.Scopes = []string{}
+		}
+	}
+	a, err := store.New(db).CreateAccount(auth.NewContext(ctx, auth.System()), in)
+	if err != nil {
+		return fmt.Errorf("account create: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "created account %d %s with scopes %q\n", a.ID, a.Email, strings.Join(a.Scopes, " "))
+	return nil
+}
+
+// readPassword reads the first line of r, without its line ending.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("account create: no password on standard input")
+	}
+	return line, nil
+}
+
+func (p *Program) accountList(ctx context.Context, args []string) error {
+	_, db, err := p.open(ctx, "account list", args, nil)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	st := store.New(db)
+	sys := auth.NewContext(ctx, auth.System())
+	w := tabwriter.NewWriter(p.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tEMAIL\tSCOPES\tCREATED")
+	page := linkapi.Page{First: linkapi.MaxPageSize}
+	for {
+		list, err := st.FindAccounts(sys, linkapi.AccountFilter{Page: page})
+		if err != nil {
+			return fmt.Errorf("account list: %s", linkapi.ErrorMessage(err))
+		}
+		for _, a := range list.Accounts {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", a.ID, a.Email, strings.Join(a.Scopes, " "), a.CreatedAt.Format(time.RFC3339))
+			page.After = a.ID
+		}
+		if !list.HasNextPage {
+			break
+		}
+	}
+	return w.Flush()
+}
+
+func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
+	var email, scopes string
+	var scopesSet bool
+	_, db, err := p.open(ctx, "account set-scopes", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the account")
+		fs.Func("scopes", "space-separated scopes; \"\" removes them all", func(s string) error {
+			scopes, scopesSet = s, true
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	if email == "" || !scopesSet {
+		return errors.New("account set-scopes: --email and --scopes are required")
+	}
+	st := store.New(db)
+	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	if err != nil {
+		return fmt.Errorf("account set-scopes: no account has email %q", email)
+	}
+	list := strings.Fields(scopes)
+	if list == nil {
+		list = []string{}
+	}
+	a, err = st.SetAccountScopes(auth.NewContext(ctx, auth.System()), a.ID, list)
+	if err != nil {
+		return fmt.Errorf("account set-scopes: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "account %d %s now has scopes %q\n", a.ID, a.Email, strings.Join(a.Scopes, " "))
+	return nil
+}

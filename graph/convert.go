@@ -1,0 +1,145 @@
+package graph
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	"linkapi/graph/model"
+	"linkapi/internal/linkapi"
+)
+
+// parseID reads a GraphQL ID. An ID that is not one of ours names nothing, so it
+// is NOT_FOUND, like an ID that is.
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, linkapi.Errorf(linkapi.ENOTFOUND, "no object has id %q", s)
+	}
+	return id, nil
+}
+
+func parseOptionalID(s *string) (*int64, error) {
+	if s == nil {
+		return nil, nil
+	}
+	id, err := parseID(*s)
+	return &id, err
+}
+
+func formatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// cursorPrefix versions the cursor format; cursors are opaque to clients.
+const cursorPrefix = "v1:"
+
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + formatID(id)))
+}
+
+func decodeCursor(s string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil && strings.HasPrefix(string(b), cursorPrefix) {
+		if id, err := strconv.ParseInt(strings.TrimPrefix(string(b), cursorPrefix), 10, 64); err == nil && id > 0 {
+			return id, nil
+		}
+	}
+	return 0, linkapi.Errorf(linkapi.EINVALID, "after is not a valid cursor")
+}
+
+// page reads first and after: first defaults to 20 and must be 0 to 100.
+func page(first *int, after *string) (linkapi.Page, error) {
+	p := linkapi.Page{First: linkapi.DefaultPageSize}
+	if first != nil {
+		if *first < 0 || *first > linkapi.MaxPageSize {
+			return p, linkapi.Errorf(linkapi.EINVALID, "first must be between 0 and %d", linkapi.MaxPageSize)
+		}
+		p.First = *first
+	}
+	if after != nil {
+		id, err := decodeCursor(*after)
+		if err != nil {
+			return p, err
+		}
+		p.After = id
+	}
+	return p, nil
+}
+
+func pageInfo(hasNext bool, lastID int64, n int) *model.PageInfo {
+	info := &model.PageInfo{HasNextPage: hasNext}
+	if n > 0 {
+		c := encodeCursor(lastID)
+		info.EndCursor = &c
+	}
+	return info
+}
+
+func linkConnection(list *linkapi.LinkList, count model.Counter) *model.LinkConnection {
+	conn := &model.LinkConnection{Nodes: list.Links, Edges: make([]*model.LinkEdge, len(list.Links)), Count: count}
+	var last int64
+	for i, l := range list.Links {
+		conn.Edges[i] = &model.LinkEdge{Cursor: encodeCursor(l.ID), Node: l}
+		last = l.ID
+	}
+	conn.PageInfo = pageInfo(list.HasNextPage, last, len(list.Links))
+	return conn
+}
+
+func tagConnection(list *linkapi.TagList, count model.Counter) *model.TagConnection {
+	conn := &model.TagConnection{Nodes: list.Tags, Edges: make([]*model.TagEdge, len(list.Tags)), Count: count}
+	var last int64
+	for i, t := range list.Tags {
+		conn.Edges[i] = &model.TagEdge{Cursor: encodeCursor(t.ID), Node: t}
+		last = t.ID
+	}
+	conn.PageInfo = pageInfo(list.HasNextPage, last, len(list.Tags))
+	return conn
+}
+
+func accountConnection(list *linkapi.AccountList, count model.Counter) *model.AccountConnection {
+	conn := &model.AccountConnection{Nodes: list.Accounts, Edges: make([]*model.AccountEdge, len(list.Accounts)), Count: count}
+	var last int64
+	for i, a := range list.Accounts {
+		conn.Edges[i] = &model.AccountEdge{Cursor: encodeCursor(a.ID), Node: a}
+		last = a.ID
+	}
+	conn.PageInfo = pageInfo(list.HasNextPage, last, len(list.Accounts))
+	return conn
+}
+
+// findLinks runs one links list; every list of links in the schema goes through it.
+func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, first *int, after *string) (*model.LinkConnection, error) {
+	p, err := page(first, after)
+	if err != nil {
+		return nil, err
+	}
+	filter.Page = p
+	list, err := r.LinkService.FindLinks(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	return linkConnection(list, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }), nil
+}
+
+// findTags runs one tags list.
+func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first *int, after *string) (*model.TagConnection, error) {
+	p, err := page(first, after)
+	if err != nil {
+		return nil, err
+	}
+	filter.Page = p
+	list, err := r.TagService.FindTags(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	return tagConnection(list, func(ctx context.Context) (int, error) { return r.TagService.CountTags(ctx, filter) }), nil
+}
+
+// nullIfNotFound turns NOT_FOUND into a null result, for the nullable lookups.
+func nullIfNotFound[T any](v *T, err error) (*T, error) {
+	if linkapi.ErrorCode(err) == linkapi.ENOTFOUND {
+		return nil, nil
+	}
+	return v, err
+}

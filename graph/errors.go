@@ -1,0 +1,68 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"linkapi/internal/linkapi"
+)
+
+// codes maps domain error codes to GraphQL extensions.code, Apollo's names.
+var codes = map[string]string{
+	linkapi.EUNAUTHENTICATED: "UNAUTHENTICATED",
+	linkapi.EFORBIDDEN:       "FORBIDDEN",
+	linkapi.ENOTFOUND:        "NOT_FOUND",
+	linkapi.EINVALID:         "BAD_USER_INPUT",
+	linkapi.ECONFLICT:        "CONFLICT",
+	linkapi.EINTERNAL:        "INTERNAL_SERVER_ERROR",
+}
+
+// errInternal is what a caller sees of any error that is not a domain error.
+const errInternal = "internal server error"
+
+// ErrorPresenter returns the one presenter of every field error: domain errors keep
+// their message and get their code; errors gqlgen already coded pass through; any
+// other error is logged with its path and shown as a generic internal error.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var domainErr *linkapi.Error
+		if errors.As(err, &domainErr) {
+			gqlErr.Message = domainErr.Message
+			setCode(gqlErr, codes[domainErr.Code])
+			return gqlErr
+		}
+		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" {
+			return gqlErr
+		}
+		logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
+		gqlErr.Message = errInternal
+		setCode(gqlErr, codes[linkapi.EINTERNAL])
+		return gqlErr
+	}
+}
+
+func setCode(e *gqlerror.Error, code string) {
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["code"] = code
+}
+
+// RecoverFunc turns a panic in a resolver into an internal error, logging the stack.
+func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		path := ""
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			path = fc.Path().String()
+		}
+		logger.ErrorContext(ctx, "panic in resolver", "path", path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return errors.New("panic in resolver")
+	}
+}

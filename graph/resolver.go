@@ -1,0 +1,15 @@
+package graph
+
+import (
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+)
+
+// Resolver holds the services the resolvers call. Resolvers stay thin: they read
+// arguments, make one service call and convert the result.
+type Resolver struct {
+	LinkService    linkapi.LinkService
+	TagService     linkapi.TagService
+	AccountService linkapi.AccountService
+	Auth           *auth.Authenticator
+}

@@ -1,0 +1,112 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"linkapi/internal/linkapi"
+)
+
+// CredentialStore looks accounts up for authentication, across all accounts.
+// Both methods return an error with code NOT_FOUND when there is no such account.
+type CredentialStore interface {
+	// FindCredentialsByEmail returns the account with the lower-cased email and
+	// its password hash.
+	FindCredentialsByEmail(ctx context.Context, email string) (*linkapi.Account, string, error)
+	// FindAccountForToken returns the account a token's subject names.
+	FindAccountForToken(ctx context.Context, id int64) (*linkapi.Account, error)
+}
+
+// Authenticator logs accounts in and turns bearer tokens into callers.
+type Authenticator struct {
+	Store  CredentialStore
+	Tokens *Tokens
+}
+
+// Issued is the result of a successful login.
+type Issued struct {
+	AccessToken string
+	TokenType   string // always "Bearer"
+	ExpiresAt   time.Time
+	Scopes      []string
+	Account     *linkapi.Account
+}
+
+// errBadCredentials is returned alike for an unknown email and a wrong password.
+func errBadCredentials() error {
+	return linkapi.Errorf(linkapi.EUNAUTHENTICATED, "invalid email or password")
+}
+
+// Login checks email and password and issues an access token. With scopes nil the
+// token carries every scope the account holds; otherwise just scopes, each of which
+// the account must hold. It returns UNAUTHENTICATED for an unknown email or a wrong
+// password (the same error for both), BAD_USER_INPUT for an unknown scope and
+// FORBIDDEN for a scope the account does not hold.
+func (a *Authenticator) Login(ctx context.Context, email, password string, scopes []string) (*Issued, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	acc, hash, err := a.Store.FindCredentialsByEmail(ctx, email)
+	if linkapi.ErrorCode(err) == linkapi.ENOTFOUND {
+		CheckDummyPassword(password)
+		return nil, errBadCredentials()
+	} else if err != nil {
+		return nil, err
+	}
+	if !CheckPassword(hash, password) {
+		return nil, errBadCredentials()
+	}
+
+	granted := knownScopes(acc.Scopes)
+	if scopes != nil {
+		want, err := Normalize(scopes)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range want {
+			if !Implies(acc.Scopes, s) {
+				return nil, linkapi.Errorf(linkapi.EFORBIDDEN, "scope %s is not granted to this account", s)
+			}
+		}
+		granted = want
+	}
+
+	token, exp, err := a.Tokens.Issue(acc.ID, granted)
+	if err != nil {
+		return nil, err
+	}
+	return &Issued{
+		AccessToken: token,
+		TokenType:   "Bearer",
+		ExpiresAt:   exp,
+		Scopes:      granted,
+		Account:     acc,
+	}, nil
+}
+
+// Authenticate verifies a bearer token and returns the caller it stands for, with
+// the token's scopes intersected with the account's current ones. It returns
+// UNAUTHENTICATED for a bad or expired token, an unknown or deleted account, or a
+// token issued before the account's last password change.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller, error) {
+	claims, err := a.Tokens.Parse(token)
+	if err != nil {
+		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "%s", errReason(err))
+	}
+	id, err := claims.AccountID()
+	if err != nil {
+		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "invalid token")
+	}
+	acc, err := a.Store.FindAccountForToken(ctx, id)
+	if linkapi.ErrorCode(err) == linkapi.ENOTFOUND {
+		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "invalid token")
+	} else if err != nil {
+		return nil, err
+	}
+	if claims.IssuedAt.Time.Before(acc.PasswordChangedAt.Truncate(time.Millisecond)) {
+		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "token was issued before the last password change")
+	}
+	return &Caller{
+		AccountID: acc.ID,
+		Scopes:    Effective(strings.Fields(claims.Scope), acc.Scopes),
+	}, nil
+}

@@ -1,0 +1,186 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Issuer and Audience are the iss and aud claims of every access token.
+const (
+	Issuer   = "linkapi"
+	Audience = "linkapi"
+)
+
+// MinSecretLen is the shortest HMAC key NewTokens accepts, in bytes.
+const MinSecretLen = 32
+
+// leeway is the clock skew tolerated on exp and iat.
+const leeway = 30 * time.Second
+
+func init() {
+	// Times in tokens carry milliseconds, not whole seconds: Authenticate rejects a
+	// token whose iat is before the account's last password change, so a token
+	// issued in the same second after a password change must stay valid, and one
+	// issued before it must not. jwt.TimePrecision is a package global of jwt/v5.
+	jwt.TimePrecision = time.Millisecond
+}
+
+// Claims are the claims of an access token: the registered ones plus scope, a
+// space-separated list of scope names (RFC 9068).
+type Claims struct {
+	jwt.RegisteredClaims
+	Scope string `json:"scope"`
+}
+
+// Tokens issues and verifies HS256 access tokens.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+
+	// Now returns the current time; tests replace it. It defaults to time.Now.
+	Now func() time.Time
+}
+
+// NewTokens returns a Tokens signing with secret, which must be at least 32 bytes,
+// and issuing tokens that live for ttl.
+func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", MinSecretLen)
+	}
+	if ttl <= 0 {
+		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL must be positive, not %s", ttl)
+	}
+	return &Tokens{secret: append([]byte(nil), secret...), ttl: ttl, Now: time.Now}, nil
+}
+
+func (t *Tokens) now() time.Time {
+	if t.Now == nil {
+		return time.Now()
+	}
+	return t.Now()
+}
+
+// Issue returns a signed access token for the account with the given scopes, and
+// when it expires.
+func (t *Tokens) Issue(accountID int64, scopes []string) (token string, expiresAt time.Time, err error) {
+	if accountID <= 0 {
+		return "", time.Time{}, fmt.Errorf("auth: issue token for account id %d", accountID)
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: read token id: %w", err)
+	}
+	now := t.now()
+	exp := jwt.NewNumericDate(now.Add(t.ttl))
+	claims := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    Issuer,
+			Subject:   strconv.FormatInt(accountID, 10),
+			Audience:  jwt.ClaimStrings{Audience},
+			ExpiresAt: exp,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        hex.EncodeToString(jti),
+		},
+		Scope: strings.Join(scopes, " "),
+	}
+	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: sign token: %w", err)
+	}
+	return token, exp.Time, nil
+}
+
+// Parse verifies token (HS256 only, signature, issuer, audience, expiry, issue
+// time) and returns its claims. The subject must be a positive account id.
+func (t *Tokens) Parse(token string) (*Claims, error) {
+	claims := &Claims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
+		return t.secret, nil
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(t.now),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := claims.AccountID(); err != nil {
+		return nil, err
+	}
+	if claims.IssuedAt == nil {
+		return nil, fmt.Errorf("%w: iat", jwt.ErrTokenRequiredClaimMissing)
+	}
+	// The library reads iat as a float64, which can land a hair below the
+	// millisecond written and truncate to the one before; read it exactly.
+	iat, err := exactIssuedAt(token)
+	if err != nil {
+		return nil, err
+	}
+	claims.IssuedAt = &jwt.NumericDate{Time: iat}
+	return claims, nil
+}
+
+// AccountID returns the subject as a positive account id.
+func (c *Claims) AccountID() (int64, error) {
+	id, err := strconv.ParseInt(c.Subject, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: subject %q is not an account id", jwt.ErrTokenInvalidSubject, c.Subject)
+	}
+	return id, nil
+}
+
+// exactIssuedAt decodes the iat claim of an already verified token as a decimal
+// number of seconds and returns it truncated to the millisecond.
+func exactIssuedAt(token string) (time.Time, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, jwt.ErrTokenMalformed
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: %v", jwt.ErrTokenMalformed, err)
+	}
+	var raw struct {
+		IssuedAt json.Number `json:"iat"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
+		return time.Time{}, fmt.Errorf("%w: %v", jwt.ErrTokenMalformed, err)
+	}
+	secs, ok := new(big.Rat).SetString(raw.IssuedAt.String())
+	if !ok {
+		return time.Time{}, fmt.Errorf("%w: iat", jwt.ErrTokenMalformed)
+	}
+	ms := secs.Mul(secs, big.NewRat(1000, 1))
+	q := new(big.Int).Quo(ms.Num(), ms.Denom())
+	if !q.IsInt64() {
+		return time.Time{}, fmt.Errorf("%w: iat", jwt.ErrTokenMalformed)
+	}
+	return time.UnixMilli(q.Int64()), nil
+}
+
+// errReason returns a short, safe description of a token verification error.
+func errReason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token is expired"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "token signature is invalid"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "token is not for this service"
+	}
+	return "invalid token"
+}

@@ -1,0 +1,59 @@
+// Package linkapi holds the domain of the link manager: accounts, links and tags,
+// the errors its services return, and the service interfaces the GraphQL layer uses.
+// It depends on the standard library only.
+package linkapi
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one GraphQL extensions.code in the error presenter.
+const (
+	EUNAUTHENTICATED = "UNAUTHENTICATED"
+	EFORBIDDEN       = "FORBIDDEN"
+	ENOTFOUND        = "NOT_FOUND"
+	EINVALID         = "BAD_USER_INPUT"
+	ECONFLICT        = "CONFLICT"
+	EINTERNAL        = "INTERNAL"
+)
+
+// Error is an application error whose message is safe to show to the caller.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("linkapi error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code string, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the application error in err's chain, EINTERNAL
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of the application error in err's chain, and a
+// generic message for any other error, whose details stay in the log.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,171 @@
+package linkapi
+
+import (
+	"context"
+	"time"
+)
+
+// Pagination bounds for every list.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// Account owns links and tags. Scopes are the names the account holds, as stored.
+type Account struct {
+	ID                int64
+	Email             string
+	Scopes            []string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// Link is a URL saved by an account.
+type Link struct {
+	ID          int64
+	AccountID   int64
+	URL         string
+	Title       *string
+	Description *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Tag is a name an account gives to some of its links.
+type Tag struct {
+	ID        int64
+	AccountID int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// Page selects a window of a list, newest first: at most First items with an ID
+// below After (0 means from the start).
+type Page struct {
+	First int
+	After int64
+}
+
+// LinkFilter selects links. AccountID, when set, confines the list to one account;
+// the store still applies the caller's tenant filter on top.
+type LinkFilter struct {
+	Page
+	AccountID *int64
+	TagID     *int64 // links carrying this tag
+	TagName   *string
+	Search    *string // substring of URL or title
+}
+
+// TagFilter selects tags.
+type TagFilter struct {
+	Page
+	AccountID *int64
+	LinkID    *int64 // tags on this link
+}
+
+// AccountFilter selects accounts.
+type AccountFilter struct {
+	Page
+}
+
+// LinkList is one page of links.
+type LinkList struct {
+	Links       []*Link
+	HasNextPage bool
+}
+
+// TagList is one page of tags.
+type TagList struct {
+	Tags        []*Tag
+	HasNextPage bool
+}
+
+// AccountList is one page of accounts.
+type AccountList struct {
+	Accounts    []*Account
+	HasNextPage bool
+}
+
+// LinkCreate holds the fields of a new link. Tags are names, created when missing.
+type LinkCreate struct {
+	URL         string
+	Title       *string
+	Description *string
+	Tags        []string
+	AccountID   *int64
+}
+
+// LinkUpdate holds the fields to change; nil leaves a field as it is.
+type LinkUpdate struct {
+	URL         *string
+	Title       *string
+	Description *string
+}
+
+// TagCreate holds the fields of a new tag.
+type TagCreate struct {
+	Name      string
+	AccountID *int64
+}
+
+// AccountCreate holds the fields of a new account. Nil Scopes means the default
+// scopes; an empty slice means none.
+type AccountCreate struct {
+	Email    string
+	Password string
+	Scopes   []string
+}
+
+// LinkService reads and writes links. Every method confines itself to the caller's
+// account (from the context) unless the caller is an administrator.
+type LinkService interface {
+	// FindLinkByID returns NOT_FOUND if the link does not exist or is another account's.
+	FindLinkByID(ctx context.Context, id int64) (*Link, error)
+	// FindLinks returns FORBIDDEN when filter.AccountID names another account and the
+	// caller is not an administrator.
+	FindLinks(ctx context.Context, filter LinkFilter) (*LinkList, error)
+	// CountLinks counts what FindLinks would list without paging.
+	CountLinks(ctx context.Context, filter LinkFilter) (int, error)
+	// CreateLink returns BAD_USER_INPUT for a bad URL or tag name, FORBIDDEN for another
+	// account's AccountID.
+	CreateLink(ctx context.Context, in LinkCreate) (*Link, error)
+	// UpdateLink returns NOT_FOUND or BAD_USER_INPUT.
+	UpdateLink(ctx context.Context, id int64, upd LinkUpdate) (*Link, error)
+	// DeleteLink returns NOT_FOUND.
+	DeleteLink(ctx context.Context, id int64) error
+	// TagLink joins a link and a tag of the same account; NOT_FOUND otherwise.
+	TagLink(ctx context.Context, linkID, tagID int64) (*Link, error)
+	// UntagLink removes the pair; NOT_FOUND when either is not found.
+	UntagLink(ctx context.Context, linkID, tagID int64) (*Link, error)
+}
+
+// TagService reads and writes tags, confined like LinkService.
+type TagService interface {
+	FindTagByID(ctx context.Context, id int64) (*Tag, error)
+	FindTags(ctx context.Context, filter TagFilter) (*TagList, error)
+	CountTags(ctx context.Context, filter TagFilter) (int, error)
+	// FindTagsByLinkIDs returns the tags on each link, sorted by name, keyed by link id.
+	FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int64][]*Tag, error)
+	// CreateTag returns CONFLICT when the account already has the name.
+	CreateTag(ctx context.Context, in TagCreate) (*Tag, error)
+	// RenameTag returns NOT_FOUND, BAD_USER_INPUT or CONFLICT.
+	RenameTag(ctx context.Context, id int64, name string) (*Tag, error)
+	DeleteTag(ctx context.Context, id int64) error
+}
+
+// AccountService reads and writes accounts. A caller sees only its own account
+// unless it is an administrator.
+type AccountService interface {
+	FindAccountByID(ctx context.Context, id int64) (*Account, error)
+	FindAccounts(ctx context.Context, filter AccountFilter) (*AccountList, error)
+	CountAccounts(ctx context.Context, filter AccountFilter) (int, error)
+	// CreateAccount returns BAD_USER_INPUT or CONFLICT (email taken).
+	CreateAccount(ctx context.Context, in AccountCreate) (*Account, error)
+	// SetAccountScopes returns NOT_FOUND or BAD_USER_INPUT (unknown scope).
+	SetAccountScopes(ctx context.Context, id int64, scopes []string) (*Account, error)
+	DeleteAccount(ctx context.Context, id int64) error
+	// ChangePassword changes the caller's own password; BAD_USER_INPUT when the
+	// current password is wrong or the new one is unacceptable.
+	ChangePassword(ctx context.Context, current, next string) error
+}

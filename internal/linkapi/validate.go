@@ -1,0 +1,76 @@
+package linkapi
+
+import (
+	"net/mail"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Field limits, matching the database columns.
+const (
+	MaxURLLength         = 2048
+	MaxTitleLength       = 500
+	MaxDescriptionLength = 10000
+	MaxTagNameLength     = 100
+	MaxEmailLength       = 320
+)
+
+// ValidateURL returns BAD_USER_INPUT unless s is an absolute http or https URL with
+// a host.
+func ValidateURL(s string) error {
+	if s == "" || len(s) > MaxURLLength {
+		return Errorf(EINVALID, "url must be 1 to %d bytes", MaxURLLength)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Errorf(EINVALID, "url is not a valid URL")
+	}
+	if scheme := strings.ToLower(u.Scheme); scheme != "http" && scheme != "https" {
+		return Errorf(EINVALID, "url must use http or https")
+	}
+	if u.Host == "" {
+		return Errorf(EINVALID, "url must name a host")
+	}
+	return nil
+}
+
+// ValidateText returns BAD_USER_INPUT when a free-text field is too long or not
+// valid UTF-8.
+func ValidateText(field string, s *string, max int) error {
+	if s == nil {
+		return nil
+	}
+	if !utf8.ValidString(*s) || utf8.RuneCountInString(*s) > max {
+		return Errorf(EINVALID, "%s must be valid text of at most %d characters", field, max)
+	}
+	return nil
+}
+
+// NormalizeTagName trims a tag name and returns BAD_USER_INPUT when it is empty, too
+// long or holds control characters. Tag names are case-sensitive.
+func NormalizeTagName(s string) (string, error) {
+	name := strings.TrimSpace(s)
+	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxTagNameLength {
+		return "", Errorf(EINVALID, "tag name must be 1 to %d characters", MaxTagNameLength)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", Errorf(EINVALID, "tag name must not contain control characters")
+	}
+	return name, nil
+}
+
+// NormalizeEmail lower-cases and trims an email address and returns BAD_USER_INPUT
+// unless it is a plain address such as user@example.com.
+func NormalizeEmail(s string) (string, error) {
+	email := strings.ToLower(strings.TrimSpace(s))
+	if email == "" || len(email) > MaxEmailLength {
+		return "", Errorf(EINVALID, "email must be 1 to %d bytes", MaxEmailLength)
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" {
+		return "", Errorf(EINVALID, "email is not a valid address")
+	}
+	return email, nil
+}

@@ -1,0 +1,136 @@
+// Package server is the HTTP side of linkapi: routes, bearer authentication, CORS,
+// request limits, logging and the health endpoints around the GraphQL handler.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/rs/cors"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+)
+
+// MaxBodyBytes bounds a request body; a GraphQL document has no business being
+// larger.
+const MaxBodyBytes = 1 << 20
+
+// Config is what the handler needs from the rest of the program.
+type Config struct {
+	GraphQL       http.Handler
+	Authenticator *auth.Authenticator
+	// Ready reports whether the database answers, for /readyz.
+	Ready       func(ctx context.Context) error
+	CORSOrigins []string
+	Logger      *slog.Logger
+}
+
+// New returns the root handler: /graphql, GraphiQL on /, /healthz and /readyz.
+func New(cfg Config) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL)))
+	mux.Handle("GET /{$}", playground.Handler("linkapi", "/graphql"))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := cfg.Ready(ctx); err != nil {
+			cfg.Logger.WarnContext(ctx, "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	var h http.Handler = mux
+	if len(cfg.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: cfg.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"},
+			MaxAge:         600,
+		}).Handler(h)
+	}
+	return logRequests(cfg.Logger, h)
+}
+
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate puts the caller of a valid bearer token in the request context. No
+// Authorization header means an anonymous caller; a header that is present but bad
+// is refused with 401 before any GraphQL runs.
+func authenticate(a *auth.Authenticator, logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := r.Header.Get("Authorization")
+		if header == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, token, ok := strings.Cut(header, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			refuse(w, "authorization header must be Bearer <token>")
+			return
+		}
+		caller, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
+		switch linkapi.ErrorCode(err) {
+		case "":
+			next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), caller)))
+		case linkapi.EUNAUTHENTICATED:
+			refuse(w, linkapi.ErrorMessage(err))
+		default:
+			logger.ErrorContext(r.Context(), "authenticating a request", "err", err)
+			writeGraphQLError(w, http.StatusInternalServerError, "internal server error", "INTERNAL_SERVER_ERROR")
+		}
+	})
+}
+
+func refuse(w http.ResponseWriter, message string) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeGraphQLError(w, http.StatusUnauthorized, message, "UNAUTHENTICATED")
+}
+
+// writeGraphQLError answers with a GraphQL response holding one error, so that
+// clients read it like any other.
+func writeGraphQLError(w http.ResponseWriter, status int, message, code string) {
+	writeJSON(w, status, map[string]any{
+		"errors": []map[string]any{{"message": message, "extensions": map[string]string{"code": code}}},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		logger.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "duration", time.Since(start))
+	})
+}

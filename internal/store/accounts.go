@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"strings"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+)
+
+// FindAccountByID returns the account: any for an administrator, otherwise only the
+// caller's own. NOT_FOUND.
+func (s *Store) FindAccountByID(ctx context.Context, id int64) (*linkapi.Account, error) {
+	row, err := s.findAccount(ctx, reading, id)
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+func (s *Store) findAccount(ctx context.Context, a access, id int64) (*accountRow, error) {
+	tx, _, err := s.owned(ctx, a, &accountRow{})
+	if err != nil {
+		return nil, err
+	}
+	var row accountRow
+	if err := tx.Where("accounts.id = ?", id).Take(&row).Error; err != nil {
+		return nil, translate(err, "account")
+	}
+	return &row, nil
+}
+
+// FindAccounts returns a page of the accounts the caller may see, newest first.
+func (s *Store) FindAccounts(ctx context.Context, filter linkapi.AccountFilter) (*linkapi.AccountList, error) {
+	tx, _, err := s.owned(ctx, reading, &accountRow{})
+	if err != nil {
+		return nil, err
+	}
+	var rows []accountRow
+	if err := paged(tx, "accounts.id", filter.Page).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	rows, more := trimPage(rows, filter.First)
+	return &linkapi.AccountList{Accounts: domains(rows, (*accountRow).domain), HasNextPage: more}, nil
+}
+
+// CountAccounts counts the accounts FindAccounts would list, across every page.
+func (s *Store) CountAccounts(ctx context.Context, filter linkapi.AccountFilter) (int, error) {
+	tx, _, err := s.owned(ctx, reading, &accountRow{})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = tx.Count(&n).Error
+	return int(n), err
+}
+
+// requireAdmin returns FORBIDDEN unless the caller may manage every account. The
+// schema already asks for admin:write; this keeps the store safe on its own.
+func requireAdmin(ctx context.Context) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if !c.CanWriteAll() {
+		return linkapi.Errorf(linkapi.EFORBIDDEN, "admin:write is required")
+	}
+	return nil
+}
+
+// CreateAccount creates an account; nil scopes mean the default ones. Administrators
+// only (FORBIDDEN); BAD_USER_INPUT for a bad email, password or scope; CONFLICT when
+// the email is taken, compared case-insensitively.
+func (s *Store) CreateAccount(ctx context.Context, in linkapi.AccountCreate) (*linkapi.Account, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	email, err := linkapi.NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	if err := auth.ValidatePassword(in.Password); err != nil {
+		return nil, err
+	}
+	scopes := auth.DefaultScopes
+	if in.Scopes != nil {
+		if scopes, err = auth.Normalize(in.Scopes); err != nil {
+			return nil, err
+		}
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	row := accountRow{
+		Email:             email,
+		PasswordHash:      hash,
+		Scopes:            strings.Join(scopes, " "),
+		PasswordChangedAt: now,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return nil, translate(err, "account with this email")
+	}
+	return row.domain(), nil
+}
+
+// SetAccountScopes replaces an account's scopes. Administrators only (FORBIDDEN);
+// NOT_FOUND; BAD_USER_INPUT for an unknown scope.
+func (s *Store) SetAccountScopes(ctx context.Context, id int64, scopes []string) (*linkapi.Account, error) {
+	if err := requireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	scopes, err := auth.Normalize(scopes)
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.findAccount(ctx, writing, id)
+	if err != nil {
+		return nil, err
+	}
+	row.Scopes = strings.Join(scopes, " ")
+	row.UpdatedAt = s.now()
+	if err := s.db.WithContext(ctx).Model(row).Select("scopes", "updated_at").Updates(row).Error; err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+// DeleteAccount deletes an account with its links and tags: the caller's own, or
+// any for an administrator. NOT_FOUND.
+func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
+	tx, _, err := s.owned(ctx, writing, &accountRow{})
+	if err != nil {
+		return err
+	}
+	res := tx.Where("accounts.id = ?", id).Delete(&accountRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
+	}
+	return nil
+}
+
+// ChangePassword changes the caller's own password and records when, so that
+// tokens issued before stop working. BAD_USER_INPUT when current is wrong or next
+// is unacceptable.
+func (s *Store) ChangePassword(ctx context.Context, current, next string) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	var row accountRow
+	if err := s.db.WithContext(ctx).Where("id = ?", c.AccountID).Take(&row).Error; err != nil {
+		return translate(err, "account")
+	}
+	if !auth.CheckPassword(row.PasswordHash, current) {
+		return linkapi.Errorf(linkapi.EINVALID, "current password is incorrect")
+	}
+	if err := auth.ValidatePassword(next); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(next)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.db.WithContext(ctx).Model(&row).Updates(map[string]any{
+		"password_hash":       hash,
+		"password_changed_at": now,
+		"updated_at":          now,
+	}).Error
+}
+
+// FindCredentialsByEmail returns an account and its password hash for login,
+// without a tenant filter. NOT_FOUND.
+func (s *Store) FindCredentialsByEmail(ctx context.Context, email string) (*linkapi.Account, string, error) {
+	var row accountRow
+	err := s.db.WithContext(ctx).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).Take(&row).Error
+	if err != nil {
+		return nil, "", translate(err, "account")
+	}
+	return row.domain(), row.PasswordHash, nil
+}
+
+// FindAccountForToken returns the account a token names, without a tenant filter.
+// NOT_FOUND.
+func (s *Store) FindAccountForToken(ctx context.Context, id int64) (*linkapi.Account, error) {
+	var row accountRow
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, translate(err, "account")
+	}
+	return row.domain(), nil
+}
+
+// CountAllAccounts counts every account, without a tenant filter; serve uses it to
+// tell a fresh database.
+func (s *Store) CountAllAccounts(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&accountRow{}).Count(&n).Error
+	return n, err
+}

@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
+	gormmysql "gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names returned by Dialect.
+const (
+	DialectSQLite = "sqlite"
+	DialectMySQL  = "mysql"
+)
+
+const (
+	pingTimeout     = 5 * time.Second
+	mysqlDialTimout = 5 * time.Second
+)
+
+//go:embed migrations/sqlite/*.sql migrations/mysql/*.sql
+var migrationFiles embed.FS
+
+// Open connects to the database named by url, which is either sqlite:PATH (the file
+// is created if missing) or mysql://USER[:PASS]@HOST:PORT/DB[?params], and checks
+// that it answers. It does not migrate; call Migrate for that. Every error it
+// returns has a one-line message that never contains the password.
+func Open(ctx context.Context, url string) (*gorm.DB, error) {
+	var (
+		sqlDB     *sql.DB
+		dialector gorm.Dialector
+		err       error
+	)
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		sqlDB, err = openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
+		if err != nil {
+			return nil, err
+		}
+		dialector = &sqlite.Dialector{DriverName: sqlite.DriverName, Conn: sqlDB}
+	case strings.HasPrefix(url, "mysql:"):
+		sqlDB, err = openMySQL(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		dialector = gormmysql.New(gormmysql.Config{Conn: sqlDB})
+	default:
+		return nil, unsupportedScheme(url)
+	}
+
+	db, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError: true,
+		Logger:         logger.Default.LogMode(logger.Silent),
+		// Timestamps are UTC and cut to microseconds, the precision of MySQL's
+		// DATETIME(6), so a value read back equals the value written on both
+		// databases.
+		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	})
+	if err != nil {
+		sqlDB.Close()
+		return nil, oneLine("database: cannot initialise gorm", err)
+	}
+	return db, nil
+}
+
+func unsupportedScheme(raw string) error {
+	scheme, _, ok := strings.Cut(raw, ":")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/\\.@ ") {
+		return errors.New("database: unsupported URL (want sqlite:PATH or mysql://USER[:PASS]@HOST:PORT/DB)")
+	}
+	return fmt.Errorf("database: unsupported URL scheme %q (want sqlite: or mysql://)", scheme)
+}
+
+// openSQLite opens the SQLite file at path, a file name with an optional query of
+// driver parameters, with foreign keys on, a busy timeout, WAL and transactions
+// that take the write lock when they begin.
+func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	name, query, _ := strings.Cut(path, "?")
+	if name == "" {
+		return nil, errors.New("database: sqlite URL has no file name (want sqlite:PATH, e.g. sqlite:linkapi.db)")
+	}
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, oneLine(fmt.Sprintf("database: bad parameters in sqlite URL for %q", name), err)
+	}
+	memory := name == ":memory:" || strings.Contains(query, "mode=memory")
+	if !memory && !strings.HasPrefix(name, "file:") {
+		// SQLite reports a missing directory as "out of memory (14)".
+		dir := filepath.Dir(name)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("database: cannot open sqlite database %q: directory %q does not exist", name, dir)
+		}
+	}
+	pragmas := []string{"foreign_keys(1)", "busy_timeout(5000)"}
+	if !memory {
+		pragmas = append(pragmas, "journal_mode(WAL)", "synchronous(NORMAL)")
+	}
+	params["_pragma"] = append(pragmas, params["_pragma"]...)
+	// IMMEDIATE transactions take the write lock at BEGIN, so two writers wait for
+	// each other through busy_timeout instead of one failing with SQLITE_BUSY when
+	// it upgrades a read lock. (The driver ignores _txlock when _time_format is
+	// given, so _time_format is deliberately not used.)
+	if params.Get("_txlock") == "" {
+		params.Set("_txlock", "immediate")
+	}
+
+	sqlDB, err := sql.Open(sqlite.DriverName, name+"?"+params.Encode())
+	if err != nil {
+		return nil, oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
+	}
+	if memory {
+		// Every connection to :memory: is a database of its own.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+	} else {
+		sqlDB.SetMaxOpenConns(4)
+		sqlDB.SetMaxIdleConns(4)
+		sqlDB.SetConnMaxIdleTime(10 * time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
+	}
+	return sqlDB, nil
+}
+
+// mysqlConfig converts a mysql:// URL to the driver's configuration: the user's
+// query parameters are kept, then parseTime, loc=UTC and (unless given) charset
+// utf8mb4 are set, and multiStatements is always off.
+func mysqlConfig(raw string) (*mysqldriver.Config, error) {
+	const want = "want mysql://USER[:PASS]@HOST:PORT/DB[?params]"
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse quotes the whole URL, password included, in its message.
+		return nil, fmt.Errorf("database: malformed mysql URL (%s)", want)
+	}
+	if u.Scheme != "mysql" || u.Opaque != "" || u.Host == "" {
+		return nil, fmt.Errorf("database: malformed mysql URL: no host (%s)", want)
+	}
+	if u.User == nil || u.User.Username() == "" {
+		return nil, fmt.Errorf("database: malformed mysql URL: no user (%s)", want)
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	if dbName == "" || strings.Contains(dbName, "/") {
+		return nil, fmt.Errorf("database: malformed mysql URL: want exactly one database name in the path (%s)", want)
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		return nil, fmt.Errorf("database: malformed mysql URL: no host (%s)", want)
+	}
+	if port == "" {
+		port = "3306"
+	}
+
+	query := u.RawQuery
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, oneLine("database: malformed mysql URL parameters", err)
+	}
+	if !q.Has("charset") {
+		if query != "" {
+			query += "&"
+		}
+		query += "charset=utf8mb4"
+	}
+	// ParseDSN applies the parameters with the driver's own rules and rejects
+	// the ones it cannot parse.
+	cfg, err := mysqldriver.ParseDSN("/?" + query)
+	if err != nil {
+		return nil, oneLine("database: malformed mysql URL parameters", err)
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Net = "tcp"
+	cfg.Addr = net.JoinHostPort(host, port)
+	cfg.DBName = dbName
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.MultiStatements = false
+	if cfg.Timeout == 0 {
+		cfg.Timeout = mysqlDialTimout
+	}
+	return cfg, nil
+}
+
+func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
+	cfg, err := mysqlConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	connector, err := mysqldriver.NewConnector(cfg)
+	if err != nil {
+		return nil, oneLine("database: bad mysql configuration", err)
+	}
+	sqlDB := sql.OpenDB(connector)
+	sqlDB.SetMaxOpenConns(20)
+	sqlDB.SetMaxIdleConns(10)
+	sqlDB.SetConnMaxLifetime(5 * time.Minute)
+	sqlDB.SetConnMaxIdleTime(time.Minute)
+
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, oneLine(fmt.Sprintf("database: cannot reach mysql at %s (database %q)", cfg.Addr, cfg.DBName), err)
+	}
+	return sqlDB, nil
+}
+
+// Dialect returns "sqlite" or "mysql", the kind of database db talks to.
+func Dialect(db *gorm.DB) string {
+	return db.Dialector.Name()
+}
+
+// Ready reports whether the database answers, within a short timeout. It backs
+// /readyz.
+func Ready(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return oneLine("database: not ready", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return oneLine("database: not ready", err)
+	}
+	return nil
+}
+
+// Migrate applies the pending schema migrations of db's dialect. Calling it on an
+// up-to-date database does nothing.
+func Migrate(ctx context.Context, db *gorm.DB) error {
+	p, err := migrationProvider(db)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return oneLine("database: migration failed", err)
+	}
+	return nil
+}
+
+// MigrationVersion returns the schema version db is at and the latest version
+// this build knows; they differ when migrations are pending.
+func MigrationVersion(ctx context.Context, db *gorm.DB) (current, latest int64, err error) {
+	p, err := migrationProvider(db)
+	if err != nil {
+		return 0, 0, err
+	}
+	current, latest, err = p.GetVersions(ctx)
+	if err != nil {
+		return 0, 0, oneLine("database: cannot read the migration version", err)
+	}
+	return current, latest, nil
+}
+
+func migrationProvider(db *gorm.DB) (*goose.Provider, error) {
+	var dialect goose.Dialect
+	switch name := Dialect(db); name {
+	case DialectSQLite:
+		dialect = goose.DialectSQLite3
+	case DialectMySQL:
+		dialect = goose.DialectMySQL
+	default:
+		return nil, fmt.Errorf("database: no migrations for dialect %q", name)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, oneLine("database: migrations need a plain connection", err)
+	}
+	fsys, err := fs.Sub(migrationFiles, "migrations/"+Dialect(db))
+	if err != nil {
+		return nil, oneLine("database: embedded migrations", err)
+	}
+	p, err := goose.NewProvider(dialect, sqlDB, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, oneLine("database: loading migrations", err)
+	}
+	return p, nil
+}
+
+// lineError is an error with a one-line message that wraps the error it came from,
+// so errors.Is and errors.As still see the cause.
+type lineError struct {
+	msg string
+	err error
+}
+
+func (e *lineError) Error() string { return e.msg }
+func (e *lineError) Unwrap() error { return e.err }
+
+// oneLine returns an error reading "prefix: cause" on a single line.
+func oneLine(prefix string, err error) error {
+	cause := strings.Join(strings.Fields(err.Error()), " ")
+	return &lineError{msg: prefix + ": " + cause, err: err}
+}

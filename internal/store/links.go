@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"linkapi/internal/linkapi"
+)
+
+// FindLinkByID returns the link, or NOT_FOUND when it is missing or another account's.
+func (s *Store) FindLinkByID(ctx context.Context, id int64) (*linkapi.Link, error) {
+	row, err := s.findLink(ctx, reading, id)
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+func (s *Store) findLink(ctx context.Context, a access, id int64) (*linkRow, error) {
+	tx, _, err := s.owned(ctx, a, &linkRow{})
+	if err != nil {
+		return nil, err
+	}
+	var row linkRow
+	if err := tx.Where("links.id = ?", id).Take(&row).Error; err != nil {
+		return nil, translate(err, "link")
+	}
+	return &row, nil
+}
+
+// linkQuery applies filter (but not paging) to a tenant-confined links query.
+func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm.DB, error) {
+	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	if err != nil {
+		return nil, err
+	}
+	if tx, err = s.listScope(ctx, tx, "links.account_id", filter.AccountID); err != nil {
+		return nil, err
+	}
+	if filter.TagID != nil {
+		tx = tx.Where("links.id IN (?)", s.db.Table("link_tags").Select("link_id").Where("tag_id = ?", *filter.TagID))
+	}
+	if filter.TagName != nil {
+		tx = tx.Where("links.id IN (?)", s.db.Table("link_tags").
+			Select("link_tags.link_id").
+			Joins("JOIN tags ON tags.id = link_tags.tag_id").
+			Where("tags.name = ?", *filter.TagName))
+	}
+	if filter.Search != nil && *filter.Search != "" {
+		p := likePattern(*filter.Search)
+		tx = tx.Where("(links.url LIKE ? ESCAPE '!' OR links.title LIKE ? ESCAPE '!')", p, p)
+	}
+	return tx, nil
+}
+
+// FindLinks returns a page of links, newest first. FORBIDDEN when filter.AccountID
+// names another account and the caller is not an administrator.
+func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*linkapi.LinkList, error) {
+	tx, err := s.linkQuery(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	var rows []linkRow
+	if err := paged(tx, "links.id", filter.Page).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	rows, more := trimPage(rows, filter.First)
+	return &linkapi.LinkList{Links: domains(rows, (*linkRow).domain), HasNextPage: more}, nil
+}
+
+// CountLinks counts the links FindLinks would list, across every page.
+func (s *Store) CountLinks(ctx context.Context, filter linkapi.LinkFilter) (int, error) {
+	tx, err := s.linkQuery(ctx, filter)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = tx.Count(&n).Error
+	return int(n), err
+}
+
+func validateLink(url *string, title, description *string) error {
+	if url != nil {
+		if err := linkapi.ValidateURL(*url); err != nil {
+			return err
+		}
+	}
+	if err := linkapi.ValidateText("title", title, linkapi.MaxTitleLength); err != nil {
+		return err
+	}
+	return linkapi.ValidateText("description", description, linkapi.MaxDescriptionLength)
+}
+
+// CreateLink saves a link in the caller's account (or, for an administrator, the
+// named one), creating missing tags by name. BAD_USER_INPUT, FORBIDDEN or NOT_FOUND.
+func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi.Link, error) {
+	if err := validateLink(&in.URL, in.Title, in.Description); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(in.Tags))
+	seen := map[string]bool{}
+	for _, t := range in.Tags {
+		name, err := linkapi.NormalizeTagName(t)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	accountID, err := s.targetAccount(ctx, writing, in.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	row := linkRow{AccountID: accountID, URL: in.URL, Title: in.Title, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		for _, name := range names {
+			tag, err := findOrCreateTag(tx, accountID, name, now)
+			if err != nil {
+				return err
+			}
+			if err := pair(tx, row.ID, tag.ID, accountID, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, "link")
+	}
+	return row.domain(), nil
+}
+
+// findOrCreateTag returns the account's tag called name, creating it when missing.
+func findOrCreateTag(tx *gorm.DB, accountID int64, name string, now time.Time) (*tagRow, error) {
+	var tag tagRow
+	err := tx.Where("account_id = ? AND name = ?", accountID, name).Limit(1).Find(&tag).Error
+	if err != nil {
+		return nil, err
+	}
+	if tag.ID != 0 {
+		return &tag, nil
+	}
+	tag = tagRow{AccountID: accountID, Name: name, CreatedAt: now}
+	if err := tx.Create(&tag).Error; err != nil {
+		return nil, err
+	}
+	return &tag, nil
+}
+
+// pair joins a link and a tag; joining them again is not an error.
+func pair(tx *gorm.DB, linkID, tagID, accountID int64, now time.Time) error {
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&linkTagRow{LinkID: linkID, TagID: tagID, AccountID: accountID, CreatedAt: now}).Error
+}
+
+// UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT.
+func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate) (*linkapi.Link, error) {
+	if err := validateLink(upd.URL, upd.Title, upd.Description); err != nil {
+		return nil, err
+	}
+	row, err := s.findLink(ctx, writing, id)
+	if err != nil {
+		return nil, err
+	}
+	if upd.URL != nil {
+		row.URL = *upd.URL
+	}
+	if upd.Title != nil {
+		row.Title = emptyToNil(upd.Title)
+	}
+	if upd.Description != nil {
+		row.Description = emptyToNil(upd.Description)
+	}
+	row.UpdatedAt = s.now()
+	err = s.db.WithContext(ctx).Model(row).Select("url", "title", "description", "updated_at").Updates(row).Error
+	if err != nil {
+		return nil, translate(err, "link")
+	}
+	return row.domain(), nil
+}
+
+// emptyToNil turns an explicit empty string into NULL, so that "" clears a field.
+func emptyToNil(s *string) *string {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return s
+}
+
+// DeleteLink deletes a link and its tag pairs. NOT_FOUND.
+func (s *Store) DeleteLink(ctx context.Context, id int64) error {
+	tx, _, err := s.owned(ctx, writing, &linkRow{})
+	if err != nil {
+		return err
+	}
+	res := tx.Where("links.id = ?", id).Delete(&linkRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return linkapi.Errorf(linkapi.ENOTFOUND, "link not found")
+	}
+	return nil
+}
+
+// TagLink puts a tag on a link. NOT_FOUND when either is not the caller's;
+// BAD_USER_INPUT when an administrator names a link and a tag of two accounts.
+func (s *Store) TagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link, error) {
+	link, tag, err := s.linkAndTag(ctx, linkID, tagID)
+	if err != nil {
+		return nil, err
+	}
+	if err := pair(s.db.WithContext(ctx), link.ID, tag.ID, link.AccountID, s.now()); err != nil {
+		return nil, translate(err, "tag")
+	}
+	return link.domain(), nil
+}
+
+// UntagLink takes a tag off a link; taking off a tag the link lacks is not an error.
+func (s *Store) UntagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link, error) {
+	link, tag, err := s.linkAndTag(ctx, linkID, tagID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithContext(ctx).Where("link_id = ? AND tag_id = ?", link.ID, tag.ID).Delete(&linkTagRow{}).Error
+	if err != nil {
+		return nil, err
+	}
+	return link.domain(), nil
+}
+
+// linkAndTag loads a link the caller may write and a tag it may read, of one account.
+func (s *Store) linkAndTag(ctx context.Context, linkID, tagID int64) (*linkRow, *tagRow, error) {
+	link, err := s.findLink(ctx, writing, linkID)
+	if err != nil {
+		return nil, nil, err
+	}
+	tag, err := s.findTag(ctx, reading, tagID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if link.AccountID != tag.AccountID {
+		return nil, nil, linkapi.Errorf(linkapi.EINVALID, "the link and the tag belong to different accounts")
+	}
+	return link, tag, nil
+}

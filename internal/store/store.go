@@ -1,0 +1,161 @@
+// Package store keeps accounts, links and tags in SQLite or MySQL through gorm. It is
+// the one place that confines reads and writes to the caller's account: every query
+// on an owned table starts from Store.owned, which applies the tenant filter unless
+// the caller holds admin:read (reads) or admin:write (writes).
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+)
+
+// Store implements the domain services on a gorm database.
+type Store struct {
+	db  *gorm.DB
+	now func() time.Time
+}
+
+// New returns a Store on db, which must already be migrated.
+func New(db *gorm.DB) *Store {
+	return &Store{db: db, now: db.Config.NowFunc}
+}
+
+var (
+	_ linkapi.LinkService    = (*Store)(nil)
+	_ linkapi.TagService     = (*Store)(nil)
+	_ linkapi.AccountService = (*Store)(nil)
+	_ auth.CredentialStore   = (*Store)(nil)
+)
+
+// access says whether a query reads or writes, which decides the admin scope that
+// lifts the tenant filter.
+type access int
+
+const (
+	reading access = iota
+	writing
+)
+
+// caller returns the authenticated caller, or UNAUTHENTICATED for an anonymous one.
+func caller(ctx context.Context) (*auth.Caller, error) {
+	c := auth.FromContext(ctx)
+	if c == nil {
+		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "authentication required")
+	}
+	return c, nil
+}
+
+// crossesAccounts reports whether the caller may act on every account.
+func crossesAccounts(c *auth.Caller, a access) bool {
+	if a == writing {
+		return c.CanWriteAll()
+	}
+	return c.CanReadAll()
+}
+
+// owned starts a query on model's table confined to the caller's account: by
+// account_id for links and tags, by id for accounts. Administrators see every row.
+func (s *Store) owned(ctx context.Context, a access, model any) (*gorm.DB, *auth.Caller, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx := s.db.WithContext(ctx).Model(model)
+	if crossesAccounts(c, a) {
+		return tx, c, nil
+	}
+	table := model.(interface{ TableName() string }).TableName()
+	column := table + ".account_id"
+	if table == "accounts" {
+		column = "accounts.id"
+	}
+	return tx.Where(column+" = ?", c.AccountID), c, nil
+}
+
+// targetAccount resolves the account a list or a create names: the caller's own when
+// requested is nil. Naming another account needs admin scope (FORBIDDEN otherwise),
+// and an administrator's named account must exist (NOT_FOUND).
+func (s *Store) targetAccount(ctx context.Context, a access, requested *int64) (int64, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if requested == nil {
+		if c.AccountID == 0 {
+			return 0, linkapi.Errorf(linkapi.EINVALID, "accountId is required")
+		}
+		return c.AccountID, nil
+	}
+	if *requested == c.AccountID {
+		return c.AccountID, nil
+	}
+	if !crossesAccounts(c, a) {
+		return 0, linkapi.Errorf(linkapi.EFORBIDDEN, "accountId names another account")
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&accountRow{}).Where("id = ?", *requested).Count(&n).Error; err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
+	}
+	return *requested, nil
+}
+
+// listScope narrows a list query to the named account, if any, after checking
+// that the caller may name it.
+func (s *Store) listScope(ctx context.Context, tx *gorm.DB, column string, accountID *int64) (*gorm.DB, error) {
+	if accountID == nil {
+		return tx, nil
+	}
+	id, err := s.targetAccount(ctx, reading, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return tx.Where(column+" = ?", id), nil
+}
+
+// paged applies a newest-first window: ids below p.After, one more row than asked
+// so that the caller can tell whether a next page exists.
+func paged(tx *gorm.DB, column string, p linkapi.Page) *gorm.DB {
+	if p.After > 0 {
+		tx = tx.Where(column+" < ?", p.After)
+	}
+	return tx.Order(column + " DESC").Limit(p.First + 1)
+}
+
+// trimPage cuts the extra row that paged asked for.
+func trimPage[T any](rows []T, first int) ([]T, bool) {
+	if len(rows) > first {
+		return rows[:first], true
+	}
+	return rows, false
+}
+
+// translate maps database errors to domain errors by identity, never by message.
+func translate(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return linkapi.Errorf(linkapi.ENOTFOUND, "%s not found", what)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return linkapi.Errorf(linkapi.ECONFLICT, "%s already exists", what)
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return linkapi.Errorf(linkapi.ENOTFOUND, "%s refers to something that does not exist", what)
+	}
+	return err
+}
+
+// likePattern escapes s for a LIKE ... ESCAPE '!' substring match.
+func likePattern(s string) string {
+	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+	return "%" + r.Replace(s) + "%"
+}

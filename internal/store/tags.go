@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"linkapi/internal/linkapi"
+)
+
+// FindTagByID returns the tag, or NOT_FOUND when it is missing or another account's.
+func (s *Store) FindTagByID(ctx context.Context, id int64) (*linkapi.Tag, error) {
+	row, err := s.findTag(ctx, reading, id)
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+func (s *Store) findTag(ctx context.Context, a access, id int64) (*tagRow, error) {
+	tx, _, err := s.owned(ctx, a, &tagRow{})
+	if err != nil {
+		return nil, err
+	}
+	var row tagRow
+	if err := tx.Where("tags.id = ?", id).Take(&row).Error; err != nil {
+		return nil, translate(err, "tag")
+	}
+	return &row, nil
+}
+
+func (s *Store) tagQuery(ctx context.Context, filter linkapi.TagFilter) (*gorm.DB, error) {
+	tx, _, err := s.owned(ctx, reading, &tagRow{})
+	if err != nil {
+		return nil, err
+	}
+	if tx, err = s.listScope(ctx, tx, "tags.account_id", filter.AccountID); err != nil {
+		return nil, err
+	}
+	if filter.LinkID != nil {
+		tx = tx.Where("tags.id IN (?)", s.db.Table("link_tags").Select("tag_id").Where("link_id = ?", *filter.LinkID))
+	}
+	return tx, nil
+}
+
+// FindTags returns a page of tags, newest first. FORBIDDEN when filter.AccountID
+// names another account and the caller is not an administrator.
+func (s *Store) FindTags(ctx context.Context, filter linkapi.TagFilter) (*linkapi.TagList, error) {
+	tx, err := s.tagQuery(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	var rows []tagRow
+	if err := paged(tx, "tags.id", filter.Page).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	rows, more := trimPage(rows, filter.First)
+	return &linkapi.TagList{Tags: domains(rows, (*tagRow).domain), HasNextPage: more}, nil
+}
+
+// CountTags counts the tags FindTags would list, across every page.
+func (s *Store) CountTags(ctx context.Context, filter linkapi.TagFilter) (int, error) {
+	tx, err := s.tagQuery(ctx, filter)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = tx.Count(&n).Error
+	return int(n), err
+}
+
+// FindTagsByLinkIDs returns the tags on each of the given links, by name, keyed by
+// link id; links the caller may not read get none.
+func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int64][]*linkapi.Tag, error) {
+	tx, _, err := s.owned(ctx, reading, &tagRow{})
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID        int64
+		AccountID int64
+		Name      string
+		CreatedAt time.Time
+		LinkID    int64
+	}
+	err = tx.Select("tags.*, link_tags.link_id AS link_id").
+		Joins("JOIN link_tags ON link_tags.tag_id = tags.id").
+		Where("link_tags.link_id IN ?", linkIDs).
+		Order("tags.name, tags.id").
+		Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64][]*linkapi.Tag, len(linkIDs))
+	for i := range rows {
+		r := &rows[i]
+		tag := tagRow{ID: r.ID, AccountID: r.AccountID, Name: r.Name, CreatedAt: r.CreatedAt}
+		out[r.LinkID] = append(out[r.LinkID], tag.domain())
+	}
+	return out, nil
+}
+
+// CreateTag creates a tag. BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, or CONFLICT when the
+// account already has a tag of that name.
+func (s *Store) CreateTag(ctx context.Context, in linkapi.TagCreate) (*linkapi.Tag, error) {
+	name, err := linkapi.NormalizeTagName(in.Name)
+	if err != nil {
+		return nil, err
+	}
+	accountID, err := s.targetAccount(ctx, writing, in.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	row := tagRow{AccountID: accountID, Name: name, CreatedAt: s.now()}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return nil, translate(err, "tag")
+	}
+	return row.domain(), nil
+}
+
+// RenameTag renames a tag. NOT_FOUND, BAD_USER_INPUT or CONFLICT.
+func (s *Store) RenameTag(ctx context.Context, id int64, name string) (*linkapi.Tag, error) {
+	name, err := linkapi.NormalizeTagName(name)
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.findTag(ctx, writing, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.WithContext(ctx).Model(row).Update("name", name).Error; err != nil {
+		return nil, translate(err, "tag")
+	}
+	row.Name = name
+	return row.domain(), nil
+}
+
+// DeleteTag deletes a tag, taking it off its links. NOT_FOUND.
+func (s *Store) DeleteTag(ctx context.Context, id int64) error {
+	tx, _, err := s.owned(ctx, writing, &tagRow{})
+	if err != nil {
+		return err
+	}
+	res := tx.Where("tags.id = ?", id).Delete(&tagRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return linkapi.Errorf(linkapi.ENOTFOUND, "tag not found")
+	}
+	return nil
+}
