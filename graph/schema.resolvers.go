@@ -29,19 +29,12 @@ func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.A
 
 // Tags is the resolver for the tags field.
 func (r *linkResolver) Tags(ctx context.Context, obj *linkapi.Link) ([]*linkapi.Tag, error) {
-	tags, err := r.TagService.FindTagsByLinkIDs(ctx, []int64{obj.ID})
-	if err != nil {
-		return nil, err
-	}
-	if tags[obj.ID] == nil {
-		return []*linkapi.Tag{}, nil
-	}
-	return tags[obj.ID], nil
+	return r.tagsOfLink(ctx, obj.ID)
 }
 
 // Account is the resolver for the account field.
 func (r *linkResolver) Account(ctx context.Context, obj *linkapi.Link) (*linkapi.Account, error) {
-	return r.AccountService.FindAccountByID(ctx, obj.AccountID)
+	return r.account(ctx, obj.AccountID)
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -253,7 +246,7 @@ func (r *tagResolver) Links(ctx context.Context, obj *linkapi.Tag, first *int, a
 
 // Account is the resolver for the account field.
 func (r *tagResolver) Account(ctx context.Context, obj *linkapi.Tag) (*linkapi.Account, error) {
-	return r.AccountService.FindAccountByID(ctx, obj.AccountID)
+	return r.account(ctx, obj.AccountID)
 }
 
 // TotalCount is the resolver for the totalCount field.

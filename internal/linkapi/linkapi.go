@@ -158,6 +158,8 @@ type TagService interface {
 // unless it is an administrator.
 type AccountService interface {
 	FindAccountByID(ctx context.Context, id int64) (*Account, error)
+	// FindAccountsByIDs returns the accounts the caller may see among ids, keyed by id.
+	FindAccountsByIDs(ctx context.Context, ids []int64) (map[int64]*Account, error)
 	FindAccounts(ctx context.Context, filter AccountFilter) (*AccountList, error)
 	CountAccounts(ctx context.Context, filter AccountFilter) (int, error)
 	// CreateAccount returns BAD_USER_INPUT or CONFLICT (email taken).

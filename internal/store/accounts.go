@@ -30,6 +30,24 @@ func (s *Store) findAccount(ctx context.Context, a access, id int64) (*accountRo
 	return &row, nil
 }
 
+// FindAccountsByIDs returns the accounts among ids that the caller may see, keyed by
+// id; the others are simply absent.
+func (s *Store) FindAccountsByIDs(ctx context.Context, ids []int64) (map[int64]*linkapi.Account, error) {
+	tx, _, err := s.owned(ctx, reading, &accountRow{})
+	if err != nil {
+		return nil, err
+	}
+	var rows []accountRow
+	if err := tx.Where("accounts.id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*linkapi.Account, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = rows[i].domain()
+	}
+	return out, nil
+}
+
 // FindAccounts returns a page of the accounts the caller may see, newest first.
 func (s *Store) FindAccounts(ctx context.Context, filter linkapi.AccountFilter) (*linkapi.AccountList, error) {
 	tx, _, err := s.owned(ctx, reading, &accountRow{})
