@@ -28,12 +28,12 @@ const (
 // Limits on parameters read from a stored hash, so that a corrupt row cannot make
 // a login spend unbounded memory or time.
 const (
-	maxArgonMemory  = 1 << 21 // 2 GiB in KiB
-	maxArgonTime    = 64
-	maxArgonKeyLen  = 128
-	minArgonKeyLen  = 16
-	minPasswordLen  = 8   // runes
-	maxPasswordSize = 256 // bytes
+	maxArgonMemory = 1 << 21 // 2 GiB in KiB
+	maxArgonTime   = 64
+	maxArgonKeyLen = 128
+	minArgonKeyLen = 16
+	minPasswordLen = 8    // runes
+	maxPasswordLen = 1024 // runes, NIST SP 800-63B's "at least 64" with room
 )
 
 // HashPassword returns the argon2id hash of password in PHC string form:
@@ -90,8 +90,8 @@ func ValidatePassword(p string) error {
 	if utf8.RuneCountInString(p) < minPasswordLen {
 		return linkapi.Errorf(linkapi.EINVALID, "password must be at least %d characters", minPasswordLen)
 	}
-	if len(p) > maxPasswordSize {
-		return linkapi.Errorf(linkapi.EINVALID, "password must be at most %d bytes", maxPasswordSize)
+	if utf8.RuneCountInString(p) > maxPasswordLen || !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
+		return linkapi.Errorf(linkapi.EINVALID, "password must be valid text of at most %d characters, without NUL", maxPasswordLen)
 	}
 	return nil
 }

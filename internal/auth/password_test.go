@@ -91,8 +91,10 @@ func TestValidatePassword(t *testing.T) {
 		{"eight", "12345678", ""},
 		{"eight runes, more bytes", "éééééééé", ""},
 		{"seven runes, many bytes", "ééééééé", linkapi.EINVALID},
-		{"256 bytes", strings.Repeat("a", 256), ""},
-		{"257 bytes", strings.Repeat("a", 257), linkapi.EINVALID},
+		{"1024 runes", strings.Repeat("é", 1024), ""},
+		{"1025 runes", strings.Repeat("a", 1025), linkapi.EINVALID},
+		{"NUL", "12345678\x00", linkapi.EINVALID},
+		{"invalid UTF-8", "12345678\xff", linkapi.EINVALID},
 	}
 	for _, tt := range tests {
 		if got := linkapi.ErrorCode(ValidatePassword(tt.password)); got != tt.wantCode {

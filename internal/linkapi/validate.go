@@ -11,9 +11,9 @@ import (
 // Field limits, matching the database columns.
 const (
 	MaxURLLength         = 2048
-	MaxTitleLength       = 500
-	MaxDescriptionLength = 10000
-	MaxTagNameLength     = 100
+	MaxTitleLength       = 512
+	MaxDescriptionLength = 8192
+	MaxTagNameLength     = 64
 	MaxEmailLength       = 320
 )
 
@@ -42,8 +42,8 @@ func ValidateText(field string, s *string, max int) error {
 	if s == nil {
 		return nil
 	}
-	if !utf8.ValidString(*s) || utf8.RuneCountInString(*s) > max {
-		return Errorf(EINVALID, "%s must be valid text of at most %d characters", field, max)
+	if !utf8.ValidString(*s) || utf8.RuneCountInString(*s) > max || strings.ContainsRune(*s, 0) {
+		return Errorf(EINVALID, "%s must be valid text of at most %d characters, without NUL", field, max)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ CREATE TABLE links (
     id          BIGINT        NOT NULL AUTO_INCREMENT,
     account_id  BIGINT        NOT NULL,
     url         VARCHAR(2048) NOT NULL,
-    title       VARCHAR(500)  NULL,
+    title       VARCHAR(512)  NULL,
     description TEXT          NULL,
     created_at  DATETIME(6)   NOT NULL,
     updated_at  DATETIME(6)   NOT NULL,

@@ -21,7 +21,7 @@ CREATE TABLE links (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id  INTEGER       NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     url         VARCHAR(2048) NOT NULL CHECK (length(url) <= 2048),
-    title       VARCHAR(500)  NULL CHECK (title IS NULL OR length(title) <= 500),
+    title       VARCHAR(512)  NULL CHECK (title IS NULL OR length(title) <= 512),
     description TEXT          NULL,
     created_at  DATETIME      NOT NULL,
     updated_at  DATETIME      NOT NULL,
