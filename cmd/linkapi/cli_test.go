@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"linkapi/internal/store/storetest"
+)
+
+// cliResult is what one run of the command printed and returned.
+type cliResult struct {
+	Stdout, Stderr string
+	Err            error
+}
+
+// runCLI runs the command with args against dbURL, with stdin as its standard
+// input.
+func runCLI(t *testing.T, dbURL, stdin string, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	p := &Program{
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &stdout,
+		Stderr: &stderr,
+		Getenv: env(map[string]string{"LINKAPI_DATABASE_URL": dbURL}),
+		Listening: func(string) {
+			t.Errorf("%v listened", args)
+			cancel()
+		},
+	}
+	err := p.Run(ctx, args)
+	return cliResult{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// okCLI is runCLI that fails the test on an error.
+func okCLI(t *testing.T, dbURL, stdin string, args ...string) cliResult {
+	t.Helper()
+	r := runCLI(t, dbURL, stdin, args...)
+	if r.Err != nil {
+		t.Fatalf("linkapi %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Err, r.Stdout, r.Stderr)
+	}
+	return r
+}
+
+// failCLI is runCLI that fails the test unless the command returns an error.
+func failCLI(t *testing.T, dbURL, stdin string, args ...string) cliResult {
+	t.Helper()
+	r := runCLI(t, dbURL, stdin, args...)
+	if r.Err == nil {
+		t.Errorf("linkapi %s: nil error, want one\nstdout: %s", strings.Join(args, " "), r.Stdout)
+	}
+	return r
+}
+
+// listedScopes returns the scopes `account list` shows for email, and whether it
+// lists email at all.
+func listedScopes(t *testing.T, dbURL, email string) (string, bool) {
+	t.Helper()
+	out := okCLI(t, dbURL, "", "account", "list").Stdout
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[1] == email {
+			// ID EMAIL SCOPES... CREATED
+			return strings.Join(f[2:len(f)-1], " "), true
+		}
+	}
+	return "", false
+}
+
+var versionLine = regexp.MustCompile(`version \d+`)
+
+func TestCLIMigrate(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		first := okCLI(t, dbURL, "", "migrate")
+		second := okCLI(t, dbURL, "", "migrate")
+		v1, v2 := versionLine.FindString(first.Stdout), versionLine.FindString(second.Stdout)
+		if v1 == "" || v1 == "version 0" {
+			t.Errorf("first migrate printed %q, want the schema version", first.Stdout)
+		}
+		if v2 != v1 {
+			t.Errorf("second migrate printed %q, want the same version as the first (%q)", v2, v1)
+		}
+	})
+}
+
+func TestCLIAccounts(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		okCLI(t, dbURL, "", "migrate")
+		okCLI(t, dbURL, "ann-password\n", "account", "create", "--email", "ann@example.com", "--scopes", "links:read", "--password-stdin")
+		okCLI(t, dbURL, "bob-password", "account", "create", "--email", "Bob@Example.com", "--password-stdin")
+
+		t.Run("create refusals", func(t *testing.T) {
+			failCLI(t, dbURL, "carl-password\n", "account", "create", "--email", "carl@example.com", "--scopes", "links:read")
+			failCLI(t, dbURL, "other-password\n", "account", "create", "--email", "ann@example.com", "--password-stdin")
+			failCLI(t, dbURL, "other-password\n", "account", "create", "--email", "ANN@example.com", "--password-stdin")
+			failCLI(t, dbURL, "dora-password\n", "account", "create", "--email", "dora@example.com", "--scopes", "links:raed", "--password-stdin")
+			failCLI(t, dbURL, "dora-password\n", "account", "create", "--email", "dora@example.com", "--scopes", "links:read admin", "--password-stdin")
+			failCLI(t, dbURL, "short\n", "account", "create", "--email", "eve@example.com", "--password-stdin")
+			failCLI(t, dbURL, "\n", "account", "create", "--email", "eve@example.com", "--password-stdin")
+			failCLI(t, dbURL, "", "account", "create", "--email", "eve@example.com", "--password-stdin")
+			failCLI(t, dbURL, "fine-password\n", "account", "create", "--password-stdin")
+			failCLI(t, dbURL, "fine-password\n", "account", "create", "--email", "not an email", "--password-stdin")
+			for _, email := range []string{"carl@example.com", "dora@example.com", "eve@example.com"} {
+				if _, ok := listedScopes(t, dbURL, email); ok {
+					t.Errorf("account list shows %s, whose create failed", email)
+				}
+			}
+		})
+
+		if got, ok := listedScopes(t, dbURL, "ann@example.com"); !ok || got != "links:read" {
+			t.Errorf("account list: ann@example.com has %q (listed %v), want links:read", got, ok)
+		}
+		if got, ok := listedScopes(t, dbURL, "bob@example.com"); !ok || got != "links:write tags:write account:write" {
+			t.Errorf("account list: bob@example.com has %q (listed %v), want the defaults links:write tags:write account:write", got, ok)
+		}
+
+		// The accounts log in through a server on the same database.
+		s := startServer(t, dbURL)
+		d := s.ok(t, "", loginMut, map[string]any{"e": "ann@example.com", "p": "ann-password"})
+		if got := fmt.Sprint(get(t, d, "login", "scopes")); got != "[links:read]" {
+			t.Errorf("ann's login scopes = %s, want [links:read]", got)
+		}
+		ann := str(t, d, "login", "accessToken")
+		s.ok(t, ann, linksCountQuery, nil)
+		wantCode(t, s.do(t, ann, createLinkMut, nil), "FORBIDDEN")
+		s.login(t, "bob@example.com", "bob-password")
+
+		okCLI(t, dbURL, "", "account", "set-scopes", "--email", "ann@example.com", "--scopes", "tags:read")
+		if got, _ := listedScopes(t, dbURL, "ann@example.com"); got != "tags:read" {
+			t.Errorf("account list after set-scopes: ann@example.com has %q, want tags:read", got)
+		}
+		// The running server sees the change on the next request of the old token.
+		wantCode(t, s.do(t, ann, linksCountQuery, nil), "FORBIDDEN")
+		d = s.ok(t, "", loginMut, map[string]any{"e": "ann@example.com", "p": "ann-password"})
+		if got := fmt.Sprint(get(t, d, "login", "scopes")); got != "[tags:read]" {
+			t.Errorf("ann's login scopes after set-scopes = %s, want [tags:read]", got)
+		}
+
+		t.Run("set-scopes refusals", func(t *testing.T) {
+			failCLI(t, dbURL, "", "account", "set-scopes", "--email", "nobody@example.com", "--scopes", "tags:read")
+			failCLI(t, dbURL, "", "account", "set-scopes", "--email", "ann@example.com", "--scopes", "tags:raed")
+			failCLI(t, dbURL, "", "account", "set-scopes", "--email", "ann@example.com")
+			if got, _ := listedScopes(t, dbURL, "ann@example.com"); got != "tags:read" {
+				t.Errorf("ann@example.com has %q after the refused set-scopes, want tags:read", got)
+			}
+		})
+
+		okCLI(t, dbURL, "", "account", "set-scopes", "--email", "ANN@example.com", "--scopes", "")
+		if got, ok := listedScopes(t, dbURL, "ann@example.com"); !ok || got != "" {
+			t.Errorf("ann@example.com has %q after set-scopes \"\", want none", got)
+		}
+	})
+}
+
+func TestCLIUnknownCommands(t *testing.T) {
+	dbURL := storetest.SQLiteURL(t)
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"account"},
+		{"account", "frobnicate"},
+		{"migrate", "extra"},
+		{"serve", "--no-such-flag"},
+		{"account", "list", "--no-such-flag"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			failCLI(t, dbURL, "", args...)
+		})
+	}
+}
+
+// adminPassword finds the bootstrap password in serve's output.
+var adminPassword = regexp.MustCompile(`admin@localhost\b.*\bpassword (\S+)`)
+
+// TestBootstrapAdmin checks that serve on a fresh database creates admin@localhost
+// and prints a password that logs in.
+func TestBootstrapAdmin(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		m := adminPassword.FindStringSubmatch(s.Log.String())
+		if m == nil {
+			t.Fatalf("serve did not print admin@localhost's password:\n%s", s.Log.String())
+		}
+		d := s.ok(t, "", loginMut, map[string]any{"e": "admin@localhost", "p": m[1]})
+		if got := fmt.Sprint(get(t, d, "login", "scopes")); !strings.Contains(got, "admin:write") {
+			t.Errorf("admin@localhost's scopes = %s, want admin:write", got)
+		}
+		admin := str(t, d, "login", "accessToken")
+		s.ok(t, admin, `{ accounts { totalCount } }`, nil)
+		s.ok(t, admin, `mutation { createAccount(input: {email: "ann@example.com", password: "ann-password"}) { id } }`, nil)
+	})
+}
+
+// TestSQLiteDefaultSecret checks that serve on SQLite without LINKAPI_JWT_SECRET
+// makes a key beside the database, mode 0600, and keeps using it.
+func TestSQLiteDefaultSecret(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "links.db")
+	serve := func() (*testServer, string, func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		log := &syncBuffer{}
+		addrc := make(chan string, 1)
+		p := &Program{
+			Stdin:     strings.NewReader(""),
+			Stdout:    log,
+			Stderr:    log,
+			Getenv:    env(map[string]string{"LINKAPI_DATABASE_URL": "sqlite:" + db}),
+			Listening: func(addr string) { addrc <- addr },
+		}
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}) }()
+		stop := func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		}
+		select {
+		case addr := <-addrc:
+			return &testServer{URL: "http://" + addr}, log.String(), stop
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve ended before listening: %v\n%s", err, log.String())
+		case <-time.After(60 * time.Second):
+			cancel()
+			t.Fatalf("serve did not listen within 60s\n%s", log.String())
+		}
+		return nil, "", nil
+	}
+
+	s, out, stop := serve()
+	keyPath := db + ".jwt-secret"
+	info, err := os.Stat(keyPath)
+	if err != nil {
+		stop()
+		t.Fatalf("no key beside the database: %v\noutput: %s", err, out)
+	}
+	if got := info.Mode().Perm(); got != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", keyPath, got)
+	}
+	key, _ := os.ReadFile(keyPath)
+	if n := len(strings.TrimSpace(string(key))); n < 32 {
+		t.Errorf("key is %d bytes, want at least 32", n)
+	}
+	if !strings.Contains(out, keyPath) {
+		t.Errorf("serve did not say where it kept the key:\n%s", out)
+	}
+	m := adminPassword.FindStringSubmatch(out)
+	if m == nil {
+		stop()
+		t.Fatalf("serve did not print admin@localhost's password:\n%s", out)
+	}
+	token := s.login(t, "admin@localhost", m[1])
+	s.ok(t, token, `{ me { email } accounts { totalCount } }`, nil)
+	stop()
+
+	// A second start reuses the key, so the token still works, and makes no new
+	// administrator.
+	s, out, stop = serve()
+	defer stop()
+	if again, _ := os.ReadFile(keyPath); string(again) != string(key) {
+		t.Errorf("the key changed on the second start")
+	}
+	if adminPassword.MatchString(out) {
+		t.Errorf("the second start printed an administrator password again:\n%s", out)
+	}
+	if got := str(t, s.ok(t, token, meQuery, nil), "me", "email"); got != "admin@localhost" {
+		t.Errorf("me.email after a restart = %q, want admin@localhost", got)
+	}
+}
