@@ -11,7 +11,7 @@ import (
 )
 
 // Query limits. A depth of 8 admits links { edges { node { tags { links { nodes {
-// id } } } } } } and refuses anything ten levels deep; complexity counts each field
+// id } } } } } } and refuses anything nine or more levels deep; complexity counts each field
 // once, times the page size of every list above it.
 const (
 	MaxDepth      = 8

@@ -63,20 +63,29 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 	return cfg, nil
 }
 
+// checkSecret refuses, before the database is opened, a LINKAPI_JWT_SECRET that is
+// too short or a MySQL database without one.
+func checkSecret(cfg *config) error {
+	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
+		return fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
+	}
+	if cfg.JWTSecret == "" && !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
+		return errors.New("LINKAPI_JWT_SECRET is required with a MySQL database (at least 32 bytes, e.g. from `openssl rand -hex 32`)")
+	}
+	return nil
+}
+
 // jwtSecret returns the signing key: LINKAPI_JWT_SECRET when set; on SQLite,
 // otherwise, a random key kept beside the database file (mode 0600), made on first
 // use. MySQL has no such default: a cluster of servers must share one key.
 func jwtSecret(cfg *config, stderr io.Writer) ([]byte, error) {
+	if err := checkSecret(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.JWTSecret != "" {
-		if len(cfg.JWTSecret) < auth.MinSecretLen {
-			return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
-		}
 		return []byte(cfg.JWTSecret), nil
 	}
-	path, ok := strings.CutPrefix(cfg.DatabaseURL, "sqlite:")
-	if !ok {
-		return nil, errors.New("LINKAPI_JWT_SECRET is required with a MySQL database (at least 32 bytes, e.g. from `openssl rand -hex 32`)")
-	}
+	path := strings.TrimPrefix(cfg.DatabaseURL, "sqlite:")
 	path, _, _ = strings.Cut(path, "?")
 	path += ".jwt-secret"
 	b, err := os.ReadFile(path)

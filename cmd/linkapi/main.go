@@ -97,8 +97,9 @@ func (p *Program) flags(name string) *flag.FlagSet {
 	return fs
 }
 
-// open reads the configuration and opens and migrates the database.
-func (p *Program) open(ctx context.Context, name string, args []string, extra func(*flag.FlagSet)) (*config, *gorm.DB, error) {
+// open reads the configuration and opens and migrates the database. check, when
+// set, vets the configuration before the database is touched.
+func (p *Program) open(ctx context.Context, name string, args []string, extra func(*flag.FlagSet), check func(*config) error) (*config, *gorm.DB, error) {
 	fs := p.flags(name)
 	if extra != nil {
 		extra(fs)
@@ -106,6 +107,11 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 	cfg, err := loadConfig(p.Getenv, fs, args)
 	if err != nil {
 		return nil, nil, err
+	}
+	if check != nil {
+		if err := check(cfg); err != nil {
+			return nil, nil, err
+		}
 	}
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -125,7 +131,7 @@ func closeDB(db *gorm.DB) {
 }
 
 func (p *Program) migrate(ctx context.Context, args []string) error {
-	_, db, err := p.open(ctx, "migrate", args, nil)
+	_, db, err := p.open(ctx, "migrate", args, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -139,7 +145,7 @@ func (p *Program) migrate(ctx context.Context, args []string) error {
 }
 
 func (p *Program) serve(ctx context.Context, args []string) error {
-	cfg, db, err := p.open(ctx, "serve", args, nil)
+	cfg, db, err := p.open(ctx, "serve", args, nil, checkSecret)
 	if err != nil {
 		return err
 	}
@@ -238,7 +244,7 @@ func (p *Program) accountCreate(ctx context.Context, args []string) error {
 			return nil
 		})
 		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}
@@ -282,7 +288,7 @@ func readPassword(r io.Reader) (string, error) {
 }
 
 func (p *Program) accountList(ctx context.Context, args []string) error {
-	_, db, err := p.open(ctx, "account list", args, nil)
+	_, db, err := p.open(ctx, "account list", args, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -317,7 +323,7 @@ func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 			scopes, scopesSet = s, true
 			return nil
 		})
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"linkapi/internal/server"
+	"linkapi/internal/store"
+	"linkapi/internal/store/storetest"
 )
 
 // TestServeEndToEnd logs in, saves a tagged link and lists it back through the
@@ -53,5 +64,61 @@ func TestBadBearerIs401(t *testing.T) {
 	}
 	if got := r.Header.Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
 		t.Errorf("WWW-Authenticate = %q", got)
+	}
+}
+
+// TestBadSecretTouchesNoDatabase checks that configuration is vetted before the
+// database is opened: a refused start leaves no file and no tables behind.
+func TestBadSecretTouchesNoDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "never.db")
+	_, err := runServeExpectingFailure(t, map[string]string{
+		"LINKAPI_DATABASE_URL": "sqlite:" + path,
+		"LINKAPI_JWT_SECRET":   "too-short",
+	})
+	if err == nil {
+		t.Fatal("serve started with a short secret")
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat %s: got %v, want not exist", path, err)
+	}
+	if os.Getenv(storetest.EnvMySQLURL) == "" {
+		return
+	}
+	url := storetest.MySQLURL(t)
+	if _, err := runServeExpectingFailure(t, map[string]string{"LINKAPI_DATABASE_URL": url}); err == nil {
+		t.Fatal("serve started on MySQL without a secret")
+	}
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB(db)
+	tables, err := db.Migrator().GetTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) != 0 {
+		t.Errorf("tables after a refused start: got %v, want none", tables)
+	}
+}
+
+// TestOversizedBodyIs413 sends a body over the limit, with and without a length.
+func TestOversizedBodyIs413(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/big.db")
+	big := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", server.MaxBodyBytes) + `"}}`
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(big)
+		if chunked {
+			body = io.MultiReader(body) // hides the length: sent chunked
+		}
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", body)
+		req.Header.Set("Content-Type", "application/json")
+		r := s.send(t, req)
+		if r.Status != http.StatusRequestEntityTooLarge || r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("chunked=%v: got %d %q, want 413 BAD_USER_INPUT", chunked, r.Status, r.Code())
+		}
+	}
+	if strings.Contains(s.Log.String(), "level=ERROR") {
+		t.Errorf("an oversized body was logged as an error:\n%s", s.Log.String())
 	}
 }

@@ -3,8 +3,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -61,11 +65,33 @@ func New(cfg Config) http.Handler {
 	return logRequests(cfg.Logger, h)
 }
 
+// limitBody reads the request body up front, at most MaxBodyBytes of it, so that a
+// larger one is answered 413 here instead of failing inside the GraphQL handler.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if r.ContentLength > MaxBodyBytes {
+			tooLarge(w)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		var maxErr *http.MaxBytesError
+		switch {
+		case errors.As(err, &maxErr):
+			tooLarge(w)
+			return
+		case err != nil:
+			writeGraphQLError(w, http.StatusBadRequest, "could not read the request body", "BAD_REQUEST")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+func tooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	writeGraphQLError(w, http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes), "BAD_USER_INPUT")
 }
 
 // authenticate puts the caller of a valid bearer token in the request context. No

@@ -1,0 +1,1165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+	"linkapi/internal/store"
+)
+
+// This file is the authorisation matrix of API.md: every query and mutation of the
+// schema, asked by every kind of caller, with the outcome the contract promises,
+// and, for every refused write and every read, a check that the database is
+// exactly as it was before.
+//
+// The callers, in the column order of the tables below:
+//
+//	anonymous         no Authorization header
+//	no-scopes         an account holding no scope at all
+//	read-only         the owner's account with a token narrowed at login to
+//	                  links:read tags:read account:read, acting on the owner's objects
+//	owner             the default scopes (links:write tags:write account:write),
+//	                  acting on its own objects
+//	other             the same scopes as owner, in another account, acting on the
+//	                  owner's objects and naming the owner's accountId
+//	admin             admin:write
+//	admin-read        admin:read only
+//	admin-read+write  admin:read plus the default write scopes: reads cross
+//	                  accounts, writes must not
+const (
+	azAnon      = "anonymous"
+	azNoScopes  = "no-scopes"
+	azReadOnly  = "read-only"
+	azOwner     = "owner"
+	azOther     = "other"
+	azAdmin     = "admin"
+	azAdminRead = "admin-read"
+	azAuditor   = "admin-read+write"
+)
+
+var azCallers = [...]string{azAnon, azNoScopes, azReadOnly, azOwner, azOther, azAdmin, azAdminRead, azAuditor}
+
+// Expected outcomes of a cell: success, success with a null result, or an error
+// code. An administrator who names a link and a tag of two accounts, both visible
+// to it, gets BAD_USER_INPUT: the pair can never exist.
+const (
+	azOK       = "ok"
+	azNull     = "null"
+	azUnauth   = "UNAUTHENTICATED"
+	azForbid   = "FORBIDDEN"
+	azNotFound = "NOT_FOUND"
+	azInput    = "BAD_USER_INPUT"
+)
+
+// azWant holds the expected outcome for each caller, in the order of azCallers.
+type azWant [len(azCallers)]string
+
+// azReadOnlyScopes are the scopes of the read-only caller's token.
+var azReadOnlyScopes = []string{"links:read", "tags:read", "account:read"}
+
+// azOp is a row of the matrix.
+type azOp struct {
+	name  string
+	field string // the top-level field of query, whose result is checked
+	query string
+	write bool
+	// fresh runs each cell against a new owner account, with a tagged link, for
+	// operations that consume the owner (deleteAccount) or its credentials.
+	fresh bool
+	// vars returns the variables for caller c; it may create the objects the cell
+	// consumes.
+	vars func(t *testing.T, f *azFixture, c string) map[string]any
+	want azWant
+	// check, when set, runs after every successful cell with the result of field
+	// and the database as it is afterwards.
+	check func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot)
+}
+
+var azOps = []azOp{
+	// Queries.
+	{
+		name: "me", field: "me",
+		query: `{ me { id } }`,
+		//         anonymous  no-scopes  read-only  owner  other  admin  admin-read  admin-read+write
+		want: azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, _ *azSnapshot) {
+			if id := azID(t, got); id != f.accountOf(c) {
+				t.Errorf("me.id: got %d, want %d", id, f.accountOf(c))
+			}
+		},
+	},
+	{
+		name: "login", field: "login",
+		query: `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken account { id } } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"e": f.owner.email, "p": f.owner.password}
+		},
+		want: azWant{azOK, azOK, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, _ *azSnapshot) {
+			if id := azID(t, get(t, got, "account")); id != f.owner.id {
+				t.Errorf("login.account.id: got %d, want %d", id, f.owner.id)
+			}
+		},
+	},
+	{
+		name: "link", field: "link",
+		query: `query($id: ID!) { link(id: $id) { id } }`,
+		vars:  azOwnerLink,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azNull, azOK, azOK, azOK},
+		check: azCheckIDVar("id"),
+	},
+	{
+		name: "link.tags+account", field: "link",
+		query: `query($id: ID!) { link(id: $id) { id tags { id } account { id } } }`,
+		vars:  azOwnerLink,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azNull, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameIDs(t, "link.tags", azListIDs(t, get(t, got, "tags")), after.tagIDsOfLink(f.owner.linkID))
+			if id := azID(t, get(t, got, "account")); id != f.owner.id {
+				t.Errorf("link.account.id: got %d, want %d", id, f.owner.id)
+			}
+		},
+	},
+	{
+		name: "links", field: "links",
+		query: `{ links(first: 100) { totalCount nodes { id } } }`,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "links", got, after.linkIDs(f.visibleAccount(c)))
+		},
+	},
+	{
+		name: "links.tag", field: "links",
+		query: `query($tag: String) { links(first: 100, tag: $tag) { totalCount nodes { id } } }`,
+		vars:  func(*testing.T, *azFixture, string) map[string]any { return map[string]any{"tag": "common"} },
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "links(tag)", got, after.linkIDsTagged(f.visibleAccount(c), "common"))
+		},
+	},
+	{
+		name: "links.accountId", field: "links",
+		query: `query($acc: ID) { links(first: 100, accountId: $acc) { totalCount nodes { id } } }`,
+		vars:  azOwnerAccountID,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azForbid, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "links(accountId)", got, after.linkIDs(f.owner.id))
+		},
+	},
+	{
+		name: "tag", field: "tag",
+		query: `query($id: ID!) { tag(id: $id) { id } }`,
+		vars:  azOwnerTag,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azNull, azOK, azOK, azOK},
+		check: azCheckIDVar("id"),
+	},
+	{
+		name: "tag.links+account", field: "tag",
+		query: `query($id: ID!) { tag(id: $id) { id links(first: 100) { totalCount nodes { id } } account { id } } }`,
+		vars:  azOwnerTag,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azNull, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "tag.links", get(t, got, "links"), after.linkIDsOfTag(f.owner.tagID))
+			if id := azID(t, get(t, got, "account")); id != f.owner.id {
+				t.Errorf("tag.account.id: got %d, want %d", id, f.owner.id)
+			}
+		},
+	},
+	{
+		name: "tags", field: "tags",
+		query: `{ tags(first: 100) { totalCount nodes { id } } }`,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "tags", got, after.tagIDs(f.visibleAccount(c)))
+		},
+	},
+	{
+		name: "tags.accountId", field: "tags",
+		query: `query($acc: ID) { tags(first: 100, accountId: $acc) { totalCount nodes { id } } }`,
+		vars:  azOwnerAccountID,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azForbid, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "tags(accountId)", got, after.tagIDs(f.owner.id))
+		},
+	},
+	{
+		name: "account", field: "account",
+		query: `query($id: ID!) { account(id: $id) { id } }`,
+		vars:  azOwnerAccount,
+		want:  azWant{azUnauth, azForbid, azForbid, azForbid, azForbid, azOK, azOK, azOK},
+		check: azCheckIDVar("id"),
+	},
+	{
+		name: "account.links+tags", field: "account",
+		query: `query($id: ID!) { account(id: $id) { id links(first: 100) { totalCount nodes { id } } tags(first: 100) { totalCount nodes { id } } } }`,
+		vars:  azOwnerAccount,
+		want:  azWant{azUnauth, azForbid, azForbid, azForbid, azForbid, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "account.links", get(t, got, "links"), after.linkIDs(f.owner.id))
+			azSameConn(t, "account.tags", get(t, got, "tags"), after.tagIDs(f.owner.id))
+		},
+	},
+	{
+		name: "accounts", field: "accounts",
+		query: `{ accounts(first: 100) { totalCount nodes { id } } }`,
+		want:  azWant{azUnauth, azForbid, azForbid, azForbid, azForbid, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "accounts", got, after.accountIDs())
+		},
+	},
+	{
+		name: "me.links+tags", field: "me",
+		query: `{ me { id links(first: 100) { totalCount nodes { id } } tags(first: 100) { totalCount nodes { id } } } }`,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "me.links", get(t, got, "links"), after.linkIDs(f.accountOf(c)))
+			azSameConn(t, "me.tags", get(t, got, "tags"), after.tagIDs(f.accountOf(c)))
+		},
+	},
+
+	// Links.
+	{
+		name: "createLink", field: "createLink", write: true,
+		query: `mutation($url: String!, $tags: [String!]) { createLink(input: {url: $url, tags: $tags}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"url": "https://example.com/" + f.uniq("new"), "tags": []string{"common"}}
+		},
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: azCheckCreatedLink(false),
+	},
+	{
+		name: "createLink.accountId", field: "createLink", write: true,
+		query: `mutation($url: String!, $acc: ID, $tags: [String!]) { createLink(input: {url: $url, accountId: $acc, tags: $tags}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"url": "https://example.com/" + f.uniq("new"), "acc": azStr(f.owner.id), "tags": []string{"common"}}
+		},
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azForbid, azOK, azForbid, azForbid},
+		check: azCheckCreatedLink(true),
+	},
+	{
+		name: "updateLink", field: "updateLink", write: true,
+		query: `mutation($id: ID!, $title: String) { updateLink(id: $id, input: {title: $title}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"id": azStr(f.owner.linkID), "title": f.uniq("title")}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			l := after.link(f.owner.linkID)
+			if l == nil || l.Title == nil || *l.Title != vars["title"] {
+				t.Errorf("title after updateLink: got %v, want %q", l, vars["title"])
+			}
+		},
+	},
+	{
+		name: "deleteLink", field: "deleteLink", write: true,
+		query: `mutation($id: ID!) { deleteLink(id: $id) }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			id := f.newLink(t, f.owner.id)
+			f.pair(t, id, f.owner.tagID)
+			return map[string]any{"id": azStr(id)}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			id := azParse(t, vars["id"])
+			if got != vars["id"] {
+				t.Errorf("deleteLink returned %v, want %v", got, vars["id"])
+			}
+			if after.link(id) != nil || len(after.tagIDsOfLink(id)) > 0 {
+				t.Errorf("link %d or its tag pairs are still there after deleteLink", id)
+			}
+		},
+	},
+
+	// Tags.
+	{
+		name: "createTag", field: "createTag", write: true,
+		query: `mutation($name: String!) { createTag(input: {name: $name}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"name": f.uniq("tag")}
+		},
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: azCheckCreatedTag(false),
+	},
+	{
+		name: "createTag.accountId", field: "createTag", write: true,
+		query: `mutation($name: String!, $acc: ID) { createTag(input: {name: $name, accountId: $acc}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"name": f.uniq("tag"), "acc": azStr(f.owner.id)}
+		},
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azForbid, azOK, azForbid, azForbid},
+		check: azCheckCreatedTag(true),
+	},
+	{
+		name: "renameTag", field: "renameTag", write: true,
+		query: `mutation($id: ID!, $name: String!) { renameTag(id: $id, name: $name) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"id": azStr(f.newTag(t, f.owner.id, "")), "name": f.uniq("renamed")}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			if tag := after.tag(azParse(t, vars["id"])); tag == nil || tag.Name != vars["name"] {
+				t.Errorf("tag after renameTag: got %+v, want name %q", tag, vars["name"])
+			}
+		},
+	},
+	{
+		name: "deleteTag", field: "deleteTag", write: true,
+		query: `mutation($id: ID!) { deleteTag(id: $id) }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			id := f.newTag(t, f.owner.id, "")
+			f.pair(t, f.owner.linkID, id)
+			return map[string]any{"id": azStr(id)}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			id := azParse(t, vars["id"])
+			if got != vars["id"] {
+				t.Errorf("deleteTag returned %v, want %v", got, vars["id"])
+			}
+			if after.tag(id) != nil || len(after.linkIDsOfTag(id)) > 0 {
+				t.Errorf("tag %d or its link pairs are still there after deleteTag", id)
+			}
+			if after.link(f.owner.linkID) == nil {
+				t.Errorf("deleteTag deleted the tagged link %d", f.owner.linkID)
+			}
+		},
+	},
+	{
+		name: "tagLink", field: "tagLink", write: true,
+		query: `mutation($l: ID!, $t: ID!) { tagLink(linkId: $l, tagId: $t) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"l": azStr(f.owner.linkID), "t": azStr(f.newTag(t, f.owner.id, ""))}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			if !after.hasPair(azParse(t, vars["l"]), azParse(t, vars["t"])) {
+				t.Errorf("tagLink succeeded but link %v does not carry tag %v", vars["l"], vars["t"])
+			}
+		},
+	},
+	{
+		name: "untagLink", field: "untagLink", write: true,
+		query: `mutation($l: ID!, $t: ID!) { untagLink(linkId: $l, tagId: $t) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			id := f.newTag(t, f.owner.id, "")
+			f.pair(t, f.owner.linkID, id)
+			return map[string]any{"l": azStr(f.owner.linkID), "t": azStr(id)}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			l, tg := azParse(t, vars["l"]), azParse(t, vars["t"])
+			if after.hasPair(l, tg) {
+				t.Errorf("untagLink succeeded but link %d still carries tag %d", l, tg)
+			}
+			if after.link(l) == nil || after.tag(tg) == nil {
+				t.Errorf("untagLink deleted link %d or tag %d", l, tg)
+			}
+		},
+	},
+	// A link and a tag of two accounts can never be joined, whoever asks; the
+	// pair invariant checked after every cell would catch a join that slipped by.
+	{
+		name: "tagLink.ownersLink+othersTag", field: "tagLink", write: true,
+		query: `mutation($l: ID!, $t: ID!) { tagLink(linkId: $l, tagId: $t) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"l": azStr(f.owner.linkID), "t": azStr(f.other().tagID)}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azNotFound, azNotFound, azInput, azForbid, azNotFound},
+	},
+	{
+		name: "tagLink.othersLink+ownersTag", field: "tagLink", write: true,
+		query: `mutation($l: ID!, $t: ID!) { tagLink(linkId: $l, tagId: $t) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"l": azStr(f.other().linkID), "t": azStr(f.owner.tagID)}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azNotFound, azNotFound, azInput, azForbid, azNotFound},
+	},
+
+	// Accounts.
+	{
+		name: "createAccount", field: "createAccount", write: true,
+		query: `mutation($email: String!) { createAccount(input: {email: $email, password: "new-account-password", scopes: ["links:read"]}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"email": f.uniq("new") + "@example.com"}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azForbid, azForbid, azOK, azForbid, azForbid},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			a := after.account(azID(t, got))
+			if a == nil || a.Email != vars["email"] || a.Scopes != "links:read" {
+				t.Errorf("created account: got %+v, want email %v with scopes links:read", a, vars["email"])
+			}
+		},
+	},
+	{
+		name: "setAccountScopes", field: "setAccountScopes", write: true, fresh: true,
+		query: `mutation($id: ID!) { setAccountScopes(id: $id, scopes: ["links:read"]) { id } }`,
+		vars:  azOwnerAccount,
+		want:  azWant{azUnauth, azForbid, azForbid, azForbid, azForbid, azOK, azForbid, azForbid},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			if a := after.account(f.owner.id); a == nil || a.Scopes != "links:read" {
+				t.Errorf("account after setAccountScopes: got %+v, want scopes links:read", a)
+			}
+		},
+	},
+	{
+		name: "deleteAccount", field: "deleteAccount", write: true, fresh: true,
+		query: `mutation($id: ID!) { deleteAccount(id: $id) }`,
+		vars:  azOwnerAccount,
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			if got != vars["id"] {
+				t.Errorf("deleteAccount returned %v, want %v", got, vars["id"])
+			}
+			if after.account(f.owner.id) != nil || len(after.linkIDs(f.owner.id)) > 0 || len(after.tagIDs(f.owner.id)) > 0 {
+				t.Errorf("account %d, its links or its tags are still there after deleteAccount", f.owner.id)
+			}
+		},
+	},
+	{
+		name: "changePassword", field: "changePassword", write: true, fresh: true,
+		query: `mutation($cur: String!, $new: String!) { changePassword(currentPassword: $cur, newPassword: $new) }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			cur := "no-password-at-all"
+			if p := f.party(c); p != nil {
+				cur = p.password
+			}
+			return map[string]any{"cur": cur, "new": f.uniq("new-password")}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			if got != true {
+				t.Errorf("changePassword returned %v, want true", got)
+			}
+			p := f.party(c)
+			if r := f.s.do(t, p.token, `{ me { id } }`, nil); r.Status != http.StatusUnauthorized || r.Code() != azUnauth {
+				t.Errorf("token issued before changePassword: got status %d code %q, want 401 %q", r.Status, r.Code(), azUnauth)
+			}
+			// Keep the caller usable for the cells that follow.
+			p.password = vars["new"].(string)
+			p.token = f.s.login(t, p.email, p.password)
+		},
+	},
+}
+
+// azNested is a nested field whose scope is not implied by the scope of the field
+// that reaches it.
+type azNested struct {
+	field   string // Type.field
+	top     string
+	query   string
+	vars    func(t *testing.T, f *azFixture, c string) map[string]any
+	without []string // token scopes reaching the parent, but not the field
+	with    []string // without plus the field's own scope
+}
+
+var azNestedFields = []azNested{
+	{"Link.tags", "link", `query($id: ID!) { link(id: $id) { id tags { id } } }`, azOwnerLink,
+		[]string{"links:read"}, []string{"links:read", "tags:read"}},
+	{"Link.account", "link", `query($id: ID!) { link(id: $id) { id account { id } } }`, azOwnerLink,
+		[]string{"links:read"}, []string{"links:read", "account:read"}},
+	{"Tag.links", "tag", `query($id: ID!) { tag(id: $id) { id links { totalCount } } }`, azOwnerTag,
+		[]string{"tags:read"}, []string{"tags:read", "links:read"}},
+	{"Tag.account", "tag", `query($id: ID!) { tag(id: $id) { id account { id } } }`, azOwnerTag,
+		[]string{"tags:read"}, []string{"tags:read", "account:read"}},
+	{"Account.links", "me", `{ me { id links { totalCount } } }`, nil,
+		[]string{"account:read"}, []string{"account:read", "links:read"}},
+	{"Account.tags", "me", `{ me { id tags { totalCount } } }`, nil,
+		[]string{"account:read"}, []string{"account:read", "tags:read"}},
+}
+
+// TestAuthz runs the authorisation matrix on every database.
+func TestAuthz(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		f := azSetup(t, s)
+
+		t.Run("matrix", func(t *testing.T) {
+			for _, o := range azOps {
+				t.Run(o.name, func(t *testing.T) {
+					for i, c := range azCallers {
+						t.Run(c, func(t *testing.T) { f.run(t, o, c, o.want[i]) })
+					}
+				})
+			}
+		})
+
+		t.Run("nested", func(t *testing.T) {
+			for _, n := range azNestedFields {
+				t.Run(n.field, func(t *testing.T) {
+					var vars map[string]any
+					if n.vars != nil {
+						vars = n.vars(t, f, azOwner)
+					}
+					name := n.field[strings.Index(n.field, ".")+1:]
+					t.Run("without", func(t *testing.T) {
+						r, _, ok := f.expect(t, f.ownerToken(t, n.without), n.top, n.query, vars, azForbid, false)
+						if ok && len(r.Errors[0].Path) > 0 {
+							if last := r.Errors[0].Path[len(r.Errors[0].Path)-1]; last != name {
+								t.Errorf("error path: got %v, want it to end in %q", r.Errors[0].Path, name)
+							}
+						}
+					})
+					t.Run("with", func(t *testing.T) {
+						f.expect(t, f.ownerToken(t, n.with), n.top, n.query, vars, azOK, false)
+					})
+				})
+			}
+		})
+
+		// Narrowing an account takes effect on its next request with the same
+		// token, and widening it never gives a token more than it carries:
+		// effective scopes are the token's intersected with the account's.
+		t.Run("setAccountScopes", func(t *testing.T) {
+			g := f.withFreshOwner(t, azOwner)
+			token := g.owner.token
+			setScopes := func(scopes ...string) {
+				t.Helper()
+				if scopes == nil {
+					scopes = []string{}
+				}
+				s.ok(t, g.token(azAdmin), `mutation($id: ID!, $s: [String!]!) { setAccountScopes(id: $id, scopes: $s) { id } }`,
+					map[string]any{"id": azStr(g.owner.id), "s": scopes})
+			}
+			createLink := `mutation { createLink(input: {url: "https://example.com/narrowed"}) { id } }`
+			createTag := `mutation($n: String!) { createTag(input: {name: $n}) { id } }`
+			links := `{ links { totalCount } }`
+			me := `{ me { id } }`
+			other := g.other()
+			steps := []struct {
+				scopes []string // the account's scopes before the step; nil keeps them
+				name   string
+				field  string
+				query  string
+				vars   map[string]any
+				write  bool
+				want   string
+			}{
+				{nil, "default/createLink", "createLink", createLink, nil, true, azOK},
+				{[]string{"links:read"}, "links:read/createLink", "createLink", createLink, nil, true, azForbid},
+				{nil, "links:read/createTag", "createTag", createTag, map[string]any{"n": g.uniq("narrowed")}, true, azForbid},
+				{nil, "links:read/links", "links", links, nil, false, azOK},
+				{nil, "links:read/me", "me", me, nil, false, azForbid},
+				{[]string{"admin:write"}, "admin:write/createLink", "createLink", createLink, nil, true, azOK},
+				{nil, "admin:write/link of other", "link", `query($id: ID!) { link(id: $id) { id } }`,
+					map[string]any{"id": azStr(other.linkID)}, false, azNull},
+				{nil, "admin:write/links of other", "links", `query($a: ID) { links(accountId: $a) { totalCount } }`,
+					map[string]any{"a": azStr(other.id)}, false, azForbid},
+				{nil, "admin:write/accounts", "accounts", `{ accounts { totalCount } }`, nil, false, azForbid},
+				{nil, "admin:write/updateLink of other", "updateLink", `mutation($id: ID!) { updateLink(id: $id, input: {title: "x"}) { id } }`,
+					map[string]any{"id": azStr(other.linkID)}, true, azNotFound},
+				{nil, "admin:write/createTag in other", "createTag", `mutation($a: ID) { createTag(input: {name: "x", accountId: $a}) { id } }`,
+					map[string]any{"a": azStr(other.id)}, true, azForbid},
+				{[]string{}, "none/me", "me", me, nil, false, azForbid},
+				{nil, "none/links", "links", links, nil, false, azForbid},
+				{nil, "none/createLink", "createLink", createLink, nil, true, azForbid},
+				{[]string{"links:write", "tags:write", "account:write"}, "default again/createLink", "createLink", createLink, nil, true, azOK},
+				{nil, "default again/me", "me", me, nil, false, azOK},
+			}
+			for _, st := range steps {
+				if st.scopes != nil {
+					setScopes(st.scopes...)
+				}
+				t.Run(st.name, func(t *testing.T) {
+					f.expect(t, token, st.field, st.query, st.vars, st.want, st.write)
+				})
+			}
+		})
+	})
+}
+
+// azParty is an account the matrix acts as or on.
+type azParty struct {
+	id       int64
+	email    string
+	password string
+	token    string // all the account's scopes
+	roToken  string // azReadOnlyScopes; the owner's only
+	linkID   int64  // a link carrying tagID
+	tagID    int64  // the account's tag "common"
+}
+
+// azFixture is the data of one database, made once and shared by every cell.
+// Cells that consume the owner run on a copy with a fresh owner; the other
+// parties are shared.
+type azFixture struct {
+	s       *testServer
+	db      *gorm.DB // a connection of the test's own, for snapshots
+	owner   *azParty
+	parties map[string]*azParty // every caller but anonymous, read-only and owner
+	narrow  map[string]string   // owner tokens by their scopes, for nested fields
+	seq     *int
+}
+
+func azSetup(t *testing.T, s *testServer) *azFixture {
+	t.Helper()
+	db, err := store.Open(context.Background(), s.DBURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeDB(db) })
+	f := &azFixture{s: s, db: db, parties: map[string]*azParty{}, narrow: map[string]string{}, seq: new(int)}
+
+	f.owner = f.newParty(t, "owner", auth.DefaultScopes...)
+	f.owner.roToken = azLogin(t, s, f.owner.email, f.owner.password, azReadOnlyScopes)
+	f.parties[azOther] = f.newParty(t, "other", auth.DefaultScopes...)
+	f.parties[azNoScopes] = f.newParty(t, "noscopes")
+	f.parties[azAdmin] = f.newParty(t, "admin", "admin:write")
+	f.parties[azAdminRead] = f.newParty(t, "adminread", "admin:read")
+	f.parties[azAuditor] = f.newParty(t, "auditor", "admin:read", "links:write", "tags:write", "account:write")
+
+	// Owner, other and admin each save a link tagged "common", a tag name every
+	// one of them has, so that a create naming it could join the wrong one.
+	for _, p := range []*azParty{f.owner, f.other(), f.parties[azAdmin]} {
+		d := s.ok(t, p.token, `mutation($url: String!) { createLink(input: {url: $url, title: "seed", tags: ["common"]}) { id tags { id } } }`,
+			map[string]any{"url": "https://example.com/" + p.email})
+		p.linkID = azID(t, get(t, d, "createLink"))
+		p.tagID = azID(t, get(t, d, "createLink", "tags", 0))
+	}
+	// A link of the auditor's own, so that its own lists are not trivially empty.
+	f.newLink(t, f.parties[azAuditor].id)
+	return f
+}
+
+func (f *azFixture) newParty(t *testing.T, name string, scopes ...string) *azParty {
+	t.Helper()
+	p := &azParty{email: name + "@example.com", password: name + "-password"}
+	p.id = f.s.createAccount(t, p.email, p.password, scopes...)
+	p.token = f.s.login(t, p.email, p.password)
+	return p
+}
+
+// withFreshOwner returns a copy of f whose owner is a new account with a tagged
+// link, logged in only as the caller c needs.
+func (f *azFixture) withFreshOwner(t *testing.T, c string) *azFixture {
+	t.Helper()
+	name := f.uniq("owner")
+	p := &azParty{email: name + "@example.com", password: name + "-password"}
+	p.id = f.s.createAccount(t, p.email, p.password, auth.DefaultScopes...)
+	p.tagID = f.newTag(t, p.id, "common")
+	p.linkID = f.newLink(t, p.id)
+	f.pair(t, p.linkID, p.tagID)
+	switch c {
+	case azOwner:
+		p.token = f.s.login(t, p.email, p.password)
+	case azReadOnly:
+		p.roToken = azLogin(t, f.s, p.email, p.password, azReadOnlyScopes)
+	}
+	g := *f
+	g.owner = p
+	return &g
+}
+
+func (f *azFixture) other() *azParty { return f.parties[azOther] }
+
+// party returns the account caller c acts as; nil for anonymous.
+func (f *azFixture) party(c string) *azParty {
+	switch c {
+	case azAnon:
+		return nil
+	case azOwner, azReadOnly:
+		return f.owner
+	}
+	p := f.parties[c]
+	if p == nil {
+		panic("authz: unknown caller " + c)
+	}
+	return p
+}
+
+func (f *azFixture) token(c string) string {
+	switch p := f.party(c); {
+	case p == nil:
+		return ""
+	case c == azReadOnly:
+		return p.roToken
+	default:
+		return p.token
+	}
+}
+
+func (f *azFixture) accountOf(c string) int64 {
+	if p := f.party(c); p != nil {
+		return p.id
+	}
+	return 0
+}
+
+// visibleAccount is the account whose objects c's unfiltered lists show: 0 (all)
+// for a holder of admin:read.
+func (f *azFixture) visibleAccount(c string) int64 {
+	switch c {
+	case azAdmin, azAdminRead, azAuditor:
+		return 0
+	}
+	return f.accountOf(c)
+}
+
+// ownerToken returns a token of the owner's carrying just scopes.
+func (f *azFixture) ownerToken(t *testing.T, scopes []string) string {
+	t.Helper()
+	key := strings.Join(slices.Sorted(slices.Values(scopes)), " ")
+	if f.narrow[key] == "" {
+		f.narrow[key] = azLogin(t, f.s, f.owner.email, f.owner.password, scopes)
+	}
+	return f.narrow[key]
+}
+
+func (f *azFixture) uniq(prefix string) string {
+	*f.seq++
+	return fmt.Sprintf("%s-%d", prefix, *f.seq)
+}
+
+// azSystem is the context of the command-line tools: every scope, no account.
+func azSystem() context.Context { return auth.NewContext(context.Background(), auth.System()) }
+
+// newLink saves a link in account through the store.
+func (f *azFixture) newLink(t *testing.T, account int64) int64 {
+	t.Helper()
+	l, err := f.s.Store.CreateLink(azSystem(), linkapi.LinkCreate{URL: "https://example.com/" + f.uniq("link"), AccountID: &account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.ID
+}
+
+// newTag makes a tag in account through the store; name "" makes a new name.
+func (f *azFixture) newTag(t *testing.T, account int64, name string) int64 {
+	t.Helper()
+	if name == "" {
+		name = f.uniq("tag")
+	}
+	tag, err := f.s.Store.CreateTag(azSystem(), linkapi.TagCreate{Name: name, AccountID: &account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag.ID
+}
+
+func (f *azFixture) pair(t *testing.T, link, tag int64) {
+	t.Helper()
+	if _, err := f.s.Store.TagLink(azSystem(), link, tag); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run plays one cell of the matrix.
+func (f *azFixture) run(t *testing.T, o azOp, c, want string) {
+	t.Helper()
+	if o.fresh {
+		f = f.withFreshOwner(t, c)
+	}
+	var vars map[string]any
+	if o.vars != nil {
+		vars = o.vars(t, f, c)
+	}
+	r, after, ok := f.expect(t, f.token(c), o.field, o.query, vars, want, o.write)
+	if ok && want == azOK && o.check != nil {
+		o.check(t, f, c, vars, r.Data[o.field], after)
+	}
+}
+
+// expect sends query with token and checks that field's outcome is want. A read,
+// and a write that is refused, must leave the database as it was; and no pair may
+// ever join a link and a tag of two accounts. ok reports whether the outcome was
+// the one wanted.
+func (f *azFixture) expect(t *testing.T, token, field, query string, vars map[string]any, want string, write bool) (r *gqlResponse, after *azSnapshot, ok bool) {
+	t.Helper()
+	before := f.snapshot(t)
+	r = f.s.do(t, token, query, vars)
+	after = f.snapshot(t)
+	after.checkPairs(t)
+	if r.Status != http.StatusOK {
+		t.Errorf("HTTP status: got %d, want %d", r.Status, http.StatusOK)
+	}
+	var got any
+	if r.Data != nil {
+		got = r.Data[field]
+	}
+	code := r.Code()
+	ok = true
+	switch want {
+	case azOK, azNull:
+		if code != "" || len(r.Errors) > 0 {
+			t.Errorf("got %q (%s), want success", code, r.Raw)
+			ok = false
+		} else if want == azNull && got != nil {
+			t.Errorf("got %v, want null", got)
+			ok = false
+		} else if want == azOK && got == nil {
+			t.Errorf("got null, want a result (%s)", r.Raw)
+			ok = false
+		}
+	default:
+		if code != want {
+			t.Errorf("got %q, want %q (%s)", code, want, r.Raw)
+			ok = false
+		}
+	}
+	refused := want != azOK && want != azNull
+	if refused && got != nil {
+		t.Errorf("refused %s returned data: %v", field, got)
+	}
+	if !write || refused {
+		azSame(t, before, after)
+	}
+	return r, after, ok
+}
+
+// azLogin logs in asking for just scopes.
+func azLogin(t *testing.T, s *testServer, email, password string, scopes []string) string {
+	t.Helper()
+	d := s.ok(t, "", `mutation($e: String!, $p: String!, $s: [String!]) { login(email: $e, password: $p, scopes: $s) { accessToken } }`,
+		map[string]any{"e": email, "p": password, "s": scopes})
+	return str(t, d, "login", "accessToken")
+}
+
+// Variables naming the owner's objects.
+
+func azOwnerLink(_ *testing.T, f *azFixture, _ string) map[string]any {
+	return map[string]any{"id": azStr(f.owner.linkID)}
+}
+
+func azOwnerTag(_ *testing.T, f *azFixture, _ string) map[string]any {
+	return map[string]any{"id": azStr(f.owner.tagID)}
+}
+
+func azOwnerAccount(_ *testing.T, f *azFixture, _ string) map[string]any {
+	return map[string]any{"id": azStr(f.owner.id)}
+}
+
+func azOwnerAccountID(_ *testing.T, f *azFixture, _ string) map[string]any {
+	return map[string]any{"acc": azStr(f.owner.id)}
+}
+
+// Checks of successful cells.
+
+// azCheckIDVar checks that the result is the object the variable name names.
+func azCheckIDVar(name string) func(*testing.T, *azFixture, string, map[string]any, any, *azSnapshot) {
+	return func(t *testing.T, _ *azFixture, _ string, vars map[string]any, got any, _ *azSnapshot) {
+		if id := azStr(azID(t, got)); id != vars[name] {
+			t.Errorf("id: got %s, want %v", id, vars[name])
+		}
+	}
+}
+
+// azCheckCreatedLink checks that the new link landed in the caller's account, or
+// the owner's, and carries that account's tag "common", not another's.
+func azCheckCreatedLink(inOwners bool) func(*testing.T, *azFixture, string, map[string]any, any, *azSnapshot) {
+	return func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+		want := f.accountOf(c)
+		if inOwners {
+			want = f.owner.id
+		}
+		id := azID(t, got)
+		l := after.link(id)
+		if l == nil {
+			t.Fatalf("created link %d is not in the database", id)
+		}
+		if l.AccountID != want {
+			t.Errorf("link's account: got %d, want %d", l.AccountID, want)
+		}
+		tags := after.tagIDsOfLink(id)
+		if len(tags) != 1 {
+			t.Fatalf("link's tags: got %v, want one", tags)
+		}
+		if tag := after.tag(azParse(t, tags[0])); tag.Name != "common" || tag.AccountID != want {
+			t.Errorf("link's tag: got %q of account %d, want %q of account %d", tag.Name, tag.AccountID, "common", want)
+		}
+	}
+}
+
+// azCheckCreatedTag checks that the new tag landed in the caller's account, or the
+// owner's.
+func azCheckCreatedTag(inOwners bool) func(*testing.T, *azFixture, string, map[string]any, any, *azSnapshot) {
+	return func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+		want := f.accountOf(c)
+		if inOwners {
+			want = f.owner.id
+		}
+		tag := after.tag(azID(t, got))
+		if tag == nil || tag.AccountID != want || tag.Name != vars["name"] {
+			t.Errorf("created tag: got %+v, want %q in account %d", tag, vars["name"], want)
+		}
+	}
+}
+
+// azSameConn checks a connection's nodes and totalCount against want.
+func azSameConn(t *testing.T, what string, conn any, want []string) {
+	t.Helper()
+	azSameIDs(t, what, azListIDs(t, get(t, conn, "nodes")), want)
+	if n := get(t, conn, "totalCount"); n != float64(len(want)) {
+		t.Errorf("%s.totalCount: got %v, want %d", what, n, len(want))
+	}
+}
+
+func azSameIDs(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: got ids %v, want %v", what, got, want)
+	}
+}
+
+// azListIDs returns the sorted ids of a list of objects.
+func azListIDs(t *testing.T, list any) []string {
+	t.Helper()
+	items, ok := list.([]any)
+	if !ok {
+		t.Fatalf("%v is not a list", list)
+	}
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		ids = append(ids, str(t, it, "id"))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// azID returns the id of an object in a response.
+func azID(t *testing.T, obj any) int64 {
+	t.Helper()
+	return azParse(t, str(t, obj, "id"))
+}
+
+func azParse(t *testing.T, id any) int64 {
+	t.Helper()
+	s, _ := id.(string)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("id %v is not a number", id)
+	}
+	return n
+}
+
+func azStr(id int64) string { return strconv.FormatInt(id, 10) }
+
+// azSnapshot is every row of the database that authorisation protects.
+type azSnapshot struct {
+	Accounts []azAccountRow
+	Links    []azLinkRow
+	Tags     []azTagRow
+	Pairs    []azPairRow
+}
+
+type azAccountRow struct {
+	ID                int64
+	Email             string
+	Scopes            string
+	PasswordHash      string
+	PasswordChangedAt time.Time
+	UpdatedAt         time.Time
+}
+
+type azLinkRow struct {
+	ID          int64
+	AccountID   int64
+	URL         string
+	Title       *string
+	Description *string
+	UpdatedAt   time.Time
+}
+
+type azTagRow struct {
+	ID        int64
+	AccountID int64
+	Name      string
+}
+
+type azPairRow struct {
+	LinkID    int64
+	TagID     int64
+	AccountID int64
+}
+
+func (f *azFixture) snapshot(t *testing.T) *azSnapshot {
+	t.Helper()
+	var s azSnapshot
+	for _, q := range []struct {
+		sql  string
+		dest any
+	}{
+		{"SELECT id, email, scopes, password_hash, password_changed_at, updated_at FROM accounts ORDER BY id", &s.Accounts},
+		{"SELECT id, account_id, url, title, description, updated_at FROM links ORDER BY id", &s.Links},
+		{"SELECT id, account_id, name FROM tags ORDER BY id", &s.Tags},
+		{"SELECT link_id, tag_id, account_id FROM link_tags ORDER BY link_id, tag_id", &s.Pairs},
+	} {
+		if err := f.db.Raw(q.sql).Scan(q.dest).Error; err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+	}
+	return &s
+}
+
+// lines renders every row as one line, for comparison and diffs.
+func (s *azSnapshot) lines() []string {
+	var out []string
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	opt := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return strconv.Quote(*p)
+	}
+	for _, a := range s.Accounts {
+		out = append(out, fmt.Sprintf("account %d %s scopes=%q hash=%s password_changed_at=%s updated_at=%s",
+			a.ID, a.Email, a.Scopes, a.PasswordHash, ts(a.PasswordChangedAt), ts(a.UpdatedAt)))
+	}
+	for _, l := range s.Links {
+		out = append(out, fmt.Sprintf("link %d account=%d url=%s title=%s description=%s updated_at=%s",
+			l.ID, l.AccountID, l.URL, opt(l.Title), opt(l.Description), ts(l.UpdatedAt)))
+	}
+	for _, tg := range s.Tags {
+		out = append(out, fmt.Sprintf("tag %d account=%d name=%q", tg.ID, tg.AccountID, tg.Name))
+	}
+	for _, p := range s.Pairs {
+		out = append(out, fmt.Sprintf("pair link=%d tag=%d account=%d", p.LinkID, p.TagID, p.AccountID))
+	}
+	return out
+}
+
+// azSame fails t unless before and after hold the same rows, listing the rows
+// that went (-) and came (+).
+func azSame(t *testing.T, before, after *azSnapshot) {
+	t.Helper()
+	b, a := before.lines(), after.lines()
+	if slices.Equal(b, a) {
+		return
+	}
+	var diff []string
+	for _, l := range b {
+		if !slices.Contains(a, l) {
+			diff = append(diff, "- "+l)
+		}
+	}
+	for _, l := range a {
+		if !slices.Contains(b, l) {
+			diff = append(diff, "+ "+l)
+		}
+	}
+	t.Errorf("data changed:\n%s", strings.Join(diff, "\n"))
+}
+
+// checkPairs fails t for a pair whose link, tag and own account_id disagree.
+func (s *azSnapshot) checkPairs(t *testing.T) {
+	t.Helper()
+	for _, p := range s.Pairs {
+		l, tg := s.link(p.LinkID), s.tag(p.TagID)
+		if l == nil || tg == nil || l.AccountID != p.AccountID || tg.AccountID != p.AccountID {
+			t.Errorf("pair %+v joins link %+v and tag %+v", p, l, tg)
+		}
+	}
+}
+
+func (s *azSnapshot) account(id int64) *azAccountRow {
+	for i := range s.Accounts {
+		if s.Accounts[i].ID == id {
+			return &s.Accounts[i]
+		}
+	}
+	return nil
+}
+
+func (s *azSnapshot) link(id int64) *azLinkRow {
+	for i := range s.Links {
+		if s.Links[i].ID == id {
+			return &s.Links[i]
+		}
+	}
+	return nil
+}
+
+func (s *azSnapshot) tag(id int64) *azTagRow {
+	for i := range s.Tags {
+		if s.Tags[i].ID == id {
+			return &s.Tags[i]
+		}
+	}
+	return nil
+}
+
+func (s *azSnapshot) hasPair(link, tag int64) bool {
+	return slices.ContainsFunc(s.Pairs, func(p azPairRow) bool { return p.LinkID == link && p.TagID == tag })
+}
+
+func azSorted(ids []string) []string {
+	slices.Sort(ids)
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids
+}
+
+// linkIDs returns the ids of account's links, or of every link for account 0.
+func (s *azSnapshot) linkIDs(account int64) []string {
+	var ids []string
+	for _, l := range s.Links {
+		if account == 0 || l.AccountID == account {
+			ids = append(ids, azStr(l.ID))
+		}
+	}
+	return azSorted(ids)
+}
+
+// linkIDsTagged returns linkIDs(account) narrowed to links carrying a tag called name.
+func (s *azSnapshot) linkIDsTagged(account int64, name string) []string {
+	var ids []string
+	for _, l := range s.Links {
+		if account != 0 && l.AccountID != account {
+			continue
+		}
+		for _, p := range s.Pairs {
+			if tg := s.tag(p.TagID); p.LinkID == l.ID && tg != nil && tg.Name == name {
+				ids = append(ids, azStr(l.ID))
+				break
+			}
+		}
+	}
+	return azSorted(ids)
+}
+
+// tagIDs returns the ids of account's tags, or of every tag for account 0.
+func (s *azSnapshot) tagIDs(account int64) []string {
+	var ids []string
+	for _, tg := range s.Tags {
+		if account == 0 || tg.AccountID == account {
+			ids = append(ids, azStr(tg.ID))
+		}
+	}
+	return azSorted(ids)
+}
+
+func (s *azSnapshot) tagIDsOfLink(link int64) []string {
+	var ids []string
+	for _, p := range s.Pairs {
+		if p.LinkID == link {
+			ids = append(ids, azStr(p.TagID))
+		}
+	}
+	return azSorted(ids)
+}
+
+func (s *azSnapshot) linkIDsOfTag(tag int64) []string {
+	var ids []string
+	for _, p := range s.Pairs {
+		if p.TagID == tag {
+			ids = append(ids, azStr(p.LinkID))
+		}
+	}
+	return azSorted(ids)
+}
+
+func (s *azSnapshot) accountIDs() []string {
+	var ids []string
+	for _, a := range s.Accounts {
+		ids = append(ids, azStr(a.ID))
+	}
+	return azSorted(ids)
+}
