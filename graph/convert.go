@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"linkapi/graph/model"
 	"linkapi/internal/linkapi"
 )
@@ -108,18 +110,39 @@ func accountConnection(list *linkapi.AccountList, count model.Counter) *model.Ac
 	return conn
 }
 
+// selectsPage reports whether the connection being resolved asks for any of its
+// items, as opposed to totalCount alone.
+func selectsPage(ctx context.Context) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == "edges" || f.Name == "nodes" || f.Name == "pageInfo" {
+			return true
+		}
+	}
+	return false
+}
+
 // findLinks runs one links list; every list of links in the schema goes through it.
-func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, first *int, after *string) (*model.LinkConnection, error) {
+// It reads the page only when the query asks for items, and counts only when it
+// asks for totalCount; known, when set, is a count already read with the parent.
+func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, first *int, after *string, known *int) (*model.LinkConnection, error) {
 	p, err := page(first, after)
 	if err != nil {
 		return nil, err
 	}
 	filter.Page = p
-	list, err := r.LinkService.FindLinks(ctx, filter)
-	if err != nil {
-		return nil, err
+	count := func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }
+	if known != nil {
+		n := *known
+		count = func(context.Context) (int, error) { return n, nil }
 	}
-	return linkConnection(list, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }), nil
+	list := &linkapi.LinkList{}
+	if selectsPage(ctx) {
+		if list, err = r.LinkService.FindLinks(ctx, filter); err != nil {
+			return nil, err
+		}
+		registerLinks(ctx, list.Links)
+	}
+	return linkConnection(list, count), nil
 }
 
 // findTags runs one tags list.
@@ -129,9 +152,12 @@ func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first
 		return nil, err
 	}
 	filter.Page = p
-	list, err := r.TagService.FindTags(ctx, filter)
-	if err != nil {
-		return nil, err
+	list := &linkapi.TagList{}
+	if selectsPage(ctx) {
+		if list, err = r.TagService.FindTags(ctx, filter); err != nil {
+			return nil, err
+		}
+		registerTags(ctx, list.Tags)
 	}
 	return tagConnection(list, func(ctx context.Context) (int, error) { return r.TagService.CountTags(ctx, filter) }), nil
 }

@@ -36,7 +36,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger) (*handler.Serv
 	srv.Use(extension.Introspection{})
 	srv.Use(DepthLimit{Max: MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.AroundOperations(withLoaders)
+	srv.AroundOperations(withBatches)
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil

@@ -14,7 +14,7 @@ import (
 
 // Links is the resolver for the links field.
 func (r *accountResolver) Links(ctx context.Context, obj *linkapi.Account, first *int, after *string) (*model.LinkConnection, error) {
-	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: &obj.ID}, first, after)
+	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: &obj.ID}, first, after, nil)
 }
 
 // Tags is the resolver for the tags field.
@@ -29,12 +29,12 @@ func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.A
 
 // Tags is the resolver for the tags field.
 func (r *linkResolver) Tags(ctx context.Context, obj *linkapi.Link) ([]*linkapi.Tag, error) {
-	return r.tagsOfLink(ctx, obj.ID)
+	return r.tagsOfLink(ctx, obj)
 }
 
 // Account is the resolver for the account field.
 func (r *linkResolver) Account(ctx context.Context, obj *linkapi.Link) (*linkapi.Account, error) {
-	return r.account(ctx, obj.AccountID)
+	return r.accountOf(ctx, false, obj.ID, obj.AccountID)
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -176,8 +176,10 @@ func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword s
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*linkapi.Account, error) {
-	c := auth.FromContext(ctx)
-	return r.AccountService.FindAccountByID(ctx, c.AccountID)
+	if c := auth.FromContext(ctx); c.Account != nil && c.Account.ID == c.AccountID {
+		return c.Account, nil
+	}
+	return r.AccountService.FindAccountByID(ctx, auth.FromContext(ctx).AccountID)
 }
 
 // Link is the resolver for the link field.
@@ -195,7 +197,7 @@ func (r *queryResolver) Links(ctx context.Context, first *int, after *string, ta
 	if err != nil {
 		return nil, err
 	}
-	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: accountIDs, TagName: tag, Search: search}, first, after)
+	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: accountIDs, TagName: tag, Search: search}, first, after, nil)
 }
 
 // Tag is the resolver for the tag field.
@@ -241,12 +243,12 @@ func (r *queryResolver) Accounts(ctx context.Context, first *int, after *string)
 
 // Links is the resolver for the links field.
 func (r *tagResolver) Links(ctx context.Context, obj *linkapi.Tag, first *int, after *string) (*model.LinkConnection, error) {
-	return r.findLinks(ctx, linkapi.LinkFilter{TagID: &obj.ID}, first, after)
+	return r.findLinks(ctx, linkapi.LinkFilter{TagID: &obj.ID}, first, after, obj.LinkCount)
 }
 
 // Account is the resolver for the account field.
 func (r *tagResolver) Account(ctx context.Context, obj *linkapi.Tag) (*linkapi.Account, error) {
-	return r.account(ctx, obj.AccountID)
+	return r.accountOf(ctx, true, obj.ID, obj.AccountID)
 }
 
 // TotalCount is the resolver for the totalCount field.

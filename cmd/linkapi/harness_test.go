@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 	"linkapi/internal/store"
@@ -55,6 +57,12 @@ func env(vars map[string]string) func(string) string {
 // startServer runs serve on dbURL until the test ends.
 func startServer(t *testing.T, dbURL string) *testServer {
 	t.Helper()
+	return startServerWith(t, dbURL, nil)
+}
+
+// startServerWith is startServer that hands the server's database to opened.
+func startServerWith(t *testing.T, dbURL string, opened func(*gorm.DB)) *testServer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	log := &syncBuffer{}
@@ -67,6 +75,7 @@ func startServer(t *testing.T, dbURL string) *testServer {
 			"LINKAPI_JWT_SECRET":   testSecret,
 		}),
 		Listening: func(addr string) { addrc <- addr },
+		Opened:    opened,
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}) }()

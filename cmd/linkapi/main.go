@@ -50,6 +50,8 @@ type Program struct {
 	Getenv         func(string) string
 	// Listening, when set, is told the address serve listens on.
 	Listening func(addr string)
+	// Opened, when set, is given the database serve opened, before it serves.
+	Opened func(db *gorm.DB)
 }
 
 const usage = `usage:
@@ -150,6 +152,9 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeDB(db)
+	if p.Opened != nil {
+		p.Opened(db)
+	}
 	secret, err := jwtSecret(cfg, p.Stderr)
 	if err != nil {
 		return err

@@ -108,5 +108,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller
 	return &Caller{
 		AccountID: acc.ID,
 		Scopes:    Effective(strings.Fields(claims.Scope), acc.Scopes),
+		Account:   acc,
 	}, nil
 }

@@ -3,13 +3,17 @@ package auth
 import (
 	"context"
 	"slices"
+
+	"linkapi/internal/linkapi"
 )
 
 // Caller is the authenticated principal of a request. Scopes are its effective
-// scopes, already expanded.
+// scopes, already expanded. Account, when set, is the account as read when the
+// request was authenticated, so that `me` needs no second read.
 type Caller struct {
 	AccountID int64
 	Scopes    []string
+	Account   *linkapi.Account
 }
 
 // Has reports whether the caller holds scope, directly or by implication. A nil

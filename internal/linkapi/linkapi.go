@@ -32,12 +32,14 @@ type Link struct {
 	UpdatedAt   time.Time
 }
 
-// Tag is a name an account gives to some of its links.
+// Tag is a name an account gives to some of its links. LinkCount, when not nil, is
+// the number of links carrying the tag, counted when the tag was read in a list.
 type Tag struct {
 	ID        int64
 	AccountID int64
 	Name      string
 	CreatedAt time.Time
+	LinkCount *int
 }
 
 // Page selects a window of a list, newest first: at most First items with an ID

@@ -75,6 +75,21 @@ func (r *tagRow) domain() *linkapi.Tag {
 	return &linkapi.Tag{ID: r.ID, AccountID: r.AccountID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
 }
 
+// tagJoinRow is a tag read together with a column of a join or a subquery. gorm
+// does not fill an embedded unexported struct, hence the fields spelled out.
+type tagJoinRow struct {
+	ID        int64
+	AccountID int64
+	Name      string
+	CreatedAt time.Time
+	LinkID    int64
+	LinkCount int
+}
+
+func (r *tagJoinRow) domain() *linkapi.Tag {
+	return (&tagRow{ID: r.ID, AccountID: r.AccountID, Name: r.Name, CreatedAt: r.CreatedAt}).domain()
+}
+
 // linkTagRow pairs a link with a tag of the same account; the composite foreign
 // keys make a pair across accounts impossible in the database itself.
 type linkTagRow struct {
