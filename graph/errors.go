@@ -20,6 +20,7 @@ var codes = map[string]string{
 	linkapi.ENOTFOUND:        "NOT_FOUND",
 	linkapi.EINVALID:         "BAD_USER_INPUT",
 	linkapi.ECONFLICT:        "CONFLICT",
+	linkapi.ERATELIMITED:     "RATE_LIMITED",
 	linkapi.EINTERNAL:        "INTERNAL_SERVER_ERROR",
 }
 

@@ -168,7 +168,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(p.Stderr, nil))
-	authn := &auth.Authenticator{Store: st, Tokens: tokens}
+	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing()}
 	es := graph.NewSchema(&graph.Resolver{LinkService: st, TagService: st, AccountService: st, Auth: authn})
 	gql, err := graph.NewHandler(es, logger)
 	if err != nil {

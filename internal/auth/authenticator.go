@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"time"
 
@@ -22,6 +23,48 @@ type CredentialStore interface {
 type Authenticator struct {
 	Store  CredentialStore
 	Tokens *Tokens
+	// Hashing bounds the password checks that run at once; nil means no bound.
+	Hashing *Limiter
+}
+
+// Limiter lets at most a fixed number of password checks run at once. argon2id
+// takes tens of milliseconds of CPU and 19 MiB each, so a flood of logins would
+// otherwise starve every other request; a check that cannot start within Wait
+// fails with RATE_LIMITED instead of queueing without end.
+type Limiter struct {
+	slots chan struct{}
+	Wait  time.Duration
+}
+
+// NewLimiter returns a Limiter of n slots that waits at most wait for one.
+func NewLimiter(n int, wait time.Duration) *Limiter {
+	return &Limiter{slots: make(chan struct{}, max(n, 1)), Wait: wait}
+}
+
+// DefaultHashing leaves half the CPUs to everything else: one slot per two CPUs,
+// at least one, and a wait of two seconds.
+func DefaultHashing() *Limiter {
+	return NewLimiter(runtime.NumCPU()/2, 2*time.Second)
+}
+
+// Do runs fn in a slot, or returns RATE_LIMITED when none frees up in time.
+func (l *Limiter) Do(ctx context.Context, fn func()) error {
+	if l == nil {
+		fn()
+		return nil
+	}
+	timer := time.NewTimer(l.Wait)
+	defer timer.Stop()
+	select {
+	case l.slots <- struct{}{}:
+	case <-timer.C:
+		return linkapi.Errorf(linkapi.ERATELIMITED, "too many logins at once; try again in a few seconds")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-l.slots }()
+	fn()
+	return nil
 }
 
 // Issued is the result of a successful login.
@@ -41,18 +84,27 @@ func errBadCredentials() error {
 // Login checks email and password and issues an access token. With scopes nil the
 // token carries every scope the account holds; otherwise just scopes, each of which
 // the account must hold. It returns UNAUTHENTICATED for an unknown email or a wrong
-// password (the same error for both), BAD_USER_INPUT for an unknown scope and
-// FORBIDDEN for a scope the account does not hold.
+// password (the same error for both), BAD_USER_INPUT for an unknown scope,
+// FORBIDDEN for a scope the account does not hold, and RATE_LIMITED when too many
+// logins are being checked at once.
 func (a *Authenticator) Login(ctx context.Context, email, password string, scopes []string) (*Issued, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	acc, hash, err := a.Store.FindCredentialsByEmail(ctx, email)
-	if linkapi.ErrorCode(err) == linkapi.ENOTFOUND {
-		CheckDummyPassword(password)
-		return nil, errBadCredentials()
-	} else if err != nil {
+	known := err == nil
+	if !known && linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
 		return nil, err
 	}
-	if !CheckPassword(hash, password) {
+	var matches bool
+	if err := a.Hashing.Do(ctx, func() {
+		if known {
+			matches = CheckPassword(hash, password)
+		} else {
+			CheckDummyPassword(password)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if !matches {
 		return nil, errBadCredentials()
 	}
 

@@ -15,6 +15,7 @@ const (
 	ENOTFOUND        = "NOT_FOUND"
 	EINVALID         = "BAD_USER_INPUT"
 	ECONFLICT        = "CONFLICT"
+	ERATELIMITED     = "RATE_LIMITED"
 	EINTERNAL        = "INTERNAL"
 )
 
