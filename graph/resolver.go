@@ -8,8 +8,9 @@ import (
 // Resolver holds the services the resolvers call. Resolvers stay thin: they read
 // arguments, make one service call and convert the result.
 type Resolver struct {
-	LinkService    linkapi.LinkService
-	TagService     linkapi.TagService
-	AccountService linkapi.AccountService
-	Auth           *auth.Authenticator
+	LinkService     linkapi.LinkService
+	TagService      linkapi.TagService
+	AccountService  linkapi.AccountService
+	APITokenService linkapi.APITokenService
+	Auth            *auth.Authenticator
 }

@@ -58,12 +58,26 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ApiToken struct {
+		CreatedAt  func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Scopes     func(childComplexity int) int
+	}
+
 	AuthPayload struct {
 		AccessToken func(childComplexity int) int
 		Account     func(childComplexity int) int
 		ExpiresAt   func(childComplexity int) int
 		Scopes      func(childComplexity int) int
 		TokenType   func(childComplexity int) int
+	}
+
+	CreatedApiToken struct {
+		APIToken func(childComplexity int) int
+		Token    func(childComplexity int) int
 	}
 
 	Link struct {
@@ -91,6 +105,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		ChangePassword   func(childComplexity int, currentPassword string, newPassword string) int
+		CreateAPIToken   func(childComplexity int, name string, scopes []string, expiresIn *int) int
 		CreateAccount    func(childComplexity int, input model.CreateAccountInput) int
 		CreateLink       func(childComplexity int, input model.CreateLinkInput) int
 		CreateTag        func(childComplexity int, input model.CreateTagInput) int
@@ -99,6 +114,7 @@ type ComplexityRoot struct {
 		DeleteTag        func(childComplexity int, id string) int
 		Login            func(childComplexity int, email string, password string, scopes []string) int
 		RenameTag        func(childComplexity int, id string, name string) int
+		RevokeAPIToken   func(childComplexity int, id string) int
 		SetAccountScopes func(childComplexity int, id string, scopes []string) int
 		TagLink          func(childComplexity int, linkID string, tagID string) int
 		UntagLink        func(childComplexity int, linkID string, tagID string) int
@@ -111,13 +127,14 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Account  func(childComplexity int, id string) int
-		Accounts func(childComplexity int, first *int, after *string) int
-		Link     func(childComplexity int, id string) int
-		Links    func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string) int
-		Me       func(childComplexity int) int
-		Tag      func(childComplexity int, id string) int
-		Tags     func(childComplexity int, first *int, after *string, accountID *string) int
+		APITokens func(childComplexity int) int
+		Account   func(childComplexity int, id string) int
+		Accounts  func(childComplexity int, first *int, after *string) int
+		Link      func(childComplexity int, id string) int
+		Links     func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string) int
+		Me        func(childComplexity int) int
+		Tag       func(childComplexity int, id string) int
+		Tags      func(childComplexity int, first *int, after *string, accountID *string) int
 	}
 
 	Tag struct {
@@ -240,6 +257,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AccountEdge.Node(childComplexity), true
 
+	case "ApiToken.createdAt":
+		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.CreatedAt(childComplexity), true
+	case "ApiToken.expiresAt":
+		if e.ComplexityRoot.ApiToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.ExpiresAt(childComplexity), true
+	case "ApiToken.id":
+		if e.ComplexityRoot.ApiToken.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.ID(childComplexity), true
+	case "ApiToken.lastUsedAt":
+		if e.ComplexityRoot.ApiToken.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.LastUsedAt(childComplexity), true
+	case "ApiToken.name":
+		if e.ComplexityRoot.ApiToken.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.Name(childComplexity), true
+	case "ApiToken.scopes":
+		if e.ComplexityRoot.ApiToken.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.Scopes(childComplexity), true
+
 	case "AuthPayload.accessToken":
 		if e.ComplexityRoot.AuthPayload.AccessToken == nil {
 			break
@@ -270,6 +324,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.TokenType(childComplexity), true
+
+	case "CreatedApiToken.apiToken":
+		if e.ComplexityRoot.CreatedApiToken.APIToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedApiToken.APIToken(childComplexity), true
+	case "CreatedApiToken.token":
+		if e.ComplexityRoot.CreatedApiToken.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedApiToken.Token(childComplexity), true
 
 	case "Link.account":
 		if e.ComplexityRoot.Link.Account == nil {
@@ -369,6 +436,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["currentPassword"].(string), args["newPassword"].(string)), true
+	case "Mutation.createApiToken":
+		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createApiToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["name"].(string), args["scopes"].([]string), args["expiresIn"].(*int)), true
 	case "Mutation.createAccount":
 		if e.ComplexityRoot.Mutation.CreateAccount == nil {
 			break
@@ -457,6 +535,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RenameTag(childComplexity, args["id"].(string), args["name"].(string)), true
+	case "Mutation.revokeApiToken":
+		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeApiToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
 	case "Mutation.setAccountScopes":
 		if e.ComplexityRoot.Mutation.SetAccountScopes == nil {
 			break
@@ -515,6 +604,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
+	case "Query.apiTokens":
+		if e.ComplexityRoot.Query.APITokens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.APITokens(childComplexity), true
 	case "Query.account":
 		if e.ComplexityRoot.Query.Account == nil {
 			break
@@ -780,6 +875,8 @@ type Query {
   account(id: ID!): Account @hasScope(scopes: ["admin:read"])
   "Every account, newest first."
   accounts(first: Int, after: String): AccountConnection! @hasScope(scopes: ["admin:read"])
+  "The caller's API tokens, newest first, without their secrets."
+  apiTokens: [ApiToken!]! @hasScope(scopes: ["account:read"])
 }
 
 type Mutation {
@@ -807,6 +904,31 @@ type Mutation {
   "Changes the caller's password; tokens issued before the change stop working."
   changePassword(currentPassword: String!, newPassword: String!): Boolean!
     @hasScope(scopes: ["account:write"])
+  """
+  Makes an API token for scripts, with at most the caller's own scopes, lasting
+  expiresIn seconds (default 90 days, at most 366). The token is shown only here.
+  """
+  createApiToken(name: String!, scopes: [String!]!, expiresIn: Int): CreatedApiToken!
+    @hasScope(scopes: ["account:write"])
+  "Ends an API token at once: one's own, or any with admin:write. Returns its id."
+  revokeApiToken(id: ID!): ID! @hasScope(scopes: ["account:write"])
+}
+
+"A long-lived bearer token for scripts. Its secret is never shown again."
+type ApiToken {
+  id: ID!
+  name: String!
+  scopes: [String!]!
+  createdAt: Time!
+  "Updated at most once a minute."
+  lastUsedAt: Time
+  expiresAt: Time!
+}
+
+type CreatedApiToken {
+  "Send as Authorization: Bearer <token>. Shown only once."
+  token: String!
+  apiToken: ApiToken!
 }
 
 input CreateLinkInput {
@@ -966,6 +1088,24 @@ func (ec *executionContext) childFields_AccountEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AccountEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ApiToken_id(ctx, field)
+	case "name":
+		return ec.fieldContext_ApiToken_name(ctx, field)
+	case "scopes":
+		return ec.fieldContext_ApiToken_scopes(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ApiToken_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_ApiToken_lastUsedAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_ApiToken_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
+}
+
 func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "accessToken":
@@ -980,6 +1120,16 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_account(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_CreatedApiToken_token(ctx, field)
+	case "apiToken":
+		return ec.fieldContext_CreatedApiToken_apiToken(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreatedApiToken", field.Name)
 }
 
 func (ec *executionContext) childFields_Link(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -10,6 +10,7 @@ import (
 	"linkapi/graph/model"
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"time"
 )
 
 // Links is the resolver for the links field.
@@ -174,6 +175,29 @@ func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword s
 	return true, nil
 }
 
+// CreateAPIToken is the resolver for the createApiToken field.
+func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, scopes []string, expiresIn *int) (*model.CreatedAPIToken, error) {
+	var lifetime *time.Duration
+	if expiresIn != nil {
+		d := time.Duration(*expiresIn) * time.Second
+		lifetime = &d
+	}
+	token, secret, err := r.APITokenService.CreateAPIToken(ctx, linkapi.APITokenCreate{Name: name, Scopes: scopes, ExpiresIn: lifetime})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreatedAPIToken{Token: secret, APIToken: token}, nil
+}
+
+// RevokeAPIToken is the resolver for the revokeApiToken field.
+func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (string, error) {
+	tokenID, err := parseID(id)
+	if err != nil {
+		return "", err
+	}
+	return id, r.APITokenService.RevokeAPIToken(ctx, tokenID)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*linkapi.Account, error) {
 	if c := auth.FromContext(ctx); c.Account != nil && c.Account.ID == c.AccountID {
@@ -239,6 +263,11 @@ func (r *queryResolver) Accounts(ctx context.Context, first *int, after *string)
 		return nil, err
 	}
 	return accountConnection(list, func(ctx context.Context) (int, error) { return r.AccountService.CountAccounts(ctx, filter) }), nil
+}
+
+// APITokens is the resolver for the apiTokens field.
+func (r *queryResolver) APITokens(ctx context.Context) ([]*linkapi.APIToken, error) {
+	return r.APITokenService.FindAPITokens(ctx)
 }
 
 // Links is the resolver for the links field.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -222,3 +223,17 @@ func str(t *testing.T, v any, path ...any) string {
 	}
 	return s
 }
+
+// openDB opens another connection to a test server's database, for a test to
+// reach under the API (to age a row, say).
+func openDB(t *testing.T, dbURL string) *gorm.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeDB(db) })
+	return db
+}
+
+func formatInt(id int64) string { return strconv.FormatInt(id, 10) }

@@ -59,7 +59,8 @@ const usage = `usage:
   linkapi migrate                            apply pending migrations and exit
   linkapi account create --email E [--scopes "a b"] --password-stdin
   linkapi account list
-  linkapi account set-scopes --email E --scopes "a b"`
+  linkapi account set-scopes --email E --scopes "a b"
+  linkapi token create --email E --name N --scopes "a b" [--expires-in 2160h]`
 
 // Run runs the command named by args. It returns an error with a one-line message
 // for any failure, flag.ErrHelp after printing usage.
@@ -86,6 +87,11 @@ func (p *Program) Run(ctx context.Context, args []string) error {
 			return p.accountSetScopes(ctx, args[1:])
 		}
 		return fmt.Errorf("unknown account command %q (want create, list or set-scopes)", args[0])
+	case "token":
+		if len(args) == 0 || args[0] != "create" {
+			return errors.New("token needs a command: create")
+		}
+		return p.tokenCreate(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(p.Stdout, usage)
 		return nil
@@ -168,8 +174,8 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(p.Stderr, nil))
-	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing()}
-	es := graph.NewSchema(&graph.Resolver{LinkService: st, TagService: st, AccountService: st, Auth: authn})
+	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
+	es := graph.NewSchema(&graph.Resolver{LinkService: st, TagService: st, AccountService: st, APITokenService: st, Auth: authn})
 	gql, err := graph.NewHandler(es, logger)
 	if err != nil {
 		return err
@@ -350,5 +356,39 @@ func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 		return fmt.Errorf("account set-scopes: %s", linkapi.ErrorMessage(err))
 	}
 	fmt.Fprintf(p.Stdout, "account %d %s now has scopes %q\n", a.ID, a.Email, strings.Join(a.Scopes, " "))
+	return nil
+}
+
+// tokenCreate makes an API token for an account, with at most its scopes, and
+// prints the token, which is not shown again.
+func (p *Program) tokenCreate(ctx context.Context, args []string) error {
+	var email, name, scopes string
+	var expiresIn time.Duration
+	_, db, err := p.open(ctx, "token create", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the account the token acts for")
+		fs.StringVar(&name, "name", "", "a name to tell the token by")
+		fs.StringVar(&scopes, "scopes", "", "space-separated scopes, at most the account's")
+		fs.DurationVar(&expiresIn, "expires-in", linkapi.DefaultAPITokenLifetime, "lifetime")
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	if email == "" || name == "" || strings.TrimSpace(scopes) == "" {
+		return errors.New("token create: --email, --name and --scopes are required")
+	}
+	st := store.New(db)
+	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	if err != nil {
+		return fmt.Errorf("token create: no account has email %q", email)
+	}
+	as := auth.NewContext(ctx, &auth.Caller{AccountID: a.ID, Scopes: auth.Expand(a.Scopes), Account: a})
+	tok, secret, err := st.CreateAPIToken(as, linkapi.APITokenCreate{Name: name, Scopes: strings.Fields(scopes), ExpiresIn: &expiresIn})
+	if err != nil {
+		return fmt.Errorf("token create: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stderr, "created API token %d %q for %s with scopes %q, expiring %s; it is shown only this once:\n",
+		tok.ID, tok.Name, a.Email, strings.Join(tok.Scopes, " "), tok.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintln(p.Stdout, secret)
 	return nil
 }

@@ -44,6 +44,12 @@ type CreateTagInput struct {
 	AccountID *string `json:"accountId,omitempty"`
 }
 
+type CreatedAPIToken struct {
+	// Send as Authorization: Bearer <token>. Shown only once.
+	Token    string            `json:"token"`
+	APIToken *linkapi.APIToken `json:"apiToken"`
+}
+
 type LinkEdge struct {
 	Cursor string        `json:"cursor"`
 	Node   *linkapi.Link `json:"node"`

@@ -25,6 +25,8 @@ type Authenticator struct {
 	Tokens *Tokens
 	// Hashing bounds the password checks that run at once; nil means no bound.
 	Hashing *Limiter
+	// APITokens, when set, lets bearer tokens be API tokens as well as JWTs.
+	APITokens APITokenStore
 }
 
 // Limiter lets at most a fixed number of password checks run at once. argon2id
@@ -140,6 +142,9 @@ func (a *Authenticator) Login(ctx context.Context, email, password string, scope
 // UNAUTHENTICATED for a bad or expired token, an unknown or deleted account, or a
 // token issued before the account's last password change.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller, error) {
+	if IsAPIToken(token) {
+		return a.authenticateAPIToken(ctx, token)
+	}
 	claims, err := a.Tokens.Parse(token)
 	if err != nil {
 		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "%s", errReason(err))

@@ -173,3 +173,44 @@ type AccountService interface {
 	// current password is wrong or the new one is unacceptable.
 	ChangePassword(ctx context.Context, current, next string) error
 }
+
+// APIToken is a long-lived bearer token an account makes for its scripts. Only a
+// hash of its secret is kept; the secret is shown once, when it is made.
+type APIToken struct {
+	ID         int64
+	AccountID  int64
+	Name       string
+	Scopes     []string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	ExpiresAt  time.Time
+}
+
+// APITokenCreate holds the fields of a new API token. Nil ExpiresIn means the
+// default lifetime.
+type APITokenCreate struct {
+	Name      string
+	Scopes    []string
+	ExpiresIn *time.Duration
+}
+
+// API token lifetimes.
+const (
+	DefaultAPITokenLifetime = 90 * 24 * time.Hour
+	MaxAPITokenLifetime     = 366 * 24 * time.Hour
+	MinAPITokenLifetime     = time.Minute
+	MaxAPITokenNameLength   = 100
+)
+
+// APITokenService manages the caller's API tokens.
+type APITokenService interface {
+	// CreateAPIToken makes a token for the caller's own account and returns it with
+	// its secret. BAD_USER_INPUT for a bad name, lifetime or unknown scope;
+	// FORBIDDEN for a scope the caller does not hold.
+	CreateAPIToken(ctx context.Context, in APITokenCreate) (*APIToken, string, error)
+	// FindAPITokens lists the caller's own tokens, newest first.
+	FindAPITokens(ctx context.Context) ([]*APIToken, error)
+	// RevokeAPIToken deletes a token: the caller's own, or any for an administrator.
+	// NOT_FOUND.
+	RevokeAPIToken(ctx context.Context, id int64) error
+}

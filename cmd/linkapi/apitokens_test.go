@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const createTokenMutation = `mutation($n: String!, $s: [String!]!, $e: Int) {
+	createApiToken(name: $n, scopes: $s, expiresIn: $e) { token apiToken { id name scopes expiresAt lastUsedAt } } }`
+
+func TestAPITokens(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		annID := s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+		s.createAccount(t, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
+		s.createAccount(t, "root@example.com", "root-password", "admin:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		bob := s.login(t, "bob@example.com", "bob-password")
+		root := s.login(t, "root@example.com", "root-password")
+
+		s.createAccount(t, "none@example.com", "none-password")
+		none := s.login(t, "none@example.com", "none-password")
+		for caller, want := range map[string]string{"": "UNAUTHENTICATED", none: "FORBIDDEN"} {
+			for _, q := range []struct {
+				query string
+				vars  map[string]any
+			}{
+				{`{ apiTokens { id } }`, nil},
+				{createTokenMutation, map[string]any{"n": "x", "s": []string{}}},
+				{`mutation { revokeApiToken(id: "1") }`, nil},
+			} {
+				if got := s.do(t, caller, q.query, q.vars).Code(); got != want {
+					t.Errorf("%.30s as %q: got %q, want %q", q.query, want, got, want)
+				}
+			}
+		}
+
+		d := s.ok(t, ann, createTokenMutation, map[string]any{"n": "backup script", "s": []string{"links:read"}})
+		secret := str(t, d, "createApiToken", "token")
+		id := str(t, d, "createApiToken", "apiToken", "id")
+		if !strings.HasPrefix(secret, "lka_") {
+			t.Errorf("token = %q, want the lka_ prefix", secret)
+		}
+
+		// The token reads links, and only what its scopes allow.
+		s.ok(t, ann, `mutation { createLink(input: {url: "https://example.com/a"}) { id } }`, nil)
+		d = s.ok(t, secret, `{ links { totalCount } }`, nil)
+		if got := get(t, d, "links", "totalCount"); got != float64(1) {
+			t.Errorf("links through the API token: got %v, want 1", got)
+		}
+		if r := s.do(t, secret, `mutation { createLink(input: {url: "https://example.com/b"}) { id } }`, nil); r.Code() != "FORBIDDEN" {
+			t.Errorf("write with a links:read token: got %q, want FORBIDDEN", r.Code())
+		}
+
+		// Listing shows it, with its use recorded, and never the secret.
+		r := s.do(t, ann, `{ apiTokens { id name scopes lastUsedAt } }`, nil)
+		if strings.Contains(r.Raw, secret) || strings.Contains(r.Raw, secret[4:]) {
+			t.Errorf("apiTokens shows the secret: %s", r.Raw)
+		}
+		if got := str(t, r.Data, "apiTokens", 0, "id"); got != id {
+			t.Errorf("apiTokens[0].id = %q, want %q", got, id)
+		}
+		if get(t, r.Data, "apiTokens", 0, "lastUsedAt") == nil {
+			t.Errorf("lastUsedAt not recorded after use: %s", r.Raw)
+		}
+		if d := s.ok(t, bob, `{ apiTokens { id } }`, nil); len(get(t, d, "apiTokens").([]any)) != 0 {
+			t.Errorf("bob sees ann's tokens: %v", d)
+		}
+
+		// Scopes beyond the caller's own, unknown scopes, bad lifetimes and names.
+		for _, c := range []struct {
+			name string
+			vars map[string]any
+			want string
+		}{
+			{"scope not held", map[string]any{"n": "x", "s": []string{"admin:read"}}, "FORBIDDEN"},
+			{"unknown scope", map[string]any{"n": "x", "s": []string{"links:raed"}}, "BAD_USER_INPUT"},
+			{"too short", map[string]any{"n": "x", "s": []string{"links:read"}, "e": 10}, "BAD_USER_INPUT"},
+			{"too long", map[string]any{"n": "x", "s": []string{"links:read"}, "e": 400 * 86400}, "BAD_USER_INPUT"},
+			{"empty name", map[string]any{"n": "  ", "s": []string{"links:read"}}, "BAD_USER_INPUT"},
+		} {
+			if got := s.do(t, ann, createTokenMutation, c.vars).Code(); got != c.want {
+				t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+			}
+		}
+		if d := s.ok(t, ann, `{ apiTokens { id } }`, nil); len(get(t, d, "apiTokens").([]any)) != 1 {
+			t.Errorf("refused creations left tokens behind: %v", d)
+		}
+
+		// Narrowing the account narrows the token on its next request.
+		s.ok(t, root, `mutation($id: ID!) { setAccountScopes(id: $id, scopes: ["tags:write"]) { id } }`, map[string]any{"id": formatInt(annID)})
+		if r := s.do(t, secret, `{ links { totalCount } }`, nil); r.Code() != "FORBIDDEN" {
+			t.Errorf("after narrowing: got %q, want FORBIDDEN", r.Code())
+		}
+		s.ok(t, root, `mutation($id: ID!) { setAccountScopes(id: $id, scopes: ["links:write", "tags:write", "account:write"]) { id } }`, map[string]any{"id": formatInt(annID)})
+
+		// Only its owner or an administrator may revoke it; then it ends at once.
+		revoke := `mutation($id: ID!) { revokeApiToken(id: $id) }`
+		if got := s.do(t, bob, revoke, map[string]any{"id": id}).Code(); got != "NOT_FOUND" {
+			t.Errorf("bob revoking ann's token: got %q, want NOT_FOUND", got)
+		}
+		s.ok(t, ann, revoke, map[string]any{"id": id})
+		if r := s.do(t, secret, `{ links { totalCount } }`, nil); r.Status != http.StatusUnauthorized || r.Code() != "UNAUTHENTICATED" {
+			t.Errorf("revoked token: got %d %q, want 401 UNAUTHENTICATED", r.Status, r.Code())
+		}
+		d = s.ok(t, ann, createTokenMutation, map[string]any{"n": "second", "s": []string{"links:read"}})
+		s.ok(t, root, revoke, map[string]any{"id": str(t, d, "createApiToken", "apiToken", "id")})
+		if r := s.do(t, str(t, d, "createApiToken", "token"), `{ links { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("token revoked by an admin: got %d, want 401", r.Status)
+		}
+
+		// An expired token, a made-up one and one whose account is gone are refused.
+		d = s.ok(t, ann, createTokenMutation, map[string]any{"n": "short", "s": []string{"links:read"}, "e": 60})
+		expiring := str(t, d, "createApiToken", "token")
+		db := openDB(t, s.DBURL)
+		if err := db.Exec("UPDATE api_tokens SET expires_at = created_at").Error; err != nil {
+			t.Fatal(err)
+		}
+		d = s.ok(t, ann, createTokenMutation, map[string]any{"n": "last", "s": []string{"links:read"}})
+		last := str(t, d, "createApiToken", "token")
+		s.ok(t, last, `{ links { totalCount } }`, nil)
+		refused := func(name, tok string) {
+			t.Helper()
+			if r := s.do(t, tok, `{ links { totalCount } }`, nil); r.Status != http.StatusUnauthorized || r.Code() != "UNAUTHENTICATED" {
+				t.Errorf("%s: got %d %q, want 401 UNAUTHENTICATED", name, r.Status, r.Code())
+			}
+		}
+		refused("expired", expiring)
+		refused("made up", "lka_"+strings.Repeat("A", 43))
+		s.ok(t, ann, `mutation($id: ID!) { deleteAccount(id: $id) }`, map[string]any{"id": formatInt(annID)})
+		refused("account deleted", last)
+	})
+}
+
+func TestTokenCreateCommand(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		s.createAccount(t, "ops@example.com", "ops-password", "links:write")
+		run := func(args ...string) (string, error) {
+			var out, errOut bytes.Buffer
+			p := &Program{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+				Getenv: env(map[string]string{"LINKAPI_DATABASE_URL": s.DBURL, "LINKAPI_JWT_SECRET": testSecret})}
+			err := p.Run(context.Background(), args)
+			return strings.TrimSpace(out.String()), err
+		}
+		secret, err := run("token", "create", "--email", "ops@example.com", "--name", "cron", "--scopes", "links:read")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := s.ok(t, secret, `{ links { totalCount } }`, nil); get(t, d, "links", "totalCount") != float64(0) {
+			t.Errorf("links through the CLI-made token: %v", d)
+		}
+		for _, args := range [][]string{
+			{"token", "create", "--email", "ops@example.com", "--name", "x", "--scopes", "admin:read"},
+			{"token", "create", "--email", "nobody@example.com", "--name", "x", "--scopes", "links:read"},
+			{"token", "create", "--email", "ops@example.com", "--scopes", "links:read"},
+			{"token", "create", "--email", "ops@example.com", "--name", "x", "--scopes", "links:read", "--expires-in", "1s"},
+		} {
+			if out, err := run(args...); err == nil {
+				t.Errorf("%v: got success (%q), want an error", args, out)
+			}
+		}
+	})
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+)
+
+// apiTokenRow is the api_tokens table; SecretHash is unique.
+type apiTokenRow struct {
+	ID         int64
+	AccountID  int64
+	Name       string
+	SecretHash string
+	Scopes     string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	ExpiresAt  time.Time
+}
+
+func (apiTokenRow) TableName() string { return "api_tokens" }
+
+func (r *apiTokenRow) domain() *linkapi.APIToken {
+	t := &linkapi.APIToken{
+		ID:        r.ID,
+		AccountID: r.AccountID,
+		Name:      r.Name,
+		Scopes:    strings.Fields(r.Scopes),
+		CreatedAt: r.CreatedAt.UTC(),
+		ExpiresAt: r.ExpiresAt.UTC(),
+	}
+	if t.Scopes == nil {
+		t.Scopes = []string{}
+	}
+	if r.LastUsedAt != nil {
+		used := r.LastUsedAt.UTC()
+		t.LastUsedAt = &used
+	}
+	return t
+}
+
+// CreateAPIToken makes a token for the caller's own account with at most the
+// caller's scopes. BAD_USER_INPUT or FORBIDDEN.
+func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (*linkapi.APIToken, string, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" || utf8.RuneCountInString(name) > linkapi.MaxAPITokenNameLength || strings.ContainsRune(name, 0) {
+		return nil, "", linkapi.Errorf(linkapi.EINVALID, "name must be 1 to %d characters", linkapi.MaxAPITokenNameLength)
+	}
+	scopes, err := auth.Normalize(in.Scopes)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, sc := range scopes {
+		if !c.Has(sc) {
+			return nil, "", linkapi.Errorf(linkapi.EFORBIDDEN, "scope %s is not yours to give", sc)
+		}
+	}
+	lifetime := linkapi.DefaultAPITokenLifetime
+	if in.ExpiresIn != nil {
+		lifetime = *in.ExpiresIn
+	}
+	if lifetime < linkapi.MinAPITokenLifetime || lifetime > linkapi.MaxAPITokenLifetime {
+		return nil, "", linkapi.Errorf(linkapi.EINVALID, "expiresIn must be between %d and %d seconds",
+			int(linkapi.MinAPITokenLifetime.Seconds()), int(linkapi.MaxAPITokenLifetime.Seconds()))
+	}
+	if c.AccountID == 0 {
+		return nil, "", linkapi.Errorf(linkapi.EINVALID, "API tokens belong to an account")
+	}
+	secret, hash, err := auth.NewAPITokenSecret()
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.now()
+	row := apiTokenRow{
+		AccountID:  c.AccountID,
+		Name:       name,
+		SecretHash: hash,
+		Scopes:     strings.Join(scopes, " "),
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(lifetime),
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return nil, "", translate(err, "API token")
+	}
+	return row.domain(), secret, nil
+}
+
+// FindAPITokens lists the caller's own tokens, newest first; expired ones too,
+// until they are revoked, so that their owner sees them lapse.
+func (s *Store) FindAPITokens(ctx context.Context) ([]*linkapi.APIToken, error) {
+	tx, c, err := s.owned(ctx, reading, &apiTokenRow{})
+	if err != nil {
+		return nil, err
+	}
+	var rows []apiTokenRow
+	if err := tx.Where("api_tokens.account_id = ?", c.AccountID).Order("api_tokens.id DESC").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	return domains(rows, (*apiTokenRow).domain), nil
+}
+
+// RevokeAPIToken deletes a token at once. NOT_FOUND.
+func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
+	tx, _, err := s.owned(ctx, writing, &apiTokenRow{})
+	if err != nil {
+		return err
+	}
+	res := tx.Where("api_tokens.id = ?", id).Delete(&apiTokenRow{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return linkapi.Errorf(linkapi.ENOTFOUND, "API token not found")
+	}
+	return nil
+}
+
+// apiTokenTouchEvery is how stale last_used_at may get: recording every use would
+// turn every request into a write.
+const apiTokenTouchEvery = time.Minute
+
+// FindAPITokenForAuth returns the unexpired token with the given secret hash,
+// without a tenant filter, and records its use at most once a minute. NOT_FOUND.
+func (s *Store) FindAPITokenForAuth(ctx context.Context, hash string) (*linkapi.APIToken, error) {
+	now := s.now()
+	var row apiTokenRow
+	err := s.db.WithContext(ctx).Where("secret_hash = ? AND expires_at > ?", hash, now).Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "API token")
+	}
+	if row.LastUsedAt == nil || row.LastUsedAt.Before(now.Add(-apiTokenTouchEvery)) {
+		err := s.db.WithContext(ctx).Model(&apiTokenRow{}).Where("id = ?", row.ID).Update("last_used_at", now).Error
+		if err != nil {
+			return nil, err
+		}
+		row.LastUsedAt = &now
+	}
+	return row.domain(), nil
+}
