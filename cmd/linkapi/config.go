@@ -20,6 +20,7 @@ const (
 	defaultAddr        = "127.0.0.1:8080"
 	defaultDatabaseURL = "sqlite:linkapi.db"
 	defaultTokenTTL    = 15 * time.Minute
+	defaultGrace       = 20 * time.Second
 )
 
 // config is the configuration read from the environment, then from flags.
@@ -28,6 +29,7 @@ type config struct {
 	DatabaseURL string
 	JWTSecret   string
 	TokenTTL    time.Duration
+	Grace       time.Duration
 	CORSOrigins []string
 }
 
@@ -44,6 +46,7 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 	dbURL := fs.String("database-url", env("LINKAPI_DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or mysql://USER[:PASS]@HOST:PORT/DB (LINKAPI_DATABASE_URL)")
 	ttl := fs.String("token-ttl", env("LINKAPI_TOKEN_TTL", defaultTokenTTL.String()), "access-token lifetime (LINKAPI_TOKEN_TTL)")
 	origins := fs.String("cors-origins", getenv("LINKAPI_CORS_ORIGINS"), "comma-separated allowed origins (LINKAPI_CORS_ORIGINS)")
+	grace := fs.String("shutdown-grace", env("LINKAPI_SHUTDOWN_GRACE", defaultGrace.String()), "how long requests in flight may finish after SIGTERM (LINKAPI_SHUTDOWN_GRACE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -54,7 +57,11 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 	if err != nil || d <= 0 {
 		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL: %q is not a positive duration such as 15m", *ttl)
 	}
-	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d}
+	g, err := time.ParseDuration(*grace)
+	if err != nil || g < 0 {
+		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
+	}
+	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d, Grace: g}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)

@@ -187,14 +187,15 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		CORSOrigins:   cfg.CORSOrigins,
 		Logger:        logger,
 	})
-	return p.listenAndServe(ctx, cfg.Addr, handler)
+	return p.listenAndServe(ctx, cfg, handler)
 }
 
-// listenAndServe serves until ctx ends, then lets requests in flight finish.
-func (p *Program) listenAndServe(ctx context.Context, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
+// listenAndServe serves until ctx ends (SIGTERM or SIGINT), then stops accepting
+// and lets requests in flight finish within the grace period.
+func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handler) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -215,9 +216,15 @@ func (p *Program) listenAndServe(ctx context.Context, addr string, h http.Handle
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	fmt.Fprintf(p.Stderr, "linkapi: shutting down; requests in flight have %s to finish\n", cfg.Grace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: requests still in flight after %s were cut off", cfg.Grace)
+	}
+	fmt.Fprintln(p.Stderr, "linkapi: stopped")
+	return nil
 }
 
 // AdminEmail is the account serve creates on a fresh, empty database.

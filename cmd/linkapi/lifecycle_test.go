@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address nothing listens on, for a child server.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestSIGTERMLetsARequestInFlightFinish runs the real main in a child process,
+// starts a request whose body arrives slowly, sends SIGTERM half-way, and checks
+// that the server stops accepting, answers the request, and exits 0.
+func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMainHelperProcess$")
+	cmd.Env = append(os.Environ(), "LINKAPI_TEST_HELPER_MAIN=1", "LINKAPI_ADDR="+addr,
+		"LINKAPI_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "l.db"), "LINKAPI_JWT_SECRET="+testSecret,
+		"LINKAPI_SHUTDOWN_GRACE=30s")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for i := 0; ; i++ {
+		if res, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			res.Body.Close()
+			break
+		}
+		if i > 300 {
+			t.Fatalf("child never became ready:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	body := `{"query":"{ __typename }"}`
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:10])
+	time.Sleep(200 * time.Millisecond)
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(stderr.String(), "shutting down"); i++ {
+		if i > 200 {
+			t.Fatalf("no shutdown message:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("a new connection was accepted during shutdown")
+	}
+
+	if _, err := io.WriteString(conn, body[10:]); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the response of the request in flight: %v\n%s", err, stderr.String())
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !bytes.Contains(got, []byte(`"__typename":"Query"`)) {
+		t.Errorf("request in flight: got %d %s, want 200 with data", res.StatusCode, got)
+	}
+
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) || err != nil {
+		t.Errorf("exit: %v, want 0\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "linkapi: stopped") {
+		t.Errorf("stderr lacks the stop message:\n%s", stderr.String())
+	}
+}
