@@ -1,14 +1,29 @@
 package graph
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
+	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// Automatic persisted queries: the server keeps at most APQCacheSize queries by
+// hash, each at most APQMaxQueryBytes long, so the cache holds at most about 32 MiB
+// of query text whatever clients send. A longer query still runs; it is just not kept, and its
+// client keeps sending it in full.
+const (
+	APQCacheSize     = 1000
+	APQMaxQueryBytes = 32 << 10
 )
 
 // NewSchema wires the resolvers, the @hasScope directive and the list
@@ -22,22 +37,120 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 }
 
 // NewHandler returns the GraphQL endpoint for es: POST for anything, GET for
-// queries only, with depth and complexity limits, the error presenter and panic
-// recovery. It refuses a schema whose @hasScope names an unknown scope.
+// queries only, both answering as the GraphQL-over-HTTP specification asks, with
+// automatic persisted queries, depth and complexity limits, the error presenter
+// and panic recovery. It refuses a schema whose @hasScope names an unknown scope.
 func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger) (*handler.Server, error) {
 	if err := CheckSchemaScopes(es.Schema()); err != nil {
 		return nil, err
 	}
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(overHTTP{transport.GET{}})
+	srv.AddTransport(overHTTP{transport.POST{}})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](APQCacheSize)}}})
 	srv.Use(DepthLimit{Max: MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundOperations(withBatches)
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil
+}
+
+// persistedQueries is gqlgen's automatic persisted queries, with the code
+// BAD_REQUEST on the errors it leaves uncoded (a hash that does not match its
+// query, an unknown version), which the error presenter would otherwise take for
+// internal errors. PersistedQueryNotFound keeps its PERSISTED_QUERY_NOT_FOUND.
+type persistedQueries struct {
+	extension.AutomaticPersistedQuery
+}
+
+func (p persistedQueries) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
+	err := p.AutomaticPersistedQuery.MutateOperationParameters(ctx, params)
+	if err != nil && err.Extensions["code"] == nil {
+		errcode.Set(err, "BAD_REQUEST")
+	}
+	return err
+}
+
+// apqCache is the persisted-query store: an LRU that declines queries longer than
+// APQMaxQueryBytes.
+type apqCache struct{ *lru.LRU[string] }
+
+func (c apqCache) Add(ctx context.Context, hash, query string) {
+	if len(query) <= APQMaxQueryBytes {
+		c.LRU.Add(ctx, hash, query)
+	}
+}
+
+// overHTTP wraps gqlgen's GET or POST transport, which already answers
+// application/graphql-response+json or application/json as the Accept header asks,
+// so that a request failing before execution (it does not parse or validate, its
+// variables do not fit, it is over a limit, it names an unknown persisted query)
+// gets the status the GraphQL-over-HTTP specification asks for: 400 under
+// application/graphql-response+json, 200 under application/json (where gqlgen says
+// 422 to some), 400 under either when there is no query at all, 405 to a mutation
+// sent with GET. Such a response has no data entry, not even a null one.
+type overHTTP struct{ graphql.Transport }
+
+func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	rw := &requestErrorWriter{ResponseWriter: w}
+	t.Transport.Do(rw, r, requestErrorExec{GraphExecutor: exec, w: rw})
+}
+
+// requestErrorExec tells its writer when an operation fails before execution.
+type requestErrorExec struct {
+	graphql.GraphExecutor
+	w *requestErrorWriter
+}
+
+func (e requestErrorExec) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	oc, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
+	if len(errs) > 0 {
+		e.w.failed = true
+		e.w.noQuery = params.Query == "" && params.Extensions["persistedQuery"] == nil
+	}
+	return oc, errs
+}
+
+// requestErrorWriter sets the status and drops the null data of a response to an
+// operation that failed before execution.
+type requestErrorWriter struct {
+	http.ResponseWriter
+	failed, noQuery bool
+}
+
+func (w *requestErrorWriter) WriteHeader(status int) {
+	switch {
+	case status == http.StatusNotAcceptable:
+		// gqlgen's GET refusing a mutation, which the specification answers with 405.
+		w.failed = true
+		w.Header().Set("Allow", http.MethodPost)
+		status = http.StatusMethodNotAllowed
+	case w.failed:
+		status = http.StatusOK
+		if w.noQuery || strings.HasPrefix(w.Header().Get("Content-Type"), "application/graphql-response+json") {
+			status = http.StatusBadRequest
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *requestErrorWriter) Write(b []byte) (int, error) {
+	if !w.failed {
+		return w.ResponseWriter.Write(b)
+	}
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(b, &resp); err == nil && string(resp["data"]) == "null" {
+		delete(resp, "data")
+		if out, err := json.Marshal(resp); err == nil {
+			if _, err := w.ResponseWriter.Write(out); err != nil {
+				return 0, err
+			}
+			return len(b), nil
+		}
+	}
+	return w.ResponseWriter.Write(b)
 }

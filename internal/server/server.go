@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"linkapi/internal/server/graphiql"
 )
 
 // MaxBodyBytes bounds a request body; a GraphQL document has no business being
@@ -35,11 +35,14 @@ type Config struct {
 	Logger      *slog.Logger
 }
 
-// New returns the root handler: /graphql, GraphiQL on /, /healthz and /readyz.
+// New returns the root handler: /graphql, GraphiQL on / (its files under
+// /graphiql/, served from the binary), /healthz and /readyz.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL)))
-	mux.Handle("GET /{$}", playground.Handler("linkapi", "/graphql"))
+	gi := graphiql.Handler()
+	mux.Handle("GET /{$}", gi)
+	mux.Handle("GET /graphiql/", gi)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
