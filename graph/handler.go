@@ -36,11 +36,23 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	})
 }
 
+// Options tunes NewHandler.
+type Options struct {
+	// Production turns off introspection and field suggestions.
+	Production bool
+	// Observer, when set, is told of every operation.
+	Observer Observer
+}
+
 // NewHandler returns the GraphQL endpoint for es: POST for anything, GET for
 // queries only, both answering as the GraphQL-over-HTTP specification asks, with
 // automatic persisted queries, depth and complexity limits, the error presenter
 // and panic recovery. It refuses a schema whose @hasScope names an unknown scope.
-func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger) (*handler.Server, error) {
+func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Options) (*handler.Server, error) {
+	var o Options
+	for _, opt := range opts {
+		o = opt
+	}
 	if err := CheckSchemaScopes(es.Schema()); err != nil {
 		return nil, err
 	}
@@ -49,7 +61,16 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger) (*handler.Serv
 	srv.AddTransport(overHTTP{transport.GET{}})
 	srv.AddTransport(overHTTP{transport.POST{}})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
+	if o.Production {
+		// Production hides the schema: no introspection and no "Did you mean"
+		// suggestions in validation errors.
+		srv.SetDisableSuggestion(true)
+	} else {
+		srv.Use(extension.Introspection{})
+	}
+	if o.Observer != nil {
+		srv.AroundResponses(observeResponses(o.Observer))
+	}
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](APQCacheSize)}}})
 	srv.Use(DepthLimit{Max: MaxDepth})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))

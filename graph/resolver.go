@@ -13,4 +13,6 @@ type Resolver struct {
 	AccountService  linkapi.AccountService
 	APITokenService linkapi.APITokenService
 	Auth            *auth.Authenticator
+	// Observer, when set, is told of every login attempt.
+	Observer Observer
 }

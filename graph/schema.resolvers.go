@@ -46,6 +46,13 @@ func (r *linkConnectionResolver) TotalCount(ctx context.Context, obj *model.Link
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string, scopes []string) (*model.AuthPayload, error) {
 	issued, err := r.Auth.Login(ctx, email, password, scopes)
+	if r.Observer != nil {
+		outcome := "ok"
+		if err != nil {
+			outcome = codes[linkapi.ErrorCode(err)]
+		}
+		r.Observer.Login(ctx, outcome)
+	}
 	if err != nil {
 		return nil, err
 	}

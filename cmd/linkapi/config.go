@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ type config struct {
 	JWTSecret   string
 	TokenTTL    time.Duration
 	Grace       time.Duration
+	// Production hides the schema (no introspection, no suggestions), turns
+	// GraphiQL off unless GraphiQL says otherwise, and logs JSON.
+	Production  bool
+	GraphiQL    bool
 	CORSOrigins []string
 }
 
@@ -62,6 +67,21 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
 	}
 	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d, Grace: g}
+	switch mode := env("LINKAPI_ENV", "development"); mode {
+	case "development":
+	case "production":
+		cfg.Production = true
+	default:
+		return nil, fmt.Errorf("LINKAPI_ENV: %q is neither development nor production", mode)
+	}
+	cfg.GraphiQL = !cfg.Production
+	if v := getenv("LINKAPI_GRAPHIQL"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("LINKAPI_GRAPHIQL: %q is not true or false", v)
+		}
+		cfg.GraphiQL = on
+	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)

@@ -64,6 +64,16 @@ func startServer(t *testing.T, dbURL string) *testServer {
 // startServerWith is startServer that hands the server's database to opened.
 func startServerWith(t *testing.T, dbURL string, opened func(*gorm.DB)) *testServer {
 	t.Helper()
+	return startServerEnv(t, dbURL, opened, nil)
+}
+
+// startServerEnv is startServerWith with more environment variables.
+func startServerEnv(t *testing.T, dbURL string, opened func(*gorm.DB), vars map[string]string) *testServer {
+	t.Helper()
+	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
+	for k, v := range vars {
+		all[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	log := &syncBuffer{}
@@ -71,10 +81,7 @@ func startServerWith(t *testing.T, dbURL string, opened func(*gorm.DB)) *testSer
 		Stdin:  strings.NewReader(""),
 		Stdout: log,
 		Stderr: log,
-		Getenv: env(map[string]string{
-			"LINKAPI_DATABASE_URL": dbURL,
-			"LINKAPI_JWT_SECRET":   testSecret,
-		}),
+		Getenv: env(all),
 		Listening: func(addr string) { addrc <- addr },
 		Opened:    opened,
 	}

@@ -173,10 +173,23 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	if err := p.bootstrapAdmin(ctx, st); err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(p.Stderr, nil))
+	var logger *slog.Logger
+	if cfg.Production {
+		logger = slog.New(slog.NewJSONHandler(p.Stderr, nil))
+	} else {
+		logger = slog.New(slog.NewTextHandler(p.Stderr, nil))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	metrics := server.NewMetrics(sqlDB)
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
-	es := graph.NewSchema(&graph.Resolver{LinkService: st, TagService: st, AccountService: st, APITokenService: st, Auth: authn})
-	gql, err := graph.NewHandler(es, logger)
+	es := graph.NewSchema(&graph.Resolver{
+		LinkService: st, TagService: st, AccountService: st, APITokenService: st,
+		Auth: authn, Observer: metrics,
+	})
+	gql, err := graph.NewHandler(es, logger, graph.Options{Production: cfg.Production, Observer: metrics})
 	if err != nil {
 		return err
 	}
@@ -186,6 +199,8 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		Ready:         func(ctx context.Context) error { return store.Ready(ctx, db) },
 		CORSOrigins:   cfg.CORSOrigins,
 		Logger:        logger,
+		GraphiQL:      cfg.GraphiQL,
+		Metrics:       metrics,
 	})
 	return p.listenAndServe(ctx, cfg, handler)
 }

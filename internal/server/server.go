@@ -33,16 +33,25 @@ type Config struct {
 	Ready       func(ctx context.Context) error
 	CORSOrigins []string
 	Logger      *slog.Logger
+	// GraphiQL serves the GraphiQL page on /.
+	GraphiQL bool
+	// Metrics, when set, is served on /metrics and counts requests.
+	Metrics *Metrics
 }
 
-// New returns the root handler: /graphql, GraphiQL on / (its files under
-// /graphiql/, served from the binary), /healthz and /readyz.
+// New returns the root handler: /graphql, GraphiQL on / when enabled (its files
+// under /graphiql/, served from the binary), /healthz, /readyz and /metrics.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL)))
-	gi := graphiql.Handler()
-	mux.Handle("GET /{$}", gi)
-	mux.Handle("GET /graphiql/", gi)
+	if cfg.GraphiQL {
+		gi := graphiql.Handler()
+		mux.Handle("GET /{$}", gi)
+		mux.Handle("GET /graphiql/", gi)
+	}
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -65,7 +74,7 @@ func New(cfg Config) http.Handler {
 			MaxAge:         600,
 		}).Handler(h)
 	}
-	return logRequests(cfg.Logger, h)
+	return logRequests(cfg.Logger, cfg.Metrics, h)
 }
 
 // limitBody reads the request body up front, at most MaxBodyBytes of it, so that a
@@ -115,6 +124,9 @@ func authenticate(a *auth.Authenticator, logger *slog.Logger, next http.Handler)
 		caller, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
 		switch linkapi.ErrorCode(err) {
 		case "":
+			if rec := recordFrom(r.Context()); rec != nil {
+				rec.set(func(l *record) { l.accountID = caller.AccountID })
+			}
 			next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), caller)))
 		case linkapi.EUNAUTHENTICATED:
 			refuse(w, linkapi.ErrorMessage(err))
@@ -142,24 +154,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		logger.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", time.Since(start))
-	})
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func getText(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestProductionHidesTheSchema(t *testing.T) {
+	dir := t.TempDir()
+	prod := startServerEnv(t, "sqlite:"+dir+"/p.db", nil, map[string]string{"LINKAPI_ENV": "production"})
+	if r := prod.do(t, "", `{ __schema { types { name } } }`, nil); len(r.Errors) == 0 {
+		t.Errorf("introspection in production: got %s, want an error", r.Raw)
+	}
+	r := prod.do(t, "", `{ linkz { totalCount } }`, nil)
+	if len(r.Errors) == 0 || strings.Contains(r.Raw, "Did you mean") {
+		t.Errorf("a misspelt field in production: got %s, want an error without suggestions", r.Raw)
+	}
+	if status, _ := getText(t, prod.URL+"/"); status != http.StatusNotFound {
+		t.Errorf("GraphiQL in production: got %d, want 404", status)
+	}
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(prod.Log.String()), "\n") {
+		if strings.HasPrefix(l, "{") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Errorf("log line is not JSON: %q", l)
+			}
+		}
+	}
+	if line == nil {
+		t.Errorf("no JSON log lines in production:\n%s", prod.Log.String())
+	}
+
+	withUI := startServerEnv(t, "sqlite:"+dir+"/g.db", nil, map[string]string{"LINKAPI_ENV": "production", "LINKAPI_GRAPHIQL": "true"})
+	if status, _ := getText(t, withUI.URL+"/"); status != http.StatusOK {
+		t.Errorf("GraphiQL enabled in production: got %d, want 200", status)
+	}
+	dev := startServerEnv(t, "sqlite:"+dir+"/d.db", nil, nil)
+	if r := dev.do(t, "", `{ __schema { queryType { name } } }`, nil); len(r.Errors) > 0 {
+		t.Errorf("introspection in development: %s", r.Raw)
+	}
+	if r := dev.do(t, "", `{ linkz { totalCount } }`, nil); !strings.Contains(r.Raw, "Did you mean") {
+		t.Errorf("development should suggest fields: %s", r.Raw)
+	}
+}
+
+func TestMetricsAndRequestLog(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/m.db")
+	id := s.createAccount(t, "ann@example.com", "ann-password", "links:write", "account:write")
+	token := s.login(t, "ann@example.com", "ann-password")
+	s.do(t, "", `mutation { login(email: "ann@example.com", password: "wrong-password") { accessToken } }`, nil)
+	s.ok(t, token, `query Mine { me { email } }`, nil)
+	s.do(t, token, `query Denied { accounts { totalCount } }`, nil)
+	for i := 0; i < 120; i++ {
+		s.do(t, token, fmt.Sprintf(`query Op%d { me { id } }`, i), nil)
+	}
+
+	status, body := getText(t, s.URL+"/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("/metrics: %d", status)
+	}
+	for _, want := range []string{
+		`linkapi_graphql_operations_total{operation="Mine",outcome="ok"} 1`,
+		`linkapi_graphql_operations_total{operation="Denied",outcome="FORBIDDEN"} 1`,
+		`linkapi_graphql_errors_total{code="FORBIDDEN"} 1`,
+		`linkapi_login_attempts_total{outcome="ok"} 1`,
+		`linkapi_login_attempts_total{outcome="UNAUTHENTICATED"} 1`,
+		`linkapi_graphql_operation_duration_seconds_bucket{operation="Mine"`,
+		`go_sql_open_connections{db_name="linkapi"}`,
+		`linkapi_http_requests_total{route="/graphql",status="200"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	names := map[string]bool{}
+	for _, m := range regexp.MustCompile(`linkapi_graphql_operations_total\{operation="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		names[m[1]] = true
+	}
+	if len(names) > 102 || !names["other"] || !names["anonymous"] {
+		t.Errorf("operation labels: got %d (other: %v), want at most 100 names plus other and anonymous", len(names), names["other"])
+	}
+
+	log := s.Log.String()
+	if !regexp.MustCompile(`msg=request request_id=[0-9a-f]{24} method=POST route=/graphql status=200 duration_ms=\S+ operation=Mine outcome=ok account_id=` + formatInt(id)).MatchString(log) {
+		t.Errorf("no request line for Mine with id, operation, outcome and account:\n%s", log)
+	}
+	for _, secret := range []string{token, "ann-password", "wrong-password", "me { email }"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log holds %q", secret)
+		}
+	}
+}
