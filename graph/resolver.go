@@ -12,6 +12,7 @@ type Resolver struct {
 	TagService      linkapi.TagService
 	AccountService  linkapi.AccountService
 	APITokenService linkapi.APITokenService
+	ImportService   linkapi.ImportService
 	Auth            *auth.Authenticator
 	// Observer, when set, is told of every login attempt.
 	Observer Observer

@@ -80,6 +80,13 @@ type ComplexityRoot struct {
 		Token    func(childComplexity int) int
 	}
 
+	ImportResult struct {
+		Imported func(childComplexity int) int
+		Invalid  func(childComplexity int) int
+		Skipped  func(childComplexity int) int
+		TagsMade func(childComplexity int) int
+	}
+
 	Link struct {
 		Account     func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
@@ -112,6 +119,7 @@ type ComplexityRoot struct {
 		DeleteAccount    func(childComplexity int, id string) int
 		DeleteLink       func(childComplexity int, id string) int
 		DeleteTag        func(childComplexity int, id string) int
+		ImportBookmarks  func(childComplexity int, html string, accountID *string) int
 		Login            func(childComplexity int, email string, password string, scopes []string) int
 		RenameTag        func(childComplexity int, id string, name string) int
 		RevokeAPIToken   func(childComplexity int, id string) int
@@ -127,14 +135,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens func(childComplexity int) int
-		Account   func(childComplexity int, id string) int
-		Accounts  func(childComplexity int, first *int, after *string) int
-		Link      func(childComplexity int, id string) int
-		Links     func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string) int
-		Me        func(childComplexity int) int
-		Tag       func(childComplexity int, id string) int
-		Tags      func(childComplexity int, first *int, after *string, accountID *string) int
+		APITokens       func(childComplexity int) int
+		Account         func(childComplexity int, id string) int
+		Accounts        func(childComplexity int, first *int, after *string) int
+		ExportBookmarks func(childComplexity int, accountID *string) int
+		Link            func(childComplexity int, id string) int
+		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string) int
+		Me              func(childComplexity int) int
+		Tag             func(childComplexity int, id string) int
+		Tags            func(childComplexity int, first *int, after *string, accountID *string) int
 	}
 
 	Tag struct {
@@ -338,6 +347,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreatedApiToken.Token(childComplexity), true
 
+	case "ImportResult.imported":
+		if e.ComplexityRoot.ImportResult.Imported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.Imported(childComplexity), true
+	case "ImportResult.invalid":
+		if e.ComplexityRoot.ImportResult.Invalid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.Invalid(childComplexity), true
+	case "ImportResult.skipped":
+		if e.ComplexityRoot.ImportResult.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.Skipped(childComplexity), true
+	case "ImportResult.tagsCreated":
+		if e.ComplexityRoot.ImportResult.TagsMade == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.TagsMade(childComplexity), true
+
 	case "Link.account":
 		if e.ComplexityRoot.Link.Account == nil {
 			break
@@ -513,6 +547,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTag(childComplexity, args["id"].(string)), true
+	case "Mutation.importBookmarks":
+		if e.ComplexityRoot.Mutation.ImportBookmarks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importBookmarks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportBookmarks(childComplexity, args["html"].(string), args["accountId"].(*string)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -632,6 +677,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.exportBookmarks":
+		if e.ComplexityRoot.Query.ExportBookmarks == nil {
+			break
+		}
+
+		args, err := ec.field_Query_exportBookmarks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ExportBookmarks(childComplexity, args["accountId"].(*string)), true
 
 	case "Query.link":
 		if e.ComplexityRoot.Query.Link == nil {
@@ -875,6 +931,11 @@ type Query {
   account(id: ID!): Account @hasScope(scopes: ["admin:read"])
   "Every account, newest first."
   accounts(first: Int, after: String): AccountConnection! @hasScope(scopes: ["admin:read"])
+  """
+  Every link of the caller's account (or, for an administrator, the named one) as a
+  Netscape bookmark file, the format browsers and bookmark services import.
+  """
+  exportBookmarks(accountId: ID): String! @hasScope(scopes: ["links:read", "tags:read"])
   "The caller's API tokens, newest first, without their secrets."
   apiTokens: [ApiToken!]! @hasScope(scopes: ["account:read"])
 }
@@ -910,6 +971,14 @@ type Mutation {
   """
   createApiToken(name: String!, scopes: [String!]!, expiresIn: Int): CreatedApiToken!
     @hasScope(scopes: ["account:write"])
+  """
+  Imports a Netscape bookmark file (as browsers, Pinboard, linkding and Shaarli
+  export it): URL, title, description, TAGS and ADD_DATE. URLs the account already
+  has are skipped, and so are entries that fail validation; it all happens in one
+  transaction. The request body limit (1 MiB) bounds the file; use linkapi import
+  for larger ones.
+  """
+  importBookmarks(html: String!, accountId: ID): ImportResult! @hasScope(scopes: ["links:write", "tags:write"])
   "Ends an API token at once: one's own, or any with admin:write. Returns its id."
   revokeApiToken(id: ID!): ID! @hasScope(scopes: ["account:write"])
 }
@@ -1038,6 +1107,18 @@ type AccountConnection {
   pageInfo: PageInfo!
   totalCount: Int!
 }
+
+"What an import did."
+type ImportResult {
+  "Links created."
+  imported: Int!
+  "Entries whose URL the account already had, or that came twice."
+  skipped: Int!
+  "Entries refused by validation (not http or https, title or description too long). A bad tag name is dropped, not the link."
+  invalid: Int!
+  "Tags created on the way."
+  tagsCreated: Int!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1130,6 +1211,20 @@ func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, fie
 		return ec.fieldContext_CreatedApiToken_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiToken", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "imported":
+		return ec.fieldContext_ImportResult_imported(ctx, field)
+	case "skipped":
+		return ec.fieldContext_ImportResult_skipped(ctx, field)
+	case "invalid":
+		return ec.fieldContext_ImportResult_invalid(ctx, field)
+	case "tagsCreated":
+		return ec.fieldContext_ImportResult_tagsCreated(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportResult", field.Name)
 }
 
 func (ec *executionContext) childFields_Link(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -9,7 +9,9 @@ import (
 	"context"
 	"linkapi/graph/model"
 	"linkapi/internal/auth"
+	"linkapi/internal/bookmarks"
 	"linkapi/internal/linkapi"
+	"strings"
 	"time"
 )
 
@@ -196,6 +198,19 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, scop
 	return &model.CreatedAPIToken{Token: secret, APIToken: token}, nil
 }
 
+// ImportBookmarks is the resolver for the importBookmarks field.
+func (r *mutationResolver) ImportBookmarks(ctx context.Context, html string, accountID *string) (*linkapi.ImportResult, error) {
+	accountIDs, err := parseOptionalID(accountID)
+	if err != nil {
+		return nil, err
+	}
+	links, err := bookmarks.ReadImports(strings.NewReader(html))
+	if err != nil {
+		return nil, err
+	}
+	return r.ImportService.ImportLinks(ctx, accountIDs, links)
+}
+
 // RevokeAPIToken is the resolver for the revokeApiToken field.
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (string, error) {
 	tokenID, err := parseID(id)
@@ -270,6 +285,23 @@ func (r *queryResolver) Accounts(ctx context.Context, first *int, after *string)
 		return nil, err
 	}
 	return accountConnection(list, func(ctx context.Context) (int, error) { return r.AccountService.CountAccounts(ctx, filter) }), nil
+}
+
+// ExportBookmarks is the resolver for the exportBookmarks field.
+func (r *queryResolver) ExportBookmarks(ctx context.Context, accountID *string) (string, error) {
+	accountIDs, err := parseOptionalID(accountID)
+	if err != nil {
+		return "", err
+	}
+	links, tags, err := r.ImportService.ExportLinks(ctx, accountIDs)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	if err := bookmarks.WriteLinks(&out, links, tags); err != nil {
+		return "", err
+	}
+	return out.String(), nil
 }
 
 // APITokens is the resolver for the apiTokens field.

@@ -25,6 +25,7 @@ import (
 
 	"linkapi/graph"
 	"linkapi/internal/auth"
+	"linkapi/internal/bookmarks"
 	"linkapi/internal/linkapi"
 	"linkapi/internal/server"
 	"linkapi/internal/store"
@@ -60,7 +61,9 @@ const usage = `usage:
   linkapi account create --email E [--scopes "a b"] --password-stdin
   linkapi account list
   linkapi account set-scopes --email E --scopes "a b"
-  linkapi token create --email E --name N --scopes "a b" [--expires-in 2160h]`
+  linkapi token create --email E --name N --scopes "a b" [--expires-in 2160h]
+  linkapi import --email E [--file bookmarks.html]   (standard input by default)
+  linkapi export --email E [--file bookmarks.html]   (standard output by default)`
 
 // Run runs the command named by args. It returns an error with a one-line message
 // for any failure, flag.ErrHelp after printing usage.
@@ -87,6 +90,10 @@ func (p *Program) Run(ctx context.Context, args []string) error {
 			return p.accountSetScopes(ctx, args[1:])
 		}
 		return fmt.Errorf("unknown account command %q (want create, list or set-scopes)", args[0])
+	case "import":
+		return p.importBookmarks(ctx, args)
+	case "export":
+		return p.exportBookmarks(ctx, args)
 	case "token":
 		if len(args) == 0 || args[0] != "create" {
 			return errors.New("token needs a command: create")
@@ -186,7 +193,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	metrics := server.NewMetrics(sqlDB)
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
 	es := graph.NewSchema(&graph.Resolver{
-		LinkService: st, TagService: st, AccountService: st, APITokenService: st,
+		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		Auth: authn, Observer: metrics,
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{Production: cfg.Production, Observer: metrics})
@@ -412,5 +419,92 @@ func (p *Program) tokenCreate(ctx context.Context, args []string) error {
 	fmt.Fprintf(p.Stderr, "created API token %d %q for %s with scopes %q, expiring %s; it is shown only this once:\n",
 		tok.ID, tok.Name, a.Email, strings.Join(tok.Scopes, " "), tok.ExpiresAt.Format(time.RFC3339))
 	fmt.Fprintln(p.Stdout, secret)
+	return nil
+}
+
+// accountFlags opens the database for a command that acts on one account, named by
+// --email, and returns the account with a context that may act on it.
+func (p *Program) accountFlags(ctx context.Context, name string, args []string, extra func(*flag.FlagSet)) (*store.Store, *linkapi.Account, context.Context, func(), error) {
+	var email string
+	_, db, err := p.open(ctx, name, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the account")
+		if extra != nil {
+			extra(fs)
+		}
+	}, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	st := store.New(db)
+	if email == "" {
+		closeDB(db)
+		return nil, nil, nil, nil, fmt.Errorf("%s: --email is required", name)
+	}
+	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	if err != nil {
+		closeDB(db)
+		return nil, nil, nil, nil, fmt.Errorf("%s: no account has email %q", name, email)
+	}
+	return st, a, auth.NewContext(ctx, auth.System()), func() { closeDB(db) }, nil
+}
+
+// importBookmarks reads a Netscape bookmark file into an account.
+func (p *Program) importBookmarks(ctx context.Context, args []string) error {
+	var file string
+	st, a, sys, done, err := p.accountFlags(ctx, "import", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "file", "", "the bookmark file (default: standard input)")
+	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	in := p.Stdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	links, err := bookmarks.ReadImports(in)
+	if err != nil {
+		return fmt.Errorf("import: %s", linkapi.ErrorMessage(err))
+	}
+	res, err := st.ImportLinks(sys, &a.ID, links)
+	if err != nil {
+		return fmt.Errorf("import: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "imported %d links into %s; skipped %d already there or repeated, %d invalid; created %d tags\n",
+		res.Imported, a.Email, res.Skipped, res.Invalid, res.TagsMade)
+	return nil
+}
+
+// exportBookmarks writes an account's links as a Netscape bookmark file.
+func (p *Program) exportBookmarks(ctx context.Context, args []string) error {
+	var file string
+	st, a, sys, done, err := p.accountFlags(ctx, "export", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "file", "", "where to write (default: standard output)")
+	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	links, tags, err := st.ExportLinks(sys, &a.ID)
+	if err != nil {
+		return fmt.Errorf("export: %s", linkapi.ErrorMessage(err))
+	}
+	out := p.Stdout
+	if file != "" {
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := bookmarks.WriteLinks(out, links, tags); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 	return nil
 }

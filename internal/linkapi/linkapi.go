@@ -214,3 +214,31 @@ type APITokenService interface {
 	// NOT_FOUND.
 	RevokeAPIToken(ctx context.Context, id int64) error
 }
+
+// LinkImport is one link of an import: a LinkCreate with its original date (zero
+// for now).
+type LinkImport struct {
+	LinkCreate
+	CreatedAt time.Time
+}
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Imported int // links created
+	Skipped  int // URLs the account already had, or that came twice
+	Invalid  int // entries refused by validation (not http(s), too long, ...)
+	TagsMade int // tags created on the way
+}
+
+// MaxImportLinks bounds one import.
+const MaxImportLinks = 100000
+
+// ImportService brings links in and takes them out in bulk.
+type ImportService interface {
+	// ImportLinks adds links to the caller's account (or, for an administrator, the
+	// named one), skipping URLs the account already has and entries that fail
+	// validation, in one transaction. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT.
+	ImportLinks(ctx context.Context, accountID *int64, links []LinkImport) (*ImportResult, error)
+	// ExportLinks returns every link of the account with its tags, oldest first.
+	ExportLinks(ctx context.Context, accountID *int64) ([]*Link, map[int64][]*Tag, error)
+}

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"linkapi/internal/linkapi"
+)
+
+// importBatch is how many rows go in one INSERT.
+const importBatch = 500
+
+// ImportLinks adds links in bulk in one transaction: existing URLs of the account
+// and repeats within the import are skipped, invalid entries counted and left out,
+// tags found or created by name. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT.
+func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linkapi.LinkImport) (*linkapi.ImportResult, error) {
+	if len(links) > linkapi.MaxImportLinks {
+		return nil, linkapi.Errorf(linkapi.EINVALID, "an import holds at most %d links", linkapi.MaxImportLinks)
+	}
+	owner, err := s.targetAccount(ctx, writing, accountID)
+	if err != nil {
+		return nil, err
+	}
+	res := &linkapi.ImportResult{}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var urls []string
+		if err := tx.Model(&linkRow{}).Where("account_id = ?", owner).Pluck("url", &urls).Error; err != nil {
+			return err
+		}
+		seen := make(map[string]bool, len(urls)+len(links))
+		for _, u := range urls {
+			seen[u] = true
+		}
+		var tags []tagRow
+		if err := tx.Where("account_id = ?", owner).Find(&tags).Error; err != nil {
+			return err
+		}
+		tagIDs := make(map[string]int64, len(tags))
+		for _, t := range tags {
+			tagIDs[t.Name] = t.ID
+		}
+
+		now := s.now()
+		var rows []linkRow
+		var rowTags [][]string
+		for _, in := range links {
+			names := importTagNames(in.Tags)
+			if validateLink(&in.URL, in.Title, in.Description) != nil {
+				res.Invalid++
+				continue
+			}
+			if seen[in.URL] {
+				res.Skipped++
+				continue
+			}
+			seen[in.URL] = true
+			created := now
+			if !in.CreatedAt.IsZero() && in.CreatedAt.Before(now) {
+				created = in.CreatedAt.UTC().Truncate(time.Microsecond)
+			}
+			rows = append(rows, linkRow{AccountID: owner, URL: in.URL, Title: emptyToNil(in.Title),
+				Description: emptyToNil(in.Description), CreatedAt: created, UpdatedAt: now})
+			rowTags = append(rowTags, names)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		if err := tx.CreateInBatches(&rows, importBatch).Error; err != nil {
+			return err
+		}
+		// Read the new ids back by URL and name rather than trust that a multi-row
+		// INSERT numbered its rows consecutively, which MySQL's interleaved
+		// auto-increment mode does not promise.
+		linkIDs := make(map[string]int64, len(rows))
+		if err := readIDs(tx, &linkRow{}, "url", owner, rows, func(r linkRow) string { return r.URL }, linkIDs); err != nil {
+			return err
+		}
+		var newTags []tagRow
+		for _, names := range rowTags {
+			for _, n := range names {
+				if _, ok := tagIDs[n]; !ok {
+					tagIDs[n] = 0
+					newTags = append(newTags, tagRow{AccountID: owner, Name: n, CreatedAt: now})
+				}
+			}
+		}
+		if len(newTags) > 0 {
+			if err := tx.CreateInBatches(&newTags, importBatch).Error; err != nil {
+				return err
+			}
+			if err := readIDs(tx, &tagRow{}, "name", owner, newTags, func(r tagRow) string { return r.Name }, tagIDs); err != nil {
+				return err
+			}
+		}
+		var pairs []linkTagRow
+		for i, names := range rowTags {
+			for _, n := range names {
+				pairs = append(pairs, linkTagRow{LinkID: linkIDs[rows[i].URL], TagID: tagIDs[n], AccountID: owner, CreatedAt: now})
+			}
+		}
+		if len(pairs) > 0 {
+			if err := tx.CreateInBatches(&pairs, importBatch).Error; err != nil {
+				return err
+			}
+		}
+		res.Imported, res.TagsMade = len(rows), len(newTags)
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err, "link")
+	}
+	return res, nil
+}
+
+// readIDs fills ids with the id of each row of the account, keyed by column, in
+// batches. Where a key repeats (a concurrent writer's duplicate URL), the newest
+// row wins.
+func readIDs[R any](tx *gorm.DB, model any, column string, account int64, rows []R, key func(R) string, ids map[string]int64) error {
+	for start := 0; start < len(rows); start += importBatch {
+		end := min(start+importBatch, len(rows))
+		keys := make([]string, 0, end-start)
+		for _, r := range rows[start:end] {
+			keys = append(keys, key(r))
+		}
+		var found []struct {
+			ID  int64
+			Key string
+		}
+		err := tx.Model(model).Select("id, "+column+" AS `key`").
+			Where("account_id = ? AND "+column+" IN ?", account, keys).
+			Order("id").Find(&found).Error
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			ids[f.Key] = f.ID
+		}
+	}
+	return nil
+}
+
+// importTagNames normalises and de-duplicates the tag names of one entry; a name
+// that fails validation is left out rather than costing the link.
+func importTagNames(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for _, t := range in {
+		name, err := linkapi.NormalizeTagName(t)
+		if err == nil && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// ExportLinks returns every link of the account, oldest first, with the tags of
+// each keyed by link id.
+func (s *Store) ExportLinks(ctx context.Context, accountID *int64) ([]*linkapi.Link, map[int64][]*linkapi.Tag, error) {
+	owner, err := s.targetAccount(ctx, reading, accountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []linkRow
+	if err := tx.Where("links.account_id = ?", owner).Order("links.id").Find(&rows).Error; err != nil {
+		return nil, nil, err
+	}
+	tagTx, _, err := s.owned(ctx, reading, &tagRow{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var pairs []tagJoinRow
+	err = tagTx.Select("tags.*, link_tags.link_id AS link_id").
+		Joins("JOIN link_tags ON link_tags.tag_id = tags.id").
+		Where("tags.account_id = ?", owner).
+		Order("tags.name").
+		Find(&pairs).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	tags := make(map[int64][]*linkapi.Tag)
+	for i := range pairs {
+		tags[pairs[i].LinkID] = append(tags[pairs[i].LinkID], pairs[i].domain())
+	}
+	return domains(rows, (*linkRow).domain), tags, nil
+}
