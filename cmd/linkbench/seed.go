@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/glebarez/go-sqlite" // registers the "sqlite" driver
+	"github.com/go-sql-driver/mysql"
+	"github.com/golang-jwt/jwt/v5"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/store"
+)
+
+// benchPassword is every seeded account's password; benchScopes their scopes.
+const (
+	benchPassword = "bench-password-1"
+	benchScopes   = "links:write tags:write account:write"
+)
+
+// benchDB is the scratch database of one run.
+type benchDB struct {
+	dialect string
+	url     string // as LINKAPI_DATABASE_URL
+	sqlite  string // the SQLite file, for the floor
+	mysql   *mysql.Config
+	version string
+	cleanup func()
+}
+
+// newBenchDB makes an empty database: a SQLite file in a new temporary directory,
+// or the MySQL database named by mysqlURL, dropped first if it exists.
+func newBenchDB(ctx context.Context, dialect, mysqlURL string) (*benchDB, error) {
+	switch dialect {
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "linkbench-db-")
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, "bench.db")
+		return &benchDB{dialect: dialect, url: "sqlite:" + path, sqlite: path, cleanup: func() { os.RemoveAll(dir) }}, nil
+	case "mysql":
+		cfg, err := parseMySQLURL(mysqlURL)
+		if err != nil {
+			return nil, err
+		}
+		admin := cfg.Clone()
+		admin.DBName = ""
+		db, err := sql.Open("mysql", admin.FormatDSN())
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		name := "`" + cfg.DBName + "`"
+		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+			return nil, fmt.Errorf("mysql at %s: %w", cfg.Addr, err)
+		}
+		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
+			return nil, fmt.Errorf("mysql at %s: %w", cfg.Addr, err)
+		}
+		b := &benchDB{dialect: dialect, url: mysqlURL, mysql: cfg}
+		db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&b.version)
+		b.cleanup = func() {
+			db, err := sql.Open("mysql", admin.FormatDSN())
+			if err == nil {
+				db.Exec("DROP DATABASE IF EXISTS " + name)
+				db.Close()
+			}
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("--db must be sqlite or mysql, not %q", dialect)
+}
+
+// benchDBFromURL describes the database at a LINKAPI_DATABASE_URL made by newBenchDB.
+func benchDBFromURL(raw string) (*benchDB, error) {
+	if path, ok := strings.CutPrefix(raw, "sqlite:"); ok {
+		return &benchDB{dialect: "sqlite", url: raw, sqlite: path}, nil
+	}
+	cfg, err := parseMySQLURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &benchDB{dialect: "mysql", url: raw, mysql: cfg}, nil
+}
+
+var dbNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// parseMySQLURL reads mysql://USER[:PASS]@HOST:PORT/DB into a driver configuration.
+func parseMySQLURL(raw string) (*mysql.Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "mysql" || u.Host == "" || u.User == nil {
+		return nil, errors.New("the MySQL URL must look like mysql://USER[:PASS]@HOST:PORT/DB")
+	}
+	cfg := mysql.NewConfig()
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if !dbNameRE.MatchString(cfg.DBName) {
+		return nil, fmt.Errorf("the MySQL database name %q must be letters, digits and underscores (it is dropped and re-created)", cfg.DBName)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.InterpolateParams = true
+	return cfg, nil
+}
+
+// openSQL opens the database with database/sql alone, for the floor.
+func (b *benchDB) openSQL() (*sql.DB, error) {
+	if b.dialect == "mysql" {
+		db, err := sql.Open("mysql", b.mysql.FormatDSN())
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(20)
+		return db, nil
+	}
+	db, err := sql.Open("sqlite", b.sqlite+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	return db, nil
+}
+
+// seedSpec is the shape of the seeded data.
+type seedSpec struct {
+	Accounts, Links, TagsPerLink, TagPool int
+}
+
+func benchEmail(account int) string { return "bench" + strconv.Itoa(account) + "@example.com" }
+func tagName(i int) string          { return fmt.Sprintf("tag%02d", i) }
+
+// linkTags returns the pool indexes of the tags on link i: TagsPerLink distinct
+// ones, spread over the pool.
+func (s seedSpec) linkTags(i int) []int {
+	out := make([]int, 0, s.TagsPerLink)
+	for k := 0; len(out) < min(s.TagsPerLink, s.TagPool); k++ {
+		t := (i + k*7) % s.TagPool
+		dup := false
+		for _, o := range out {
+			dup = dup || o == t
+		}
+		if !dup {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// linkTitle is link i's title; every tenth link has none.
+func linkTitle(i int) *string {
+	if i%10 == 9 {
+		return nil
+	}
+	t := "Bench link " + strconv.Itoa(i)
+	return &t
+}
+
+// seed migrates the database through the store and bulk-inserts the accounts (one
+// argon2id hash of benchPassword shared by all), their tags, links and link tags.
+// Account a (from 1) owns links (a-1)*Links+1 ... and tags (a-1)*TagPool+1 ...
+func seed(ctx context.Context, dbURL string, s seedSpec) error {
+	gdb, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	db, err := gdb.DB()
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.Migrate(ctx, gdb); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(benchPassword)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	changed := now.Add(-time.Hour)
+
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	err = insertRows(ctx, tx, "accounts", "id, email, password_hash, scopes, password_changed_at, created_at, updated_at", s.Accounts,
+		func(i int) []any { return []any{i + 1, benchEmail(i + 1), hash, benchScopes, changed, now, now} })
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, tx, "tags", "id, account_id, name, created_at", s.Accounts*s.TagPool,
+		func(i int) []any { return []any{i + 1, i/s.TagPool + 1, tagName(i % s.TagPool), now} })
+	if err != nil {
+		return err
+	}
+	err = insertRows(ctx, tx, "links", "id, account_id, url, title, description, created_at, updated_at", s.Accounts*s.Links,
+		func(i int) []any {
+			a := i/s.Links + 1
+			return []any{i + 1, a, fmt.Sprintf("https://example.com/%d/%d", a, i%s.Links), linkTitle(i), "Seeded by linkbench.", now, now}
+		})
+	if err != nil {
+		return err
+	}
+	per := len(s.linkTags(0))
+	err = insertRows(ctx, tx, "link_tags", "link_id, tag_id, account_id, created_at", s.Accounts*s.Links*per,
+		func(j int) []any {
+			i := j / per
+			a := i/s.Links + 1
+			return []any{i + 1, (a-1)*s.TagPool + s.linkTags(i)[j%per] + 1, a, now}
+		})
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// insertRows inserts n rows in multi-row INSERTs of up to 500 rows.
+func insertRows(ctx context.Context, tx *sql.Tx, table, columns string, n int, row func(i int) []any) error {
+	const batch = 500
+	ncol := strings.Count(columns, ",") + 1
+	one := "(?" + strings.Repeat(",?", ncol-1) + ")"
+	for start := 0; start < n; start += batch {
+		end := min(start+batch, n)
+		args := make([]any, 0, (end-start)*ncol)
+		for i := start; i < end; i++ {
+			args = append(args, row(i)...)
+		}
+		q := "INSERT INTO " + table + " (" + columns + ") VALUES " + one + strings.Repeat(","+one, end-start-1)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("seeding %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// mintToken returns an access token for account, as linkapi's login would issue it.
+func mintToken(secret []byte, account int, ttl time.Duration) (string, error) {
+	now := time.Now()
+	claims := floorClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    "linkapi",
+			Subject:   strconv.Itoa(account),
+			Audience:  jwt.ClaimStrings{"linkapi"},
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        fmt.Sprintf("bench-%d-%d", account, now.UnixNano()),
+		},
+		Scope: benchScopes,
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+}
