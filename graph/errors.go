@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -28,7 +29,8 @@ var codes = map[string]string{
 const errInternal = "internal server error"
 
 // ErrorPresenter returns the one presenter of every field error: domain errors keep
-// their message and get their code; errors gqlgen already coded pass through; any
+// their message and get their code (and extensions.retryAfter, in seconds, when
+// they carry a RetryAfter); errors gqlgen already coded pass through; any
 // other error is logged with its path and shown as a generic internal error.
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
@@ -37,6 +39,10 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &domainErr) {
 			gqlErr.Message = domainErr.Message
 			setCode(gqlErr, codes[domainErr.Code])
+			if domainErr.RetryAfter > 0 {
+				// Whole seconds, rounded up, like the Retry-After header.
+				gqlErr.Extensions["retryAfter"] = int64(math.Ceil(domainErr.RetryAfter.Seconds()))
+			}
 			return gqlErr
 		}
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" {

@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"linkapi/internal/linkapi"
@@ -25,6 +27,11 @@ type Authenticator struct {
 	Tokens *Tokens
 	// Hashing bounds the password checks that run at once; nil means no bound.
 	Hashing *Limiter
+	// Failures limits failed logins per account and per client address (see
+	// WithClientAddr); nil means NewFailureLimiter(DefaultFailureLimits()),
+	// made on first use.
+	Failures     *FailureLimiter
+	failuresOnce sync.Once
 	// APITokens, when set, lets bearer tokens be API tokens as well as JWTs.
 	APITokens APITokenStore
 }
@@ -60,7 +67,9 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 	select {
 	case l.slots <- struct{}{}:
 	case <-timer.C:
-		return linkapi.Errorf(linkapi.ERATELIMITED, "too many logins at once; try again in a few seconds")
+		err := linkapi.Errorf(linkapi.ERATELIMITED, "too many logins at once; try again in a few seconds")
+		err.RetryAfter = max(l.Wait, time.Second)
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -78,6 +87,25 @@ type Issued struct {
 	Account     *linkapi.Account
 }
 
+// failures returns the FailureLimiter, making the default one on first use.
+func (a *Authenticator) failures() *FailureLimiter {
+	a.failuresOnce.Do(func() {
+		if a.Failures == nil {
+			a.Failures = NewFailureLimiter(DefaultFailureLimits())
+		}
+	})
+	return a.Failures
+}
+
+// errTooManyFailures is the answer to a login past the failure limits; wait is
+// how long until one more try is allowed.
+func errTooManyFailures(wait time.Duration) error {
+	secs := int64(math.Ceil(wait.Seconds()))
+	err := linkapi.Errorf(linkapi.ERATELIMITED, "too many failed logins; try again in %d seconds", secs)
+	err.RetryAfter = time.Duration(secs) * time.Second
+	return err
+}
+
 // errBadCredentials is returned alike for an unknown email and a wrong password.
 func errBadCredentials() error {
 	return linkapi.Errorf(linkapi.EUNAUTHENTICATED, "invalid email or password")
@@ -87,10 +115,18 @@ func errBadCredentials() error {
 // token carries every scope the account holds; otherwise just scopes, each of which
 // the account must hold. It returns UNAUTHENTICATED for an unknown email or a wrong
 // password (the same error for both), BAD_USER_INPUT for an unknown scope,
-// FORBIDDEN for a scope the account does not hold, and RATE_LIMITED when too many
-// logins are being checked at once.
+// FORBIDDEN for a scope the account does not hold, and RATE_LIMITED, with a
+// RetryAfter, when too many logins are being checked at once or too many have
+// failed lately for this email or from this client address (ClientAddr(ctx)).
+// Only a wrong password counts as a failure.
 func (a *Authenticator) Login(ctx context.Context, email, password string, scopes []string) (*Issued, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	done, wait, ok := a.failures().Begin(email, ClientAddr(ctx))
+	if !ok {
+		return nil, errTooManyFailures(wait)
+	}
+	failed := false
+	defer func() { done(failed) }()
 	acc, hash, err := a.Store.FindCredentialsByEmail(ctx, email)
 	known := err == nil
 	if !known && linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
@@ -107,6 +143,7 @@ func (a *Authenticator) Login(ctx context.Context, email, password string, scope
 		return nil, err
 	}
 	if !matches {
+		failed = true
 		return nil, errBadCredentials()
 	}
 

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -84,8 +85,9 @@ func CheckDummyPassword(password string) {
 	CheckPassword(dummyHash, password)
 }
 
-// ValidatePassword returns BAD_USER_INPUT when p is shorter than 8 characters or
-// longer than 256 bytes.
+// ValidatePassword returns BAD_USER_INPUT when p is shorter than 8 characters,
+// longer than 1024, not valid UTF-8, holds a NUL, or is one of the most common
+// passwords (NIST SP 800-63B 3.1.1.2).
 func ValidatePassword(p string) error {
 	if utf8.RuneCountInString(p) < minPasswordLen {
 		return linkapi.Errorf(linkapi.EINVALID, "password must be at least %d characters", minPasswordLen)
@@ -93,7 +95,33 @@ func ValidatePassword(p string) error {
 	if utf8.RuneCountInString(p) > maxPasswordLen || !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
 		return linkapi.Errorf(linkapi.EINVALID, "password must be valid text of at most %d characters, without NUL", maxPasswordLen)
 	}
+	if IsCommonPassword(p) {
+		return linkapi.Errorf(linkapi.EINVALID, "password is one of the most common passwords; choose another")
+	}
 	return nil
+}
+
+//go:embed common-passwords.txt
+var commonPasswordsText string
+
+// commonPasswords is the set of lines of common-passwords.txt, lower-cased.
+var commonPasswords = sync.OnceValue(func() map[string]struct{} {
+	set := make(map[string]struct{}, 1500)
+	for line := range strings.Lines(commonPasswordsText) {
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		set[strings.ToLower(line)] = struct{}{}
+	}
+	return set
+})
+
+// IsCommonPassword reports whether p, ignoring case and surrounding spaces, is in
+// the embedded list of common passwords.
+func IsCommonPassword(p string) bool {
+	_, ok := commonPasswords()[strings.ToLower(strings.TrimSpace(p))]
+	return ok
 }
 
 // argonHash is a parsed PHC argon2id string.

@@ -88,7 +88,8 @@ func TestValidatePassword(t *testing.T) {
 	}{
 		{"empty", "", linkapi.EINVALID},
 		{"seven", "1234567", linkapi.EINVALID},
-		{"eight", "12345678", ""},
+		{"eight", "x7kq2lzp", ""},
+		{"common", "12345678", linkapi.EINVALID},
 		{"eight runes, more bytes", "éééééééé", ""},
 		{"seven runes, many bytes", "ééééééé", linkapi.EINVALID},
 		{"1024 runes", strings.Repeat("é", 1024), ""},

@@ -24,8 +24,29 @@ const (
 // MinSecretLen is the shortest HMAC key NewTokens accepts, in bytes.
 const MinSecretLen = 32
 
-// leeway is the clock skew tolerated on exp and iat.
+// leeway is the clock skew tolerated on exp, nbf and iat (RFC 7519 speaks of "no
+// more than a few minutes"; we take 30 seconds).
 const leeway = 30 * time.Second
+
+// MaxTokenBytes bounds a bearer token. Parse refuses a longer one before decoding
+// any of it, so that a client cannot make the server decode and unmarshal
+// megabytes of JSON for a token it could never have been issued: ours are a few
+// hundred bytes.
+const MaxTokenBytes = 8 << 10
+
+// ErrTokenTooLarge is the error of a token longer than MaxTokenBytes.
+var ErrTokenTooLarge = fmt.Errorf("%w: longer than %d bytes", jwt.ErrTokenMalformed, MaxTokenBytes)
+
+// errHeaderParameter is the error of a token whose JOSE header carries a
+// parameter other than alg, typ and kid.
+var errHeaderParameter = errors.New("token header carries a parameter this service does not accept")
+
+// headerParams are the JOSE header parameters a token may carry. alg must be
+// HS256; typ, when present, JWT; kid is ignored and never selects a key. Anything
+// else, above all crit (RFC 7515 4.1.11: a recipient must refuse extensions it
+// does not understand) and the key-carrying jku, jwk, x5u, x5c, x5t and x5t#S256,
+// is refused (RFC 8725 3.1, 3.10).
+var headerParams = map[string]bool{"alg": true, "typ": true, "kid": true}
 
 func init() {
 	// Times in tokens carry milliseconds, not whole seconds: Authenticate rejects a
@@ -100,14 +121,30 @@ func (t *Tokens) Issue(accountID int64, scopes []string) (token string, expiresA
 	return token, exp.Time, nil
 }
 
-// Parse verifies token (HS256 only, signature, issuer, audience, expiry, issue
-// time) and returns its claims. The subject must be a positive account id.
+// Parse verifies token (at most MaxTokenBytes, canonical base64url, HS256 only,
+// no header parameter but alg, typ and kid, signature, issuer, audience, expiry,
+// issue time) and returns its claims. The subject must be a positive account id.
+// The one key is the secret: kid is ignored.
 func (t *Tokens) Parse(token string) (*Claims, error) {
+	if len(token) > MaxTokenBytes {
+		return nil, ErrTokenTooLarge
+	}
 	claims := &Claims{}
-	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
+	_, err := jwt.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
+		for name, v := range tok.Header {
+			if !headerParams[name] {
+				return nil, fmt.Errorf("%w: %q", errHeaderParameter, name)
+			}
+			if name == "typ" {
+				if typ, ok := v.(string); !ok || !strings.EqualFold(typ, "JWT") {
+					return nil, fmt.Errorf("%w: typ %v", errHeaderParameter, v)
+				}
+			}
+		}
 		return t.secret, nil
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithStrictDecoding(),
 		jwt.WithIssuer(Issuer),
 		jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(),
@@ -175,6 +212,10 @@ func exactIssuedAt(token string) (time.Time, error) {
 // errReason returns a short, safe description of a token verification error.
 func errReason(err error) string {
 	switch {
+	case errors.Is(err, ErrTokenTooLarge):
+		return "token is too large"
+	case errors.Is(err, errHeaderParameter):
+		return "invalid token"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token is expired"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):

@@ -6,6 +6,7 @@ package linkapi
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to one GraphQL extensions.code in the error presenter.
@@ -23,6 +24,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, when positive, is how long the caller should wait before trying
+	// again; RATE_LIMITED errors carry it, shown as extensions.retryAfter.
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.
@@ -33,6 +37,16 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code string, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// RetryAfter returns the RetryAfter of the application error in err's chain, or
+// 0 when there is none.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ErrorCode returns the code of the application error in err's chain, EINTERNAL

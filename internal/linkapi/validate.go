@@ -18,10 +18,13 @@ const (
 )
 
 // ValidateURL returns BAD_USER_INPUT unless s is an absolute http or https URL with
-// a host.
+// a host name, of valid UTF-8 without control characters.
 func ValidateURL(s string) error {
 	if s == "" || len(s) > MaxURLLength {
 		return Errorf(EINVALID, "url must be 1 to %d bytes", MaxURLLength)
+	}
+	if !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return Errorf(EINVALID, "url must be valid text without control characters")
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -30,7 +33,8 @@ func ValidateURL(s string) error {
 	if scheme := strings.ToLower(u.Scheme); scheme != "http" && scheme != "https" {
 		return Errorf(EINVALID, "url must use http or https")
 	}
-	if u.Host == "" {
+	// Hostname, not Host: "http://:80" has a Host of ":80" and no host at all.
+	if u.Hostname() == "" || u.Opaque != "" {
 		return Errorf(EINVALID, "url must name a host")
 	}
 	return nil
