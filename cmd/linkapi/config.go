@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -36,6 +37,8 @@ type config struct {
 	Production  bool
 	GraphiQL    bool
 	CORSOrigins []string
+	// TrustedProxies may name the client in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -73,6 +76,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 		cfg.Production = true
 	default:
 		return nil, fmt.Errorf("LINKAPI_ENV: %q is neither development nor production", mode)
+	}
+	if cfg.TrustedProxies, err = auth.ParseTrustedProxies(getenv("LINKAPI_TRUSTED_PROXIES")); err != nil {
+		return nil, fmt.Errorf("LINKAPI_TRUSTED_PROXIES: %v", err)
 	}
 	cfg.GraphiQL = !cfg.Production
 	if v := getenv("LINKAPI_GRAPHIQL"); v != "" {

@@ -201,13 +201,14 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	handler := server.New(server.Config{
-		GraphQL:       gql,
-		Authenticator: authn,
-		Ready:         func(ctx context.Context) error { return store.Ready(ctx, db) },
-		CORSOrigins:   cfg.CORSOrigins,
-		Logger:        logger,
-		GraphiQL:      cfg.GraphiQL,
-		Metrics:       metrics,
+		GraphQL:        gql,
+		Authenticator:  authn,
+		Ready:          func(ctx context.Context) error { return store.Ready(ctx, db) },
+		CORSOrigins:    cfg.CORSOrigins,
+		Logger:         logger,
+		GraphiQL:       cfg.GraphiQL,
+		Metrics:        metrics,
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	return p.listenAndServe(ctx, cfg, handler)
 }

@@ -270,3 +270,26 @@ func TestSearchWildcardsAreLiteral(t *testing.T) {
 		}
 	})
 }
+
+// TestFailedLoginsLimitedPerClientAddress spends one address's allowance across
+// many emails; behind a trusted proxy the address comes from X-Forwarded-For, so
+// another client keeps its own allowance.
+func TestFailedLoginsLimitedPerClientAddress(t *testing.T) {
+	s := startServerEnv(t, "sqlite:"+t.TempDir()+"/a.db", nil, map[string]string{"LINKAPI_TRUSTED_PROXIES": "127.0.0.1/32"})
+	s.createAccount(t, "ann@example.com", "ann-password", "account:write")
+	burst := auth.DefaultFailureLimits().PerAddr.Burst
+	login := func(from, email, password string) *gqlResponse {
+		body := fmt.Sprintf(`{"query":%q,"variables":{"e":%q,"p":%q}}`, loginMut, email, password)
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", from)
+		return s.send(t, req)
+	}
+	for i := range burst {
+		wantCode(t, login("203.0.113.7", fmt.Sprintf("guess%d@example.com", i), "wrong-password"), "UNAUTHENTICATED")
+	}
+	wantCode(t, login("203.0.113.7", "ann@example.com", "ann-password"), "RATE_LIMITED")
+	if r := login("198.51.100.9", "ann@example.com", "ann-password"); len(r.Errors) > 0 {
+		t.Errorf("another client address: got %s, want a token", r.Raw)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -37,13 +38,16 @@ type Config struct {
 	GraphiQL bool
 	// Metrics, when set, is served on /metrics and counts requests.
 	Metrics *Metrics
+	// TrustedProxies are the peers whose X-Forwarded-For names the client; with
+	// none, the client is the socket's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the root handler: /graphql, GraphiQL on / when enabled (its files
 // under /graphiql/, served from the binary), /healthz, /readyz and /metrics.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL)))
+	mux.Handle("/graphql", clientAddr(cfg.TrustedProxies, authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL))))
 	if cfg.GraphiQL {
 		gi := graphiql.Handler()
 		mux.Handle("GET /{$}", gi)
@@ -104,6 +108,14 @@ func tooLarge(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
 	writeGraphQLError(w, http.StatusRequestEntityTooLarge,
 		fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes), "BAD_USER_INPUT")
+}
+
+// clientAddr puts the client's address in the request context, for the limits on
+// failed logins.
+func clientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(auth.WithClientAddr(r.Context(), auth.RequestClientAddr(r, trusted))))
+	})
 }
 
 // authenticate puts the caller of a valid bearer token in the request context. No

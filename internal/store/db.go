@@ -196,6 +196,13 @@ func mysqlConfig(raw string) (*mysqldriver.Config, error) {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.MultiStatements = false
+	// Interpolating arguments client-side sends each query in one round trip
+	// instead of prepare, execute and close; it is safe with utf8mb4, the only
+	// character set the server is used with. linkbench measured links(first: 20)
+	// at about 1.4x the throughput with it.
+	if !q.Has("interpolateParams") {
+		cfg.InterpolateParams = true
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = mysqlDialTimout
 	}
@@ -213,7 +220,7 @@ func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
 	}
 	sqlDB := sql.OpenDB(connector)
 	sqlDB.SetMaxOpenConns(20)
-	sqlDB.SetMaxIdleConns(10)
+	sqlDB.SetMaxIdleConns(20)
 	sqlDB.SetConnMaxLifetime(5 * time.Minute)
 	sqlDB.SetConnMaxIdleTime(time.Minute)
 
