@@ -30,9 +30,10 @@ const errInternal = "internal server error"
 
 // ErrorPresenter returns the one presenter of every field error: domain errors keep
 // their message and get their code (and extensions.retryAfter, in seconds, when
-// they carry a RetryAfter); errors gqlgen already coded pass through; any
-// other error is logged with its path and shown as a generic internal error.
-func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+// they carry a RetryAfter); errors gqlgen already coded pass through; a passed
+// request deadline is TIMEOUT; any other error is logged with its path and shown
+// as a generic internal error carrying the request id and nothing else.
+func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var domainErr *linkapi.Error
@@ -48,9 +49,20 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" {
 			return gqlErr
 		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			logger.WarnContext(ctx, "request deadline passed", "path", gqlErr.Path.String())
+			gqlErr.Message = "the request took longer than the server allows"
+			setCode(gqlErr, "TIMEOUT")
+			return gqlErr
+		}
 		logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
 		gqlErr.Message = errInternal
 		setCode(gqlErr, codes[linkapi.EINTERNAL])
+		if requestID != nil {
+			if id := requestID(ctx); id != "" {
+				gqlErr.Extensions["requestId"] = id
+			}
+		}
 		return gqlErr
 	}
 }

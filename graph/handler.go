@@ -42,6 +42,19 @@ type Options struct {
 	Production bool
 	// Observer, when set, is told of every operation.
 	Observer Observer
+	// MaxDepth, MaxComplexity and MaxAliases override the default query limits
+	// when positive.
+	MaxDepth, MaxComplexity, MaxAliases int
+	// RequestID, when set, gives the id of a request, which internal errors carry
+	// so that a report can be matched with the log.
+	RequestID func(ctx context.Context) string
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // NewHandler returns the GraphQL endpoint for es: POST for anything, GET for
@@ -72,10 +85,10 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 		srv.AroundResponses(observeResponses(o.Observer))
 	}
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](APQCacheSize)}}})
-	srv.Use(DepthLimit{Max: MaxDepth})
-	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
+	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
 	srv.AroundOperations(withBatches)
-	srv.SetErrorPresenter(ErrorPresenter(logger))
+	srv.SetErrorPresenter(ErrorPresenter(logger, o.RequestID))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil
 }

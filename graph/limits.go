@@ -16,6 +16,9 @@ import (
 const (
 	MaxDepth      = 8
 	MaxComplexity = 20000
+	// MaxAliases bounds the aliased fields of one operation, so that one request
+	// cannot ask for the same expensive field hundreds of times under other names.
+	MaxAliases = 30
 	// tagsPerLinkEstimate stands in for the size of Link.tags, which is not paged.
 	tagsPerLinkEstimate = 10
 )
@@ -43,9 +46,10 @@ func complexity() ComplexityRoot {
 }
 
 // DepthLimit refuses, before execution, an operation whose selections nest deeper
-// than Max. Introspection fields are not counted: GraphiQL's own schema query is
-// deep by nature and bounded by the schema.
-type DepthLimit struct{ Max int }
+// than Max, or that holds more than MaxAliases aliased fields. Introspection
+// fields are not counted: GraphiQL's own schema query is deep by nature and
+// bounded by the schema.
+type DepthLimit struct{ Max, MaxAliases int }
 
 var _ interface {
 	graphql.HandlerExtension
@@ -69,7 +73,36 @@ func (d DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 		errcode.Set(err, "DEPTH_LIMIT_EXCEEDED")
 		return err
 	}
+	if n := countAliases(op.SelectionSet, oc.Doc.Fragments, map[string]bool{}); d.MaxAliases > 0 && n > d.MaxAliases {
+		err := gqlerror.Errorf("operation has %d aliased fields, which exceeds the limit of %d", n, d.MaxAliases)
+		errcode.Set(err, "ALIAS_LIMIT_EXCEEDED")
+		return err
+	}
 	return nil
+}
+
+// countAliases counts the fields whose alias differs from their name, following
+// fragment spreads each time they are spread.
+func countAliases(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Alias != "" && s.Alias != s.Name {
+				n++
+			}
+			n += countAliases(s.SelectionSet, frags, visiting)
+		case *ast.InlineFragment:
+			n += countAliases(s.SelectionSet, frags, visiting)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && !visiting[s.Name] {
+				visiting[s.Name] = true
+				n += countAliases(f.SelectionSet, frags, visiting)
+				delete(visiting, s.Name)
+			}
+		}
+	}
+	return n
 }
 
 func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) int {

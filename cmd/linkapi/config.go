@@ -9,11 +9,14 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"linkapi/graph"
 	"linkapi/internal/auth"
 )
 
@@ -23,6 +26,9 @@ const (
 	defaultDatabaseURL = "sqlite:linkapi.db"
 	defaultTokenTTL    = 15 * time.Minute
 	defaultGrace       = 20 * time.Second
+	// defaultRequestTimeout bounds a GraphQL request; the slowest legitimate one,
+	// a 1 MiB import, takes well under a second.
+	defaultRequestTimeout = 10 * time.Second
 )
 
 // config is the configuration read from the environment, then from flags.
@@ -39,6 +45,10 @@ type config struct {
 	CORSOrigins []string
 	// TrustedProxies may name the client in X-Forwarded-For.
 	TrustedProxies []netip.Prefix
+	// RequestTimeout bounds each GraphQL request.
+	RequestTimeout time.Duration
+	// MaxDepth, MaxComplexity and MaxAliases are the query limits.
+	MaxDepth, MaxComplexity, MaxAliases int
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -80,6 +90,25 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 	if cfg.TrustedProxies, err = auth.ParseTrustedProxies(getenv("LINKAPI_TRUSTED_PROXIES")); err != nil {
 		return nil, fmt.Errorf("LINKAPI_TRUSTED_PROXIES: %v", err)
 	}
+	if cfg.RequestTimeout, err = time.ParseDuration(env("LINKAPI_REQUEST_TIMEOUT", defaultRequestTimeout.String())); err != nil || cfg.RequestTimeout <= 0 {
+		return nil, fmt.Errorf("LINKAPI_REQUEST_TIMEOUT: %q is not a positive duration such as 10s", getenv("LINKAPI_REQUEST_TIMEOUT"))
+	}
+	for _, l := range []struct {
+		name string
+		dst  *int
+		def  int
+	}{
+		{"LINKAPI_MAX_DEPTH", &cfg.MaxDepth, graph.MaxDepth},
+		{"LINKAPI_MAX_COMPLEXITY", &cfg.MaxComplexity, graph.MaxComplexity},
+		{"LINKAPI_MAX_ALIASES", &cfg.MaxAliases, graph.MaxAliases},
+	} {
+		v := env(l.name, strconv.Itoa(l.def))
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: %q is not a positive whole number", l.name, v)
+		}
+		*l.dst = n
+	}
 	cfg.GraphiQL = !cfg.Production
 	if v := getenv("LINKAPI_GRAPHIQL"); v != "" {
 		on, err := strconv.ParseBool(v)
@@ -90,8 +119,14 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 	}
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
+			if err := checkOrigin(o); err != nil {
+				return nil, err
+			}
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
 		}
+	}
+	if len(cfg.CORSOrigins) > 1 && slices.Contains(cfg.CORSOrigins, "*") {
+		return nil, errors.New("LINKAPI_CORS_ORIGINS: * stands alone, without other origins")
 	}
 	return cfg, nil
 }
@@ -142,4 +177,18 @@ func jwtSecret(cfg *config, stderr io.Writer) ([]byte, error) {
 	}
 	fmt.Fprintf(stderr, "linkapi: LINKAPI_JWT_SECRET is not set; made a signing key and kept it in %s (mode 0600)\n", path)
 	return []byte(secret), nil
+}
+
+// checkOrigin accepts "*" or an origin: http or https, a host, an optional port,
+// and nothing else.
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("LINKAPI_CORS_ORIGINS: %q is not an origin such as https://app.example.com", o)
+	}
+	return nil
 }

@@ -78,10 +78,10 @@ func startServerEnv(t *testing.T, dbURL string, opened func(*gorm.DB), vars map[
 	addrc := make(chan string, 1)
 	log := &syncBuffer{}
 	p := &Program{
-		Stdin:  strings.NewReader(""),
-		Stdout: log,
-		Stderr: log,
-		Getenv: env(all),
+		Stdin:     strings.NewReader(""),
+		Stdout:    log,
+		Stderr:    log,
+		Getenv:    env(all),
 		Listening: func(addr string) { addrc <- addr },
 		Opened:    opened,
 	}

@@ -196,7 +196,10 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		Auth: authn, Observer: metrics,
 	})
-	gql, err := graph.NewHandler(es, logger, graph.Options{Production: cfg.Production, Observer: metrics})
+	gql, err := graph.NewHandler(es, logger, graph.Options{
+		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
+		MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
+	})
 	if err != nil {
 		return err
 	}
@@ -209,6 +212,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		GraphiQL:       cfg.GraphiQL,
 		Metrics:        metrics,
 		TrustedProxies: cfg.TrustedProxies,
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	return p.listenAndServe(ctx, cfg, handler)
 }

@@ -58,12 +58,22 @@ func newRequestID(r *http.Request) string {
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	written bool
 }
 
+// WriteHeader passes on the first status only, as net/http would keep it anyway.
 func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
+	if s.written {
+		return
+	}
+	s.status, s.written = code, true
 	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.written = true
+	return s.ResponseWriter.Write(b)
 }
 
 // Flush lets streaming responses through the recorder.

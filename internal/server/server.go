@@ -41,13 +41,17 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For names the client; with
 	// none, the client is the socket's peer.
 	TrustedProxies []netip.Prefix
+	// RequestTimeout, when positive, is the deadline of each GraphQL request; the
+	// database work of a request past it is cancelled.
+	RequestTimeout time.Duration
 }
 
 // New returns the root handler: /graphql, GraphiQL on / when enabled (its files
 // under /graphiql/, served from the binary), /healthz, /readyz and /metrics.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", clientAddr(cfg.TrustedProxies, authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL))))
+	mux.Handle("/graphql", deadline(cfg.RequestTimeout,
+		clientAddr(cfg.TrustedProxies, authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL)))))
 	if cfg.GraphiQL {
 		gi := graphiql.Handler()
 		mux.Handle("GET /{$}", gi)
@@ -110,6 +114,18 @@ func tooLarge(w http.ResponseWriter) {
 		fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes), "BAD_USER_INPUT")
 }
 
+// deadline bounds the time a request may take, database work included.
+func deadline(d time.Duration, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // clientAddr puts the client's address in the request context, for the limits on
 // failed logins.
 func clientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
@@ -143,6 +159,10 @@ func authenticate(a *auth.Authenticator, logger *slog.Logger, next http.Handler)
 		case linkapi.EUNAUTHENTICATED:
 			refuse(w, linkapi.ErrorMessage(err))
 		default:
+			if errors.Is(err, context.DeadlineExceeded) {
+				writeGraphQLError(w, http.StatusServiceUnavailable, "the request took longer than the server allows", "TIMEOUT")
+				return
+			}
 			logger.ErrorContext(r.Context(), "authenticating a request", "err", err)
 			writeGraphQLError(w, http.StatusInternalServerError, "internal server error", "INTERNAL_SERVER_ERROR")
 		}
