@@ -140,7 +140,6 @@ func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, fir
 		if list, err = r.LinkService.FindLinks(ctx, filter); err != nil {
 			return nil, err
 		}
-		registerLinks(ctx, list.Links)
 	}
 	return linkConnection(list, count), nil
 }
@@ -157,7 +156,6 @@ func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first
 		if list, err = r.TagService.FindTags(ctx, filter); err != nil {
 			return nil, err
 		}
-		registerTags(ctx, list.Tags)
 	}
 	return tagConnection(list, func(ctx context.Context) (int, error) { return r.TagService.CountTags(ctx, filter) }), nil
 }

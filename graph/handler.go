@@ -87,7 +87,6 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](APQCacheSize)}}})
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
 	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
-	srv.AroundOperations(withBatches)
 	srv.SetErrorPresenter(ErrorPresenter(logger, o.RequestID))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil

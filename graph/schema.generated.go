@@ -27,8 +27,8 @@ type AccountConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error)
 }
 type LinkResolver interface {
-	Tags(ctx context.Context, obj *linkapi.Link) ([]*linkapi.Tag, error)
-	Account(ctx context.Context, obj *linkapi.Link) (*linkapi.Account, error)
+	Tags(ctx context.Context, objs []*linkapi.Link) ([][]*linkapi.Tag, error)
+	Account(ctx context.Context, objs []*linkapi.Link) ([]*linkapi.Account, error)
 }
 type LinkConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.LinkConnection) (int, error)
@@ -64,7 +64,7 @@ type QueryResolver interface {
 }
 type TagResolver interface {
 	Links(ctx context.Context, obj *linkapi.Tag, first *int, after *string) (*model.LinkConnection, error)
-	Account(ctx context.Context, obj *linkapi.Tag) (*linkapi.Account, error)
+	Account(ctx context.Context, objs []*linkapi.Tag) ([]*linkapi.Account, error)
 }
 type TagConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.TagConnection) (int, error)
@@ -1538,7 +1538,7 @@ func (ec *executionContext) _Link_tags(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Link_tags(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Link().Tags(ctx, obj)
+			return ec.resolveBatch_Link_tags(ctx, field, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1578,6 +1578,29 @@ func (ec *executionContext) fieldContext_Link_tags(_ context.Context, field grap
 	}
 	return fc, nil
 }
+func (ec *executionContext) resolveBatch_Link_tags(ctx context.Context, field graphql.CollectedField, obj *linkapi.Link) (any, error) {
+	resolver := ec.Resolvers.Link()
+	if batch, ok := graphql.BatchParentsFor[*linkapi.Link](ctx, "Link"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Tags(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[[]*linkapi.Tag](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Link.tags",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Tags(ctx, []*linkapi.Link{obj})
+	return graphql.ResolveBatchSingleResult[[]*linkapi.Tag](
+		ctx,
+		results,
+		err,
+		"Link.tags",
+	)
+}
 
 func (ec *executionContext) _Link_account(ctx context.Context, field graphql.CollectedField, obj *linkapi.Link) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -1588,7 +1611,7 @@ func (ec *executionContext) _Link_account(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Link_account(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Link().Account(ctx, obj)
+			return ec.resolveBatch_Link_account(ctx, field, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -1627,6 +1650,29 @@ func (ec *executionContext) fieldContext_Link_account(_ context.Context, field g
 		},
 	}
 	return fc, nil
+}
+func (ec *executionContext) resolveBatch_Link_account(ctx context.Context, field graphql.CollectedField, obj *linkapi.Link) (any, error) {
+	resolver := ec.Resolvers.Link()
+	if batch, ok := graphql.BatchParentsFor[*linkapi.Link](ctx, "Link"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Account(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[*linkapi.Account](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Link.account",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Account(ctx, []*linkapi.Link{obj})
+	return graphql.ResolveBatchSingleResult[*linkapi.Account](
+		ctx,
+		results,
+		err,
+		"Link.account",
+	)
 }
 
 func (ec *executionContext) _Link_createdAt(ctx context.Context, field graphql.CollectedField, obj *linkapi.Link) (ret graphql.Marshaler) {
@@ -3596,7 +3642,7 @@ func (ec *executionContext) _Tag_account(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Tag_account(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Tag().Account(ctx, obj)
+			return ec.resolveBatch_Tag_account(ctx, field, obj)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -3635,6 +3681,29 @@ func (ec *executionContext) fieldContext_Tag_account(_ context.Context, field gr
 		},
 	}
 	return fc, nil
+}
+func (ec *executionContext) resolveBatch_Tag_account(ctx context.Context, field graphql.CollectedField, obj *linkapi.Tag) (any, error) {
+	resolver := ec.Resolvers.Tag()
+	if batch, ok := graphql.BatchParentsFor[*linkapi.Tag](ctx, "Tag"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Account(ctx, batch.Parents)
+		})
+		return graphql.ResolveBatchGroupResult[*linkapi.Account](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"Tag.account",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Account(ctx, []*linkapi.Tag{obj})
+	return graphql.ResolveBatchSingleResult[*linkapi.Account](
+		ctx,
+		results,
+		err,
+		"Tag.account",
+	)
 }
 
 func (ec *executionContext) _Tag_createdAt(ctx context.Context, field graphql.CollectedField, obj *linkapi.Tag) (ret graphql.Marshaler) {
@@ -5134,6 +5203,7 @@ func (ec *executionContext) marshalNImportResult2ᚖlinkapiᚋinternalᚋlinkapi
 }
 
 func (ec *executionContext) marshalNLink2ᚕᚖlinkapiᚋinternalᚋlinkapiᚐLinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*linkapi.Link) graphql.Marshaler {
+	ctx = graphql.WithBatchParents(ctx, "Link", v, nil)
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -5198,6 +5268,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖlinkapiᚋgraphᚋmodelᚐPageIn
 }
 
 func (ec *executionContext) marshalNTag2ᚕᚖlinkapiᚋinternalᚋlinkapiᚐTagᚄ(ctx context.Context, sel ast.SelectionSet, v []*linkapi.Tag) graphql.Marshaler {
+	ctx = graphql.WithBatchParents(ctx, "Tag", v, nil)
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -30,14 +30,32 @@ func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.A
 	return obj.Count(ctx)
 }
 
-// Tags is the resolver for the tags field.
-func (r *linkResolver) Tags(ctx context.Context, obj *linkapi.Link) ([]*linkapi.Tag, error) {
-	return r.tagsOfLink(ctx, obj)
+// Tags is the batch resolver for the tags field.
+func (r *linkResolver) Tags(ctx context.Context, objs []*linkapi.Link) ([][]*linkapi.Tag, error) {
+	ids := make([]int64, len(objs))
+	for i, l := range objs {
+		ids[i] = l.ID
+	}
+	byLink, err := r.TagService.FindTagsByLinkIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]*linkapi.Tag, len(objs))
+	for i, l := range objs {
+		if out[i] = byLink[l.ID]; out[i] == nil {
+			out[i] = []*linkapi.Tag{}
+		}
+	}
+	return out, nil
 }
 
-// Account is the resolver for the account field.
-func (r *linkResolver) Account(ctx context.Context, obj *linkapi.Link) (*linkapi.Account, error) {
-	return r.accountOf(ctx, false, obj.ID, obj.AccountID)
+// Account is the batch resolver for the account field.
+func (r *linkResolver) Account(ctx context.Context, objs []*linkapi.Link) ([]*linkapi.Account, error) {
+	ids := make([]int64, len(objs))
+	for i, l := range objs {
+		ids[i] = l.AccountID
+	}
+	return r.accounts(ctx, ids)
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -314,9 +332,13 @@ func (r *tagResolver) Links(ctx context.Context, obj *linkapi.Tag, first *int, a
 	return r.findLinks(ctx, linkapi.LinkFilter{TagID: &obj.ID}, first, after, obj.LinkCount)
 }
 
-// Account is the resolver for the account field.
-func (r *tagResolver) Account(ctx context.Context, obj *linkapi.Tag) (*linkapi.Account, error) {
-	return r.accountOf(ctx, true, obj.ID, obj.AccountID)
+// Account is the batch resolver for the account field.
+func (r *tagResolver) Account(ctx context.Context, objs []*linkapi.Tag) ([]*linkapi.Account, error) {
+	ids := make([]int64, len(objs))
+	for i, t := range objs {
+		ids[i] = t.AccountID
+	}
+	return r.accounts(ctx, ids)
 }
 
 // TotalCount is the resolver for the totalCount field.
