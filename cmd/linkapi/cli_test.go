@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
 )
 
@@ -137,7 +138,9 @@ func TestCLIAccounts(t *testing.T) {
 		if got, _ := listedScopes(t, dbURL, "ann@example.com"); got != "tags:read" {
 			t.Errorf("account list after set-scopes: ann@example.com has %q, want tags:read", got)
 		}
-		// The running server sees the change on the next request of the old token.
+		// The running server sees a change made by another process once its
+		// account cache (store.AccountCacheTTL) has let the entry go.
+		time.Sleep(store.AccountCacheTTL + 100*time.Millisecond)
 		wantCode(t, s.do(t, ann, linksCountQuery, nil), "FORBIDDEN")
 		d = s.ok(t, "", loginMut, map[string]any{"e": "ann@example.com", "p": "ann-password"})
 		if got := fmt.Sprint(get(t, d, "login", "scopes")); got != "[tags:read]" {

@@ -18,6 +18,7 @@ import (
 
 	"linkapi/graph"
 	"linkapi/internal/auth"
+	"linkapi/internal/store"
 )
 
 // Defaults of the configuration; see the README's table.
@@ -47,6 +48,8 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	// RequestTimeout bounds each GraphQL request.
 	RequestTimeout time.Duration
+	// AccountCacheTTL is how long serve reuses the account read for a token.
+	AccountCacheTTL time.Duration
 	// MaxDepth, MaxComplexity and MaxAliases are the query limits.
 	MaxDepth, MaxComplexity, MaxAliases int
 }
@@ -92,6 +95,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 	}
 	if cfg.RequestTimeout, err = time.ParseDuration(env("LINKAPI_REQUEST_TIMEOUT", defaultRequestTimeout.String())); err != nil || cfg.RequestTimeout <= 0 {
 		return nil, fmt.Errorf("LINKAPI_REQUEST_TIMEOUT: %q is not a positive duration such as 10s", getenv("LINKAPI_REQUEST_TIMEOUT"))
+	}
+	if cfg.AccountCacheTTL, err = time.ParseDuration(env("LINKAPI_ACCOUNT_CACHE_TTL", store.AccountCacheTTL.String())); err != nil || cfg.AccountCacheTTL < 0 || cfg.AccountCacheTTL > time.Minute {
+		return nil, fmt.Errorf("LINKAPI_ACCOUNT_CACHE_TTL: %q is not a duration from 0s to 1m", getenv("LINKAPI_ACCOUNT_CACHE_TTL"))
 	}
 	for _, l := range []struct {
 		name string

@@ -176,7 +176,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st := store.New(db)
+	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL)
 	if err := p.bootstrapAdmin(ctx, st); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"time"
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
@@ -141,6 +142,7 @@ func (s *Store) SetAccountScopes(ctx context.Context, id int64, scopes []string)
 	}
 	row.Scopes = strings.Join(scopes, " ")
 	row.UpdatedAt = s.now()
+	defer s.accounts.forget(id)
 	if err := s.db.WithContext(ctx).Model(row).Select("scopes", "updated_at").Updates(row).Error; err != nil {
 		return nil, err
 	}
@@ -154,6 +156,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	defer s.accounts.forget(id)
 	res := tx.Where("accounts.id = ?", id).Delete(&accountRow{})
 	if res.Error != nil {
 		return res.Error
@@ -187,6 +190,7 @@ func (s *Store) ChangePassword(ctx context.Context, current, next string) error 
 		return err
 	}
 	now := s.now()
+	defer s.accounts.forget(row.ID)
 	return s.db.WithContext(ctx).Model(&row).Updates(map[string]any{
 		"password_hash":       hash,
 		"password_changed_at": now,
@@ -208,11 +212,17 @@ func (s *Store) FindCredentialsByEmail(ctx context.Context, email string) (*link
 // FindAccountForToken returns the account a token names, without a tenant filter.
 // NOT_FOUND.
 func (s *Store) FindAccountForToken(ctx context.Context, id int64) (*linkapi.Account, error) {
+	now := time.Now()
+	if a := s.accounts.get(id, now); a != nil {
+		return a, nil
+	}
 	var row accountRow
 	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
 		return nil, translate(err, "account")
 	}
-	return row.domain(), nil
+	a := row.domain()
+	s.accounts.put(a, now)
+	return a, nil
 }
 
 // CountAllAccounts counts every account, without a tenant filter; serve uses it to

@@ -18,13 +18,21 @@ import (
 
 // Store implements the domain services on a gorm database.
 type Store struct {
-	db  *gorm.DB
-	now func() time.Time
+	db       *gorm.DB
+	now      func() time.Time
+	accounts accountCache
 }
 
-// New returns a Store on db, which must already be migrated.
+// New returns a Store on db, which must already be migrated. It reuses the
+// account read for a token for AccountCacheTTL.
 func New(db *gorm.DB) *Store {
-	return &Store{db: db, now: db.Config.NowFunc}
+	return NewWithAccountCache(db, AccountCacheTTL)
+}
+
+// NewWithAccountCache is New with another reuse time; 0 reads the account on
+// every request.
+func NewWithAccountCache(db *gorm.DB, ttl time.Duration) *Store {
+	return &Store{db: db, now: db.Config.NowFunc, accounts: accountCache{ttl: ttl}}
 }
 
 var (

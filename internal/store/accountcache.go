@@ -1,0 +1,62 @@
+package store
+
+import (
+	"sync"
+	"time"
+
+	"linkapi/internal/linkapi"
+)
+
+// AccountCacheTTL is how long the account read for a token is reused. Every
+// authenticated request reads its account (for its current scopes, its password
+// change time, and whether it still exists); linkbench measured `me` at 1.8x the
+// throughput with one second of reuse. Changes made through this process drop the
+// entry at once; a change made elsewhere (the CLI, another instance) is seen
+// within AccountCacheTTL.
+const AccountCacheTTL = time.Second
+
+// maxCachedAccounts bounds the cache; past it, it starts over.
+const maxCachedAccounts = 10000
+
+// accountCache keeps accounts read for authentication for a short while.
+type accountCache struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	entries map[int64]cachedAccount
+}
+
+type cachedAccount struct {
+	account *linkapi.Account
+	expires time.Time
+}
+
+func (c *accountCache) get(id int64, now time.Time) *linkapi.Account {
+	if c.ttl <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[id]; ok && now.Before(e.expires) {
+		return e.account
+	}
+	return nil
+}
+
+func (c *accountCache) put(a *linkapi.Account, now time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxCachedAccounts {
+		c.entries = make(map[int64]cachedAccount)
+	}
+	c.entries[a.ID] = cachedAccount{account: a, expires: now.Add(c.ttl)}
+}
+
+// forget drops an account, after a change to it.
+func (c *accountCache) forget(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
+}
