@@ -121,29 +121,35 @@ func errBadCredentials() error {
 // Only a wrong password counts as a failure.
 func (a *Authenticator) Login(ctx context.Context, email, password string, scopes []string) (*Issued, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	done, wait, ok := a.failures().Begin(email, ClientAddr(ctx))
-	if !ok {
-		return nil, errTooManyFailures(wait)
-	}
-	failed := false
-	defer func() { done(failed) }()
 	acc, hash, err := a.Store.FindCredentialsByEmail(ctx, email)
 	known := err == nil
 	if !known && linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
 		return nil, err
 	}
-	var matches bool
+	// The failure allowance is taken inside the hashing slot, so that only the
+	// checks actually running hold a share of it: logins queued for a slot do
+	// not use up an address's allowance, while guesses still cannot run past it.
+	var matches, refused bool
+	var wait time.Duration
 	if err := a.Hashing.Do(ctx, func() {
+		done, w, ok := a.failures().Begin(email, ClientAddr(ctx))
+		if !ok {
+			refused, wait = true, w
+			return
+		}
 		if known {
 			matches = CheckPassword(hash, password)
 		} else {
 			CheckDummyPassword(password)
 		}
+		done(!matches)
 	}); err != nil {
 		return nil, err
 	}
+	if refused {
+		return nil, errTooManyFailures(wait)
+	}
 	if !matches {
-		failed = true
 		return nil, errBadCredentials()
 	}
 

@@ -52,3 +52,29 @@ func TestLoginIsRateLimitedWhenHashingIsBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentGoodLoginsSpendNoAllowance runs more correct logins at once from
+// one address than its failure allowance: queued logins must not hold shares of
+// it, so all of them succeed.
+func TestConcurrentGoodLoginsSpendNoAllowance(t *testing.T) {
+	a, _ := newTestAuthenticator(t)
+	a.Hashing = NewLimiter(2, time.Minute)
+	a.Failures = NewFailureLimiter(FailureLimits{
+		PerAccount: Bucket{Burst: 3, Every: time.Hour},
+		PerAddr:    Bucket{Burst: 3, Every: time.Hour},
+		MaxEntries: 100,
+	})
+	ctx := WithClientAddr(context.Background(), "192.0.2.1")
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			_, err := a.Login(ctx, "ann@example.com", testPassword, nil)
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Errorf("a correct login: got %v (%s), want a token", err, linkapi.ErrorCode(err))
+		}
+	}
+}
