@@ -196,7 +196,14 @@ func (r *mutationResolver) DeleteAccount(ctx context.Context, id string) (string
 
 // ChangePassword is the resolver for the changePassword field.
 func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (bool, error) {
-	if err := r.AccountService.ChangePassword(ctx, currentPassword, newPassword); err != nil {
+	email := ""
+	if c := auth.FromContext(ctx); c.Account != nil {
+		email = c.Account.Email
+	}
+	err := r.Auth.GuardPasswordCheck(ctx, email, func() error {
+		return r.AccountService.ChangePassword(ctx, currentPassword, newPassword)
+	})
+	if err != nil {
 		return false, err
 	}
 	return true, nil

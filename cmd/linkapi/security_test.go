@@ -293,3 +293,18 @@ func TestFailedLoginsLimitedPerClientAddress(t *testing.T) {
 		t.Errorf("another client address: got %s, want a token", r.Raw)
 	}
 }
+
+// TestChangePasswordGuessesAreLimited: a stolen token cannot be used to guess
+// its account's password through changePassword any faster than through login.
+func TestChangePasswordGuessesAreLimited(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/cp.db")
+	s.createAccount(t, "ann@example.com", "ann-password", "account:write")
+	token := s.login(t, "ann@example.com", "ann-password")
+	change := `mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "brand-new-password-1") }`
+	for i := range auth.DefaultFailureLimits().PerAccount.Burst {
+		wantCode(t, s.do(t, token, change, map[string]any{"c": fmt.Sprintf("guess-%d", i)}), "BAD_USER_INPUT")
+	}
+	wantCode(t, s.do(t, token, change, map[string]any{"c": "ann-password"}), "RATE_LIMITED")
+	// Nothing changed: the old token still works.
+	s.ok(t, token, `{ me { email } }`, nil)
+}

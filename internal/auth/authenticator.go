@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"math"
 	"runtime"
 	"strings"
@@ -210,4 +211,31 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller
 		Scopes:    Effective(strings.Fields(claims.Scope), acc.Scopes),
 		Account:   acc,
 	}, nil
+}
+
+// GuardPasswordCheck runs check, which verifies a password of the account with
+// the given email (changePassword's current password), under the same limits as
+// Login: in a hashing slot, and counted against the failure allowances of the
+// email and the client address when it returns linkapi.ErrWrongPassword. So a
+// stolen token cannot be used to guess its account's password quickly.
+func (a *Authenticator) GuardPasswordCheck(ctx context.Context, email string, check func() error) error {
+	email = strings.ToLower(strings.TrimSpace(email))
+	var err error
+	var refused bool
+	var wait time.Duration
+	if herr := a.Hashing.Do(ctx, func() {
+		done, w, ok := a.failures().Begin(email, ClientAddr(ctx))
+		if !ok {
+			refused, wait = true, w
+			return
+		}
+		err = check()
+		done(errors.Is(err, linkapi.ErrWrongPassword))
+	}); herr != nil {
+		return herr
+	}
+	if refused {
+		return errTooManyFailures(wait)
+	}
+	return err
 }

@@ -170,7 +170,7 @@ type AccountService interface {
 	SetAccountScopes(ctx context.Context, id int64, scopes []string) (*Account, error)
 	DeleteAccount(ctx context.Context, id int64) error
 	// ChangePassword changes the caller's own password; BAD_USER_INPUT when the
-	// current password is wrong or the new one is unacceptable.
+	// current password is wrong (ErrWrongPassword) or the new one is unacceptable.
 	ChangePassword(ctx context.Context, current, next string) error
 }
 
@@ -242,3 +242,7 @@ type ImportService interface {
 	// ExportLinks returns every link of the account with its tags, oldest first.
 	ExportLinks(ctx context.Context, accountID *int64) ([]*Link, map[int64][]*Tag, error)
 }
+
+// ErrWrongPassword is ChangePassword's answer to a wrong current password; callers
+// that limit password guessing tell it from other refusals by identity.
+var ErrWrongPassword = Errorf(EINVALID, "current password is incorrect")

@@ -180,7 +180,7 @@ func (s *Store) ChangePassword(ctx context.Context, current, next string) error 
 		return translate(err, "account")
 	}
 	if !auth.CheckPassword(row.PasswordHash, current) {
-		return linkapi.Errorf(linkapi.EINVALID, "current password is incorrect")
+		return linkapi.ErrWrongPassword
 	}
 	if err := auth.ValidatePassword(next); err != nil {
 		return err
