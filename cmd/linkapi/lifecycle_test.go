@@ -103,3 +103,22 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 		t.Errorf("stderr lacks the stop message:\n%s", stderr.String())
 	}
 }
+
+// TestHTTPServerTimeouts checks that every phase of a connection is bounded; a
+// zero would let one slow client hold a connection for ever.
+func TestHTTPServerTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler())
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout,
+		"ReadTimeout":       srv.ReadTimeout,
+		"WriteTimeout":      srv.WriteTimeout,
+		"IdleTimeout":       srv.IdleTimeout,
+	} {
+		if d <= 0 || d > 2*time.Minute {
+			t.Errorf("%s = %v, want a bound of at most two minutes", name, d)
+		}
+	}
+	if srv.MaxHeaderBytes <= 0 || srv.MaxHeaderBytes > 1<<20 {
+		t.Errorf("MaxHeaderBytes = %d", srv.MaxHeaderBytes)
+	}
+}

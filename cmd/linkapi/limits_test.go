@@ -202,3 +202,42 @@ func TestCORS(t *testing.T) {
 		t.Errorf("with *: credentials allowed")
 	}
 }
+
+// TestUnpagedListsAreBounded: a link's tags and an account's API tokens are not
+// paged, so they are bounded when written.
+func TestUnpagedListsAreBounded(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/u.db")
+	s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+	token := s.login(t, "ann@example.com", "ann-password")
+	names := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("t%03d", i)
+		}
+		return out
+	}
+	create := `mutation($u: String!, $t: [String!]) { createLink(input: {url: $u, tags: $t}) { id tags { id } } }`
+	wantCode(t, s.do(t, token, create, map[string]any{"u": "https://example.com/a", "t": names(101)}), "BAD_USER_INPUT")
+	if n := linkCount(t, s, token); n != 0 {
+		t.Errorf("links after a refused createLink: %d", n)
+	}
+	d := s.ok(t, token, create, map[string]any{"u": "https://example.com/b", "t": names(100)})
+	linkID := str(t, d, "createLink", "id")
+	extra := str(t, s.ok(t, token, `mutation { createTag(input: {name: "one-too-many"}) { id } }`, nil), "createTag", "id")
+	tagLink := `mutation($l: ID!, $t: ID!) { tagLink(linkId: $l, tagId: $t) { id } }`
+	wantCode(t, s.do(t, token, tagLink, map[string]any{"l": linkID, "t": extra}), "BAD_USER_INPUT")
+	// Putting on a tag it already carries is still fine at the limit.
+	s.ok(t, token, tagLink, map[string]any{"l": linkID, "t": str(t, d, "createLink", "tags", 0, "id")})
+	if got := len(get(t, s.ok(t, token, `query($l: ID!) { link(id: $l) { tags { id } } }`, map[string]any{"l": linkID}), "link", "tags").([]any)); got != 100 {
+		t.Errorf("tags on the link: got %d, want 100", got)
+	}
+
+	mint := `mutation($n: String!) { createApiToken(name: $n, scopes: ["links:read"]) { token } }`
+	for i := range 100 {
+		s.ok(t, token, mint, map[string]any{"n": fmt.Sprintf("token %d", i)})
+	}
+	wantCode(t, s.do(t, token, mint, map[string]any{"n": "token 101"}), "BAD_USER_INPUT")
+	if got := len(get(t, s.ok(t, token, `{ apiTokens { id } }`, nil), "apiTokens").([]any)); got != 100 {
+		t.Errorf("apiTokens: got %d, want 100", got)
+	}
+}

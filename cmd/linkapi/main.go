@@ -217,14 +217,10 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	return p.listenAndServe(ctx, cfg, handler)
 }
 
-// listenAndServe serves until ctx ends (SIGTERM or SIGINT), then stops accepting
-// and lets requests in flight finish within the grace period.
-func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handler) error {
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
-	}
-	srv := &http.Server{
+// newHTTPServer bounds every phase of a connection, so that a slow or idle client
+// (slowloris) cannot hold the server's connections and memory.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -232,6 +228,16 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// listenAndServe serves until ctx ends (SIGTERM or SIGINT), then stops accepting
+// and lets requests in flight finish within the grace period.
+func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handler) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
+	}
+	srv := newHTTPServer(h)
 	fmt.Fprintf(p.Stderr, "linkapi: serving GraphQL on http://%s/graphql and GraphiQL on http://%s/\n", ln.Addr(), ln.Addr())
 	if p.Listening != nil {
 		p.Listening(ln.Addr().String())

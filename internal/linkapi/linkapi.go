@@ -5,10 +5,13 @@ import (
 	"time"
 )
 
-// Pagination bounds for every list.
+// Pagination bounds for every list. The lists that are not paged (a link's tags,
+// an account's API tokens) are bounded at write time to MaxPageSize too.
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100
+	MaxTagsPerLink  = MaxPageSize
+	MaxAPITokens    = MaxPageSize
 )
 
 // Account owns links and tags. Scopes are the names the account holds, as stored.

@@ -74,6 +74,13 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 	if c.AccountID == 0 {
 		return nil, "", linkapi.Errorf(linkapi.EINVALID, "API tokens belong to an account")
 	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&apiTokenRow{}).Where("account_id = ?", c.AccountID).Count(&n).Error; err != nil {
+		return nil, "", err
+	}
+	if n >= linkapi.MaxAPITokens {
+		return nil, "", linkapi.Errorf(linkapi.EINVALID, "an account has at most %d API tokens; revoke some first", linkapi.MaxAPITokens)
+	}
 	secret, hash, err := auth.NewAPITokenSecret()
 	if err != nil {
 		return nil, "", err

@@ -142,13 +142,14 @@ func readIDs[R any](tx *gorm.DB, model any, column string, account int64, rows [
 }
 
 // importTagNames normalises and de-duplicates the tag names of one entry; a name
-// that fails validation is left out rather than costing the link.
+// that fails validation, or past the MaxTagsPerLink-th, is left out rather than
+// costing the link.
 func importTagNames(in []string) []string {
 	out := make([]string, 0, len(in))
 	seen := map[string]bool{}
 	for _, t := range in {
 		name, err := linkapi.NormalizeTagName(t)
-		if err == nil && !seen[name] {
+		if err == nil && !seen[name] && len(out) < linkapi.MaxTagsPerLink {
 			seen[name] = true
 			out = append(out, name)
 		}

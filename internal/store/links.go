@@ -112,6 +112,9 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 			names = append(names, name)
 		}
 	}
+	if len(names) > linkapi.MaxTagsPerLink {
+		return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
+	}
 	accountID, err := s.targetAccount(ctx, writing, in.AccountID)
 	if err != nil {
 		return nil, err
@@ -218,6 +221,14 @@ func (s *Store) TagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link
 	link, tag, err := s.linkAndTag(ctx, linkID, tagID)
 	if err != nil {
 		return nil, err
+	}
+	var n int64
+	err = s.db.WithContext(ctx).Model(&linkTagRow{}).Where("link_id = ? AND tag_id <> ?", link.ID, tag.ID).Count(&n).Error
+	if err != nil {
+		return nil, err
+	}
+	if n >= linkapi.MaxTagsPerLink {
+		return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
 	}
 	if err := pair(s.db.WithContext(ctx), link.ID, tag.ID, link.AccountID, s.now()); err != nil {
 		return nil, translate(err, "tag")
