@@ -68,46 +68,34 @@ func page(first *int, after *string) (linkapi.Page, error) {
 	return p, nil
 }
 
-func pageInfo(hasNext bool, lastID int64, n int) *model.PageInfo {
+// edges builds the edges and pageInfo of one page of items, whatever their type.
+func edges[T, E any](items []T, id func(T) int64, edge func(cursor string, node T) E, hasNext bool) ([]E, *model.PageInfo) {
+	out := make([]E, len(items))
 	info := &model.PageInfo{HasNextPage: hasNext}
-	if n > 0 {
-		c := encodeCursor(lastID)
+	for i, item := range items {
+		c := encodeCursor(id(item))
+		out[i] = edge(c, item)
 		info.EndCursor = &c
 	}
-	return info
+	return out, info
 }
 
 func linkConnection(list *linkapi.LinkList, count model.Counter) *model.LinkConnection {
-	conn := &model.LinkConnection{Nodes: list.Links, Edges: make([]*model.LinkEdge, len(list.Links)), Count: count}
-	var last int64
-	for i, l := range list.Links {
-		conn.Edges[i] = &model.LinkEdge{Cursor: encodeCursor(l.ID), Node: l}
-		last = l.ID
-	}
-	conn.PageInfo = pageInfo(list.HasNextPage, last, len(list.Links))
-	return conn
+	e, info := edges(list.Links, func(l *linkapi.Link) int64 { return l.ID },
+		func(c string, l *linkapi.Link) *model.LinkEdge { return &model.LinkEdge{Cursor: c, Node: l} }, list.HasNextPage)
+	return &model.LinkConnection{Nodes: list.Links, Edges: e, PageInfo: info, Count: count}
 }
 
 func tagConnection(list *linkapi.TagList, count model.Counter) *model.TagConnection {
-	conn := &model.TagConnection{Nodes: list.Tags, Edges: make([]*model.TagEdge, len(list.Tags)), Count: count}
-	var last int64
-	for i, t := range list.Tags {
-		conn.Edges[i] = &model.TagEdge{Cursor: encodeCursor(t.ID), Node: t}
-		last = t.ID
-	}
-	conn.PageInfo = pageInfo(list.HasNextPage, last, len(list.Tags))
-	return conn
+	e, info := edges(list.Tags, func(t *linkapi.Tag) int64 { return t.ID },
+		func(c string, t *linkapi.Tag) *model.TagEdge { return &model.TagEdge{Cursor: c, Node: t} }, list.HasNextPage)
+	return &model.TagConnection{Nodes: list.Tags, Edges: e, PageInfo: info, Count: count}
 }
 
 func accountConnection(list *linkapi.AccountList, count model.Counter) *model.AccountConnection {
-	conn := &model.AccountConnection{Nodes: list.Accounts, Edges: make([]*model.AccountEdge, len(list.Accounts)), Count: count}
-	var last int64
-	for i, a := range list.Accounts {
-		conn.Edges[i] = &model.AccountEdge{Cursor: encodeCursor(a.ID), Node: a}
-		last = a.ID
-	}
-	conn.PageInfo = pageInfo(list.HasNextPage, last, len(list.Accounts))
-	return conn
+	e, info := edges(list.Accounts, func(a *linkapi.Account) int64 { return a.ID },
+		func(c string, a *linkapi.Account) *model.AccountEdge { return &model.AccountEdge{Cursor: c, Node: a} }, list.HasNextPage)
+	return &model.AccountConnection{Nodes: list.Accounts, Edges: e, PageInfo: info, Count: count}
 }
 
 // selectsPage reports whether the connection being resolved asks for any of its
