@@ -63,8 +63,8 @@ func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*link
 	if err != nil {
 		return nil, err
 	}
-	var rows []linkRow
-	if err := paged(tx, "links.id", filter.Page).Find(&rows).Error; err != nil {
+	rows, err := scanLinks(paged(tx, "links.id", filter.Page))
+	if err != nil {
 		return nil, err
 	}
 	rows, more := trimPage(rows, filter.First)

@@ -88,12 +88,10 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 	if err != nil {
 		return nil, err
 	}
-	var rows []tagJoinRow
-	err = tx.Select("tags.*, link_tags.link_id AS link_id").
+	rows, err := scanTagJoins(tx.
 		Joins("JOIN link_tags ON link_tags.tag_id = tags.id").
 		Where("link_tags.link_id IN ?", linkIDs).
-		Order("tags.name, tags.id").
-		Find(&rows).Error
+		Order("tags.name, tags.id"))
 	if err != nil {
 		return nil, err
 	}
