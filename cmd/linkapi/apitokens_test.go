@@ -129,6 +129,13 @@ func TestAPITokens(t *testing.T) {
 		}
 		refused("expired", expiring)
 		refused("made up", "lka_"+strings.Repeat("A", 43))
+		// A password change ends API tokens made before it, like login tokens.
+		s.ok(t, ann, `mutation { changePassword(currentPassword: "ann-password", newPassword: "ann-password-2") }`, nil)
+		refused("made before a password change", last)
+		ann = s.login(t, "ann@example.com", "ann-password-2")
+		d = s.ok(t, ann, createTokenMutation, map[string]any{"n": "after", "s": []string{"links:read"}})
+		last = str(t, d, "createApiToken", "token")
+		s.ok(t, last, `{ links { totalCount } }`, nil)
 		s.ok(t, ann, `mutation($id: ID!) { deleteAccount(id: $id) }`, map[string]any{"id": formatInt(annID)})
 		refused("account deleted", last)
 	})

@@ -266,7 +266,6 @@ func TestSQLiteDefaultSecret(t *testing.T) {
 	// A second start reuses the key, so the token still works, and makes no new
 	// administrator.
 	s, out, stop = serve()
-	defer stop()
 	if again, _ := os.ReadFile(keyPath); string(again) != string(key) {
 		t.Errorf("the key changed on the second start")
 	}
@@ -275,5 +274,14 @@ func TestSQLiteDefaultSecret(t *testing.T) {
 	}
 	if got := str(t, s.ok(t, token, meQuery, nil), "me", "email"); got != "admin@localhost" {
 		t.Errorf("me.email after a restart = %q, want admin@localhost", got)
+	}
+	stop()
+
+	// A key file others may read is refused rather than used.
+	if err := os.Chmod(keyPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runServeExpectingFailure(t, map[string]string{"LINKAPI_DATABASE_URL": "sqlite:" + db}); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("serve with a key file of mode 0644: got %v, want a refusal naming chmod 600", err)
 	}
 }

@@ -165,6 +165,9 @@ func jwtSecret(cfg *config, stderr io.Writer) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
+		if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("%s is open to other users (mode %04o); chmod 600 it", path, info.Mode().Perm())
+		}
 		secret := strings.TrimSpace(string(b))
 		if len(secret) < auth.MinSecretLen {
 			return nil, fmt.Errorf("%s holds a key shorter than %d bytes; delete it to make a new one", path, auth.MinSecretLen)

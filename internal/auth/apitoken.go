@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"linkapi/internal/linkapi"
 )
@@ -62,6 +63,11 @@ func (a *Authenticator) authenticateAPIToken(ctx context.Context, secret string)
 		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "invalid token")
 	} else if err != nil {
 		return nil, err
+	}
+	// A password change ends every earlier credential, API tokens included, so
+	// that a stolen session cannot outlive it by minting a long-lived token.
+	if tok.CreatedAt.Before(acc.PasswordChangedAt.Truncate(time.Millisecond)) {
+		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "token was issued before the last password change")
 	}
 	return &Caller{AccountID: acc.ID, Scopes: Effective(tok.Scopes, acc.Scopes), Account: acc}, nil
 }

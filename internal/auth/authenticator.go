@@ -122,6 +122,10 @@ func errBadCredentials() error {
 // Only a wrong password counts as a failure.
 func (a *Authenticator) Login(ctx context.Context, email, password string, scopes []string) (*Issued, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	// The token's iat is when the password hash was read, not when the token is
+	// signed: a change of password that commits while this login waits for a
+	// hashing slot must still end the token it is about to get.
+	readAt := a.Tokens.now()
 	acc, hash, err := a.Store.FindCredentialsByEmail(ctx, email)
 	known := err == nil
 	if !known && linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
@@ -168,7 +172,7 @@ func (a *Authenticator) Login(ctx context.Context, email, password string, scope
 		granted = want
 	}
 
-	token, exp, err := a.Tokens.Issue(acc.ID, granted)
+	token, exp, err := a.Tokens.issueAt(acc.ID, granted, readAt)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ type fakeStore struct {
 	accounts map[int64]*linkapi.Account
 	hashes   map[int64]string
 	err      error // returned by every call when set
+	// afterCredentials, when set, runs after FindCredentialsByEmail has read, to
+	// stand for a write that commits while a login is under way.
+	afterCredentials func()
 }
 
 func (s *fakeStore) FindCredentialsByEmail(_ context.Context, email string) (*linkapi.Account, string, error) {
@@ -28,6 +31,9 @@ func (s *fakeStore) FindCredentialsByEmail(_ context.Context, email string) (*li
 	for id, a := range s.accounts {
 		if a.Email == email {
 			acc := *a
+			if s.afterCredentials != nil {
+				defer s.afterCredentials()
+			}
 			return &acc, s.hashes[id], nil
 		}
 	}
@@ -275,5 +281,26 @@ func TestAuthenticateScopesNarrowedAfterIssue(t *testing.T) {
 	}
 	if len(c.Scopes) != 0 {
 		t.Errorf("scopes = %v, want none", c.Scopes)
+	}
+}
+
+// TestLoginRacingAPasswordChange: a password change that commits after a login
+// has read the old hash, while the login still checks it, ends the token that
+// login then issues.
+func TestLoginRacingAPasswordChange(t *testing.T) {
+	a, store := newTestAuthenticator(t)
+	clock := testNow
+	a.Tokens.Now = func() time.Time { clock = clock.Add(10 * time.Millisecond); return clock }
+	store.afterCredentials = func() {
+		// The change lands 5 ms after the read, before the token is signed.
+		store.accounts[42].PasswordChangedAt = clock.Add(5 * time.Millisecond)
+	}
+	iss, err := a.Login(context.Background(), "ann@example.com", testPassword, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.afterCredentials = nil
+	if _, err := a.Authenticate(context.Background(), iss.AccessToken); linkapi.ErrorCode(err) != linkapi.EUNAUTHENTICATED {
+		t.Errorf("token from a login that read the old password: got %v, want UNAUTHENTICATED", err)
 	}
 }

@@ -94,6 +94,12 @@ func (t *Tokens) now() time.Time {
 // Issue returns a signed access token for the account with the given scopes, and
 // when it expires.
 func (t *Tokens) Issue(accountID int64, scopes []string) (token string, expiresAt time.Time, err error) {
+	return t.issueAt(accountID, scopes, t.now())
+}
+
+// issueAt is Issue with the issue time given: the time at which the facts the
+// token rests on (the password hash it was checked against) were read.
+func (t *Tokens) issueAt(accountID int64, scopes []string, now time.Time) (token string, expiresAt time.Time, err error) {
 	if accountID <= 0 {
 		return "", time.Time{}, fmt.Errorf("auth: issue token for account id %d", accountID)
 	}
@@ -101,7 +107,6 @@ func (t *Tokens) Issue(accountID int64, scopes []string) (token string, expiresA
 	if _, err := rand.Read(jti); err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: read token id: %w", err)
 	}
-	now := t.now()
 	exp := jwt.NewNumericDate(now.Add(t.ttl))
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{

@@ -23,6 +23,16 @@ type accountCache struct {
 	mu      sync.Mutex
 	ttl     time.Duration
 	entries map[int64]cachedAccount
+	// gen counts changes; a read that began before a change is not cached, or
+	// it could put back what forget just dropped.
+	gen uint64
+}
+
+// generation returns the change count, to pass to put.
+func (c *accountCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
 }
 
 type cachedAccount struct {
@@ -42,12 +52,16 @@ func (c *accountCache) get(id int64, now time.Time) *linkapi.Account {
 	return nil
 }
 
-func (c *accountCache) put(a *linkapi.Account, now time.Time) {
+// put keeps a, read when the change count was gen, unless something changed since.
+func (c *accountCache) put(a *linkapi.Account, now time.Time, gen uint64) {
 	if c.ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.entries == nil || len(c.entries) >= maxCachedAccounts {
 		c.entries = make(map[int64]cachedAccount)
 	}
@@ -58,5 +72,6 @@ func (c *accountCache) put(a *linkapi.Account, now time.Time) {
 func (c *accountCache) forget(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	delete(c.entries, id)
 }

@@ -216,12 +216,13 @@ func (s *Store) FindAccountForToken(ctx context.Context, id int64) (*linkapi.Acc
 	if a := s.accounts.get(id, now); a != nil {
 		return a, nil
 	}
+	gen := s.accounts.generation()
 	var row accountRow
 	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
 		return nil, translate(err, "account")
 	}
 	a := row.domain()
-	s.accounts.put(a, now)
+	s.accounts.put(a, now, gen)
 	return a, nil
 }
 
