@@ -211,6 +211,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		Logger:         logger,
 		GraphiQL:       cfg.GraphiQL,
 		Metrics:        metrics,
+		ProtectMetrics: cfg.Production,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 	})

@@ -46,6 +46,25 @@ func TestProductionHidesTheSchema(t *testing.T) {
 		t.Errorf("no JSON log lines in production:\n%s", prod.Log.String())
 	}
 
+	// /metrics in production wants a token with admin:read.
+	if status, _ := getText(t, prod.URL+"/metrics"); status != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token in production: got %d, want 401", status)
+	}
+	prod.createAccount(t, "ops@example.com", "ops-password-1", "links:read")
+	prod.createAccount(t, "mon@example.com", "mon-password-1", "admin:read")
+	for email, want := range map[string]int{"ops@example.com": http.StatusForbidden, "mon@example.com": http.StatusOK} {
+		req, _ := http.NewRequest(http.MethodGet, prod.URL+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+prod.login(t, email, strings.Split(email, "@")[0]+"-password-1"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("/metrics as %s: got %d, want %d", email, res.StatusCode, want)
+		}
+	}
+
 	withUI := startServerEnv(t, "sqlite:"+dir+"/g.db", nil, map[string]string{"LINKAPI_ENV": "production", "LINKAPI_GRAPHIQL": "true"})
 	if status, _ := getText(t, withUI.URL+"/"); status != http.StatusOK {
 		t.Errorf("GraphiQL enabled in production: got %d, want 200", status)

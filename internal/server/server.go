@@ -38,6 +38,8 @@ type Config struct {
 	GraphiQL bool
 	// Metrics, when set, is served on /metrics and counts requests.
 	Metrics *Metrics
+	// ProtectMetrics asks /metrics callers for a bearer token with admin:read.
+	ProtectMetrics bool
 	// TrustedProxies are the peers whose X-Forwarded-For names the client; with
 	// none, the client is the socket's peer.
 	TrustedProxies []netip.Prefix
@@ -58,7 +60,11 @@ func New(cfg Config) http.Handler {
 		mux.Handle("GET /graphiql/", gi)
 	}
 	if cfg.Metrics != nil {
-		mux.Handle("GET /metrics", cfg.Metrics.Handler())
+		var metrics http.Handler = cfg.Metrics.Handler()
+		if cfg.ProtectMetrics {
+			metrics = authenticate(cfg.Authenticator, cfg.Logger, requireScope(auth.AdminRead, metrics))
+		}
+		mux.Handle("GET /metrics", metrics)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -123,6 +129,23 @@ func deadline(d time.Duration, next http.Handler) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// requireScope lets through only a caller (set by authenticate) holding scope:
+// 401 without a token, 403 with one that lacks it.
+func requireScope(scope string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := auth.FromContext(r.Context())
+		switch {
+		case c == nil:
+			w.Header().Set("WWW-Authenticate", `Bearer`)
+			writeGraphQLError(w, http.StatusUnauthorized, "a bearer token is required", "UNAUTHENTICATED")
+		case !c.Has(scope):
+			writeGraphQLError(w, http.StatusForbidden, "missing scope "+scope, "FORBIDDEN")
+		default:
+			next.ServeHTTP(w, r)
+		}
 	})
 }
 
