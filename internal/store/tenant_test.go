@@ -9,7 +9,7 @@ import (
 	"linkapi/internal/store/storetest"
 )
 
-// TestBatchLookupsStayInTheCallersAccount checks the methods the dataloaders use:
+// TestBatchLookupsStayInTheCallersAccount checks the methods the batch resolvers use:
 // asked for another account's ids, they return nothing of it.
 func TestBatchLookupsStayInTheCallersAccount(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
