@@ -225,7 +225,7 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, name string, scop
 
 // ImportBookmarks is the resolver for the importBookmarks field.
 func (r *mutationResolver) ImportBookmarks(ctx context.Context, html string, accountID *string) (*linkapi.ImportResult, error) {
-	accountIDs, err := parseOptionalID(accountID)
+	owner, err := parseOptionalID(accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (r *mutationResolver) ImportBookmarks(ctx context.Context, html string, acc
 	if err != nil {
 		return nil, err
 	}
-	return r.ImportService.ImportLinks(ctx, accountIDs, links)
+	return r.ImportService.ImportLinks(ctx, owner, links)
 }
 
 // RevokeAPIToken is the resolver for the revokeApiToken field.
@@ -264,11 +264,11 @@ func (r *queryResolver) Link(ctx context.Context, id string) (*linkapi.Link, err
 
 // Links is the resolver for the links field.
 func (r *queryResolver) Links(ctx context.Context, first *int, after *string, tag *string, search *string, accountID *string) (*model.LinkConnection, error) {
-	accountIDs, err := parseOptionalID(accountID)
+	owner, err := parseOptionalID(accountID)
 	if err != nil {
 		return nil, err
 	}
-	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: accountIDs, TagName: tag, Search: search}, first, after, nil)
+	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: owner, TagName: tag, Search: search}, first, after, nil)
 }
 
 // Tag is the resolver for the tag field.
@@ -282,11 +282,11 @@ func (r *queryResolver) Tag(ctx context.Context, id string) (*linkapi.Tag, error
 
 // Tags is the resolver for the tags field.
 func (r *queryResolver) Tags(ctx context.Context, first *int, after *string, accountID *string) (*model.TagConnection, error) {
-	accountIDs, err := parseOptionalID(accountID)
+	owner, err := parseOptionalID(accountID)
 	if err != nil {
 		return nil, err
 	}
-	return r.findTags(ctx, linkapi.TagFilter{AccountID: accountIDs}, first, after)
+	return r.findTags(ctx, linkapi.TagFilter{AccountID: owner}, first, after)
 }
 
 // Account is the resolver for the account field.
@@ -314,11 +314,11 @@ func (r *queryResolver) Accounts(ctx context.Context, first *int, after *string)
 
 // ExportBookmarks is the resolver for the exportBookmarks field.
 func (r *queryResolver) ExportBookmarks(ctx context.Context, accountID *string) (string, error) {
-	accountIDs, err := parseOptionalID(accountID)
+	owner, err := parseOptionalID(accountID)
 	if err != nil {
 		return "", err
 	}
-	links, tags, err := r.ImportService.ExportLinks(ctx, accountIDs)
+	links, tags, err := r.ImportService.ExportLinks(ctx, owner)
 	if err != nil {
 		return "", err
 	}
