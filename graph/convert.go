@@ -110,8 +110,9 @@ func selectsPage(ctx context.Context) bool {
 }
 
 // findLinks runs one links list; every list of links in the schema goes through it.
-// It reads the page only when the query asks for items, and counts only when it
-// asks for totalCount; known, when set, is a count already read with the parent.
+// It reads the page only when the query asks for items (or names an account, so
+// that naming another one is refused whatever is selected), and counts only when
+// it asks for totalCount; known, when set, is a count already read with the parent.
 func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, first *int, after *string, known *int) (*model.LinkConnection, error) {
 	p, err := page(first, after)
 	if err != nil {
@@ -124,7 +125,7 @@ func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, fir
 		count = func(context.Context) (int, error) { return n, nil }
 	}
 	list := &linkapi.LinkList{}
-	if selectsPage(ctx) {
+	if selectsPage(ctx) || filter.AccountID != nil {
 		if list, err = r.LinkService.FindLinks(ctx, filter); err != nil {
 			return nil, err
 		}
@@ -140,7 +141,7 @@ func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first
 	}
 	filter.Page = p
 	list := &linkapi.TagList{}
-	if selectsPage(ctx) {
+	if selectsPage(ctx) || filter.AccountID != nil {
 		if list, err = r.TagService.FindTags(ctx, filter); err != nil {
 			return nil, err
 		}

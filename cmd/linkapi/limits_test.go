@@ -241,3 +241,19 @@ func TestUnpagedListsAreBounded(t *testing.T) {
 		t.Errorf("apiTokens: got %d, want 100", got)
 	}
 }
+
+// TestAnotherAccountIsRefusedWhateverIsSelected: naming another account is
+// FORBIDDEN even when the selection reads nothing from the list.
+func TestAnotherAccountIsRefusedWhateverIsSelected(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/o.db")
+	s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+	bob := s.createAccount(t, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
+	token := s.login(t, "ann@example.com", "ann-password")
+	for _, q := range []string{
+		`query($a: ID) { links(accountId: $a) { __typename } }`,
+		`query($a: ID) { tags(accountId: $a) { __typename } }`,
+		`query($a: ID) { links(accountId: $a) { totalCount } }`,
+	} {
+		wantCode(t, s.do(t, token, q, map[string]any{"a": formatInt(bob)}), "FORBIDDEN")
+	}
+}
