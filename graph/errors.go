@@ -25,6 +25,9 @@ var codes = map[string]string{
 	linkapi.EINTERNAL:        "INTERNAL_SERVER_ERROR",
 }
 
+// errPanic is what RecoverFunc turns a panic into.
+var errPanic = errors.New("panic in resolver")
+
 // errInternal is what a caller sees of any error that is not a domain error.
 const errInternal = "internal server error"
 
@@ -49,19 +52,30 @@ func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string)
 		if code, ok := gqlErr.Extensions["code"].(string); ok && code != "" {
 			return gqlErr
 		}
+		var reqErr *gqlerror.Error
+		if len(gqlErr.Path) == 0 && errors.As(err, &reqErr) && !errors.Is(err, errPanic) {
+			// An uncoded error outside any field is gqlgen's transport refusing the
+			// request itself: a body that is not JSON, a batch, a query that is not
+			// a string. The client's mistake; its text would echo the body.
+			gqlErr.Message = "the request body is not a GraphQL request (one JSON object with a query string)"
+			setCode(gqlErr, "BAD_REQUEST")
+			return gqlErr
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			logger.WarnContext(ctx, "request deadline passed", "path", gqlErr.Path.String())
 			gqlErr.Message = "the request took longer than the server allows"
 			setCode(gqlErr, "TIMEOUT")
 			return gqlErr
 		}
-		logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
+		id := ""
+		if requestID != nil {
+			id = requestID(ctx)
+		}
+		logger.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "err", err)
 		gqlErr.Message = errInternal
 		setCode(gqlErr, codes[linkapi.EINTERNAL])
-		if requestID != nil {
-			if id := requestID(ctx); id != "" {
-				gqlErr.Extensions["requestId"] = id
-			}
+		if id != "" {
+			gqlErr.Extensions["requestId"] = id
 		}
 		return gqlErr
 	}
@@ -82,6 +96,6 @@ func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
 			path = fc.Path().String()
 		}
 		logger.ErrorContext(ctx, "panic in resolver", "path", path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		return errors.New("panic in resolver")
+		return errPanic
 	}
 }

@@ -78,6 +78,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 		// Production hides the schema: no introspection and no "Did you mean"
 		// suggestions in validation errors.
 		srv.SetDisableSuggestion(true)
+		srv.Use(noIntrospection{})
 	} else {
 		srv.Use(extension.Introspection{})
 	}

@@ -132,3 +132,54 @@ func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, visi
 	}
 	return max
 }
+
+// noIntrospection refuses, before execution, an operation that asks for __schema
+// or __type, with the code INTROSPECTION_DISABLED; without it gqlgen would fail
+// those fields at run time with an uncoded, internal-looking error. __typename
+// stays allowed: clients such as Apollo add it to every selection.
+type noIntrospection struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = noIntrospection{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (noIntrospection) ExtensionName() string { return "NoIntrospection" }
+
+// Validate implements graphql.HandlerExtension.
+func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (noIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Doc.Operations.ForName(oc.OperationName)
+	if op != nil && asksIntrospection(op.SelectionSet, oc.Doc.Fragments, map[string]bool{}) {
+		err := gqlerror.Errorf("introspection is disabled on this server")
+		errcode.Set(err, "INTROSPECTION_DISABLED")
+		return err
+	}
+	return nil
+}
+
+func asksIntrospection(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) bool {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" || asksIntrospection(s.SelectionSet, frags, visiting) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if asksIntrospection(s.SelectionSet, frags, visiting) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && !visiting[s.Name] {
+				visiting[s.Name] = true
+				if asksIntrospection(f.SelectionSet, frags, visiting) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -24,7 +24,8 @@ func observeResponses(o Observer) graphql.ResponseMiddleware {
 		start := time.Now()
 		resp := next(ctx)
 		name := ""
-		if oc := graphql.GetOperationContext(ctx); oc != nil {
+		if graphql.HasOperationContext(ctx) {
+			oc := graphql.GetOperationContext(ctx)
 			name = oc.OperationName
 			if name == "" && oc.Operation != nil {
 				name = oc.Operation.Name

@@ -143,7 +143,7 @@ func checkSecret(cfg *config) error {
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
 		return fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
 	}
-	if cfg.JWTSecret == "" && !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
+	if cfg.JWTSecret == "" && strings.HasPrefix(cfg.DatabaseURL, "mysql:") {
 		return errors.New("LINKAPI_JWT_SECRET is required with a MySQL database (at least 32 bytes, e.g. from `openssl rand -hex 32`)")
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -108,8 +109,8 @@ func TestInternalErrorsCarryARequestIDOnly(t *testing.T) {
 			t.Errorf("the response mentions %q: %s", leak, r.Raw)
 		}
 	}
-	if !strings.Contains(s.Log.String(), "test-request-0001") {
-		t.Errorf("the log has no line for the request id")
+	if !regexp.MustCompile(`msg="internal error" request_id=test-request-0001 path=links`).MatchString(s.Log.String()) {
+		t.Errorf("the log has no internal-error line under the request id:\n%s", s.Log.String())
 	}
 }
 
@@ -255,5 +256,22 @@ func TestAnotherAccountIsRefusedWhateverIsSelected(t *testing.T) {
 		`query($a: ID) { links(accountId: $a) { totalCount } }`,
 	} {
 		wantCode(t, s.do(t, token, q, map[string]any{"a": formatInt(bob)}), "FORBIDDEN")
+	}
+}
+
+// TestMalformedBodiesAreClientErrors: bodies that are not one GraphQL request are
+// the client's error, never an internal one, and nothing panics.
+func TestMalformedBodiesAreClientErrors(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/m.db")
+	for _, body := range []string{`[{"query":"{ __typename }"},{"query":"{ __typename }"}]`, `{bad`, `{"query": 5}`, ``} {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		r := s.send(t, req)
+		if r.Status != http.StatusBadRequest && r.Status != http.StatusOK || r.Code() == "INTERNAL_SERVER_ERROR" || len(r.Errors) == 0 {
+			t.Errorf("%q: got %d %s, want a client error", body, r.Status, r.Raw)
+		}
+	}
+	if strings.Contains(s.Log.String(), "panic") || strings.Contains(s.Log.String(), "__typename") {
+		t.Errorf("the server logged a panic or a request body:\n%s", s.Log.String())
 	}
 }

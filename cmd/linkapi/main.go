@@ -239,7 +239,11 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
 	srv := newHTTPServer(h)
-	fmt.Fprintf(p.Stderr, "linkapi: serving GraphQL on http://%s/graphql and GraphiQL on http://%s/\n", ln.Addr(), ln.Addr())
+	if cfg.GraphiQL {
+		fmt.Fprintf(p.Stderr, "linkapi: serving GraphQL on http://%s/graphql and GraphiQL on http://%s/\n", ln.Addr(), ln.Addr())
+	} else {
+		fmt.Fprintf(p.Stderr, "linkapi: serving GraphQL on http://%s/graphql\n", ln.Addr())
+	}
 	if p.Listening != nil {
 		p.Listening(ln.Addr().String())
 	}

@@ -24,8 +24,17 @@ func getText(t *testing.T, url string) (int, string) {
 func TestProductionHidesTheSchema(t *testing.T) {
 	dir := t.TempDir()
 	prod := startServerEnv(t, "sqlite:"+dir+"/p.db", nil, map[string]string{"LINKAPI_ENV": "production"})
-	if r := prod.do(t, "", `{ __schema { types { name } } }`, nil); len(r.Errors) == 0 {
-		t.Errorf("introspection in production: got %s, want an error", r.Raw)
+	for _, q := range []string{
+		`{ __schema { types { name } } }`,
+		`{ __type(name: "Link") { name } }`,
+		`query { ...F } fragment F on Query { __schema { queryType { name } } }`,
+	} {
+		if r := prod.do(t, "", q, nil); r.Code() != "INTROSPECTION_DISABLED" || r.Data != nil {
+			t.Errorf("introspection in production: got %s, want INTROSPECTION_DISABLED and no data", r.Raw)
+		}
+	}
+	if r := prod.do(t, "", `{ __typename }`, nil); len(r.Errors) > 0 {
+		t.Errorf("__typename in production: %s", r.Raw)
 	}
 	r := prod.do(t, "", `{ linkz { totalCount } }`, nil)
 	if len(r.Errors) == 0 || strings.Contains(r.Raw, "Did you mean") {

@@ -79,6 +79,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"unknown scheme", func(t *testing.T) map[string]string {
 			return map[string]string{"LINKAPI_DATABASE_URL": "postgres://x", "LINKAPI_JWT_SECRET": testSecret}
 		}, "postgres"},
+		{"unknown scheme without a secret", func(t *testing.T) map[string]string {
+			return map[string]string{"LINKAPI_DATABASE_URL": "postgres://x"}
+		}, "postgres"},
 		{"unreachable mysql", func(t *testing.T) map[string]string {
 			return map[string]string{"LINKAPI_DATABASE_URL": "mysql://root@127.0.0.1:1/x", "LINKAPI_JWT_SECRET": testSecret}
 		}, "127.0.0.1:1"},
