@@ -61,7 +61,9 @@ func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string)
 			setCode(gqlErr, "BAD_REQUEST")
 			return gqlErr
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		// Past the deadline, drivers fail in their own words (an interrupted
+		// statement, a connection gone); the context says what happened.
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			logger.WarnContext(ctx, "request deadline passed", "path", gqlErr.Path.String())
 			gqlErr.Message = "the request took longer than the server allows"
 			setCode(gqlErr, "TIMEOUT")
