@@ -152,19 +152,8 @@ func (s *Store) SetAccountScopes(ctx context.Context, id int64, scopes []string)
 // DeleteAccount deletes an account with its links and tags: the caller's own, or
 // any for an administrator. NOT_FOUND.
 func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
-	tx, _, err := s.owned(ctx, writing, &accountRow{})
-	if err != nil {
-		return err
-	}
 	defer s.accounts.forget(id)
-	res := tx.Where("accounts.id = ?", id).Delete(&accountRow{})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
-	}
-	return nil
+	return s.deleteOwned(ctx, &accountRow{}, id, "account")
 }
 
 // ChangePassword changes the caller's own password and records when, so that

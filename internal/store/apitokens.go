@@ -116,18 +116,7 @@ func (s *Store) FindAPITokens(ctx context.Context) ([]*linkapi.APIToken, error) 
 
 // RevokeAPIToken deletes a token at once. NOT_FOUND.
 func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
-	tx, _, err := s.owned(ctx, writing, &apiTokenRow{})
-	if err != nil {
-		return err
-	}
-	res := tx.Where("api_tokens.id = ?", id).Delete(&apiTokenRow{})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return linkapi.Errorf(linkapi.ENOTFOUND, "API token not found")
-	}
-	return nil
+	return s.deleteOwned(ctx, &apiTokenRow{}, id, "API token")
 }
 
 // apiTokenTouchEvery is how stale last_used_at may get: recording every use would

@@ -201,18 +201,7 @@ func emptyToNil(s *string) *string {
 
 // DeleteLink deletes a link and its tag pairs. NOT_FOUND.
 func (s *Store) DeleteLink(ctx context.Context, id int64) error {
-	tx, _, err := s.owned(ctx, writing, &linkRow{})
-	if err != nil {
-		return err
-	}
-	res := tx.Where("links.id = ?", id).Delete(&linkRow{})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return linkapi.Errorf(linkapi.ENOTFOUND, "link not found")
-	}
-	return nil
+	return s.deleteOwned(ctx, &linkRow{}, id, "link")
 }
 
 // TagLink puts a tag on a link. NOT_FOUND when either is not the caller's;

@@ -79,13 +79,33 @@ func (s *Store) owned(ctx context.Context, a access, model any) (*gorm.DB, *auth
 	if crossesAccounts(c, a) {
 		return tx, c, nil
 	}
-	table := model.(interface{ TableName() string }).TableName()
+	table := model.(tabler).TableName()
 	column := table + ".account_id"
 	if table == "accounts" {
 		column = "accounts.id"
 	}
 	return tx.Where(column+" = ?", c.AccountID), c, nil
 }
+
+// deleteOwned deletes the row of model's table with the given id if the caller may
+// write it; NOT_FOUND otherwise, whether it is missing or another account's.
+func (s *Store) deleteOwned(ctx context.Context, model tabler, id int64, what string) error {
+	tx, _, err := s.owned(ctx, writing, model)
+	if err != nil {
+		return err
+	}
+	res := tx.Where(model.TableName()+".id = ?", id).Delete(model)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return linkapi.Errorf(linkapi.ENOTFOUND, "%s not found", what)
+	}
+	return nil
+}
+
+// tabler is a row type that names its table.
+type tabler interface{ TableName() string }
 
 // targetAccount resolves the account a list or a create names: the caller's own when
 // requested is nil. Naming another account needs admin scope (FORBIDDEN otherwise),

@@ -139,16 +139,5 @@ func (s *Store) RenameTag(ctx context.Context, id int64, name string) (*linkapi.
 
 // DeleteTag deletes a tag, taking it off its links. NOT_FOUND.
 func (s *Store) DeleteTag(ctx context.Context, id int64) error {
-	tx, _, err := s.owned(ctx, writing, &tagRow{})
-	if err != nil {
-		return err
-	}
-	res := tx.Where("tags.id = ?", id).Delete(&tagRow{})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return linkapi.Errorf(linkapi.ENOTFOUND, "tag not found")
-	}
-	return nil
+	return s.deleteOwned(ctx, &tagRow{}, id, "tag")
 }
