@@ -147,6 +147,9 @@ func (s *Store) listScope(ctx context.Context, tx *gorm.DB, column string, accou
 	if err != nil {
 		return nil, err
 	}
+	if c := auth.FromContext(ctx); !crossesAccounts(c, reading) {
+		return tx, nil // owned has already confined tx to id, the caller's own
+	}
 	return tx.Where(column+" = ?", id), nil
 }
 
