@@ -131,31 +131,19 @@ func (a *Authenticator) Login(ctx context.Context, email, password string, scope
 	if !known && linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
 		return nil, err
 	}
-	// The failure allowance is taken inside the hashing slot, so that only the
-	// checks actually running hold a share of it: logins queued for a slot do
-	// not use up an address's allowance, while guesses still cannot run past it.
-	var matches, refused bool
-	var wait time.Duration
-	if err := a.Hashing.Do(ctx, func() {
-		done, w, ok := a.failures().Begin(email, ClientAddr(ctx))
-		if !ok {
-			refused, wait = true, w
-			return
+	err = a.GuardPasswordCheck(ctx, email, func() error {
+		if known && CheckPassword(hash, password) {
+			return nil
 		}
-		if known {
-			matches = CheckPassword(hash, password)
-		} else {
+		if !known {
 			CheckDummyPassword(password)
 		}
-		done(!matches)
-	}); err != nil {
-		return nil, err
-	}
-	if refused {
-		return nil, errTooManyFailures(wait)
-	}
-	if !matches {
+		return linkapi.ErrWrongPassword
+	})
+	if errors.Is(err, linkapi.ErrWrongPassword) {
 		return nil, errBadCredentials()
+	} else if err != nil {
+		return nil, err
 	}
 
 	granted := knownScopes(acc.Scopes)
@@ -218,10 +206,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller
 }
 
 // GuardPasswordCheck runs check, which verifies a password of the account with
-// the given email (changePassword's current password), under the same limits as
-// Login: in a hashing slot, and counted against the failure allowances of the
-// email and the client address when it returns linkapi.ErrWrongPassword. So a
-// stolen token cannot be used to guess its account's password quickly.
+// the given email (Login's, or changePassword's current one), in a hashing slot,
+// counting it against the failure allowances of the email and the client address
+// when it returns linkapi.ErrWrongPassword. So neither login nor a stolen token
+// can be used to guess a password quickly.
+//
+// The failure allowance is taken inside the hashing slot, so that only the checks
+// actually running hold a share of it: checks queued for a slot do not use up an
+// address's allowance, while guesses still cannot run past it.
 func (a *Authenticator) GuardPasswordCheck(ctx context.Context, email string, check func() error) error {
 	email = strings.ToLower(strings.TrimSpace(email))
 	var err error
