@@ -206,35 +206,8 @@ func TestSQLiteDefaultSecret(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "links.db")
 	serve := func() (*testServer, string, func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		log := &syncBuffer{}
-		addrc := make(chan string, 1)
-		p := &Program{
-			Stdin:     strings.NewReader(""),
-			Stdout:    log,
-			Stderr:    log,
-			Getenv:    env(map[string]string{"LINKAPI_DATABASE_URL": "sqlite:" + db}),
-			Listening: func(addr string) { addrc <- addr },
-		}
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}) }()
-		stop := func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		}
-		select {
-		case addr := <-addrc:
-			return &testServer{URL: "http://" + addr}, log.String(), stop
-		case err := <-done:
-			cancel()
-			t.Fatalf("serve ended before listening: %v\n%s", err, log.String())
-		case <-time.After(60 * time.Second):
-			cancel()
-			t.Fatalf("serve did not listen within 60s\n%s", log.String())
-		}
-		return nil, "", nil
+		addr, log, stop := launch(t, map[string]string{"LINKAPI_DATABASE_URL": "sqlite:" + db}, nil)
+		return &testServer{URL: "http://" + addr}, log.String(), stop
 	}
 
 	s, out, stop := serve()

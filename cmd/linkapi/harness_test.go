@@ -74,6 +74,20 @@ func startServerEnv(t *testing.T, dbURL string, opened func(*gorm.DB), vars map[
 	for k, v := range vars {
 		all[k] = v
 	}
+	addr, log, stop := launch(t, all, opened)
+	t.Cleanup(stop)
+	db, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeDB(db) })
+	return &testServer{URL: "http://" + addr, DBURL: dbURL, Store: store.New(db), Log: log}
+}
+
+// launch runs serve with vars as its whole environment and returns its address,
+// its output and a stop that ends it and reports how it ended.
+func launch(t *testing.T, vars map[string]string, opened func(*gorm.DB)) (string, *syncBuffer, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	log := &syncBuffer{}
@@ -81,15 +95,20 @@ func startServerEnv(t *testing.T, dbURL string, opened func(*gorm.DB), vars map[
 		Stdin:     strings.NewReader(""),
 		Stdout:    log,
 		Stderr:    log,
-		Getenv:    env(all),
+		Getenv:    env(vars),
 		Listening: func(addr string) { addrc <- addr },
 		Opened:    opened,
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}) }()
-	var addr string
 	select {
-	case addr = <-addrc:
+	case addr := <-addrc:
+		return addr, log, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		}
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve ended before listening: %v\n%s", err, log.String())
@@ -97,18 +116,7 @@ func startServerEnv(t *testing.T, dbURL string, opened func(*gorm.DB), vars map[
 		cancel()
 		t.Fatalf("serve did not listen within 60s\n%s", log.String())
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	})
-	db, err := store.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeDB(db) })
-	return &testServer{URL: "http://" + addr, DBURL: dbURL, Store: store.New(db), Log: log}
+	return "", nil, nil
 }
 
 // forEachServer runs fn against a fresh server on SQLite and, when
