@@ -68,69 +68,54 @@ func (d DepthLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if op == nil {
 		return nil
 	}
-	if depth := selectionDepth(op.SelectionSet, oc.Doc.Fragments, map[string]bool{}); depth > d.Max {
+	depth, aliases := 0, 0
+	walkFields(op.SelectionSet, oc.Doc.Fragments, func(f *ast.Field, level int, introspection bool) {
+		if f.Alias != "" && f.Alias != f.Name {
+			aliases++
+		}
+		if !introspection && level > depth {
+			depth = level
+		}
+	})
+	if depth > d.Max {
 		err := gqlerror.Errorf("operation has depth %d, which exceeds the limit of %d", depth, d.Max)
 		errcode.Set(err, "DEPTH_LIMIT_EXCEEDED")
 		return err
 	}
-	if n := countAliases(op.SelectionSet, oc.Doc.Fragments, map[string]bool{}); d.MaxAliases > 0 && n > d.MaxAliases {
-		err := gqlerror.Errorf("operation has %d aliased fields, which exceeds the limit of %d", n, d.MaxAliases)
+	if d.MaxAliases > 0 && aliases > d.MaxAliases {
+		err := gqlerror.Errorf("operation has %d aliased fields, which exceeds the limit of %d", aliases, d.MaxAliases)
 		errcode.Set(err, "ALIAS_LIMIT_EXCEEDED")
 		return err
 	}
 	return nil
 }
 
-// countAliases counts the fields whose alias differs from their name, following
-// fragment spreads each time they are spread.
-func countAliases(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) int {
-	n := 0
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Alias != "" && s.Alias != s.Name {
-				n++
-			}
-			n += countAliases(s.SelectionSet, frags, visiting)
-		case *ast.InlineFragment:
-			n += countAliases(s.SelectionSet, frags, visiting)
-		case *ast.FragmentSpread:
-			if f := frags.ForName(s.Name); f != nil && !visiting[s.Name] {
-				visiting[s.Name] = true
-				n += countAliases(f.SelectionSet, frags, visiting)
-				delete(visiting, s.Name)
+// walkFields calls visit for every field an operation selects, with its depth (1
+// for the operation's own fields) and whether it is or lies under an
+// introspection field (__schema, __type, __typename). Fragment spreads are
+// followed where they are spread; validation has already refused fragment
+// cycles, and the guard keeps this safe on its own.
+func walkFields(set ast.SelectionSet, frags ast.FragmentDefinitionList, visit func(f *ast.Field, depth int, introspection bool)) {
+	var walk func(set ast.SelectionSet, depth int, introspection bool, visiting map[string]bool)
+	walk = func(set ast.SelectionSet, depth int, introspection bool, visiting map[string]bool) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				in := introspection || strings.HasPrefix(s.Name, "__")
+				visit(s, depth, in)
+				walk(s.SelectionSet, depth+1, in, visiting)
+			case *ast.InlineFragment:
+				walk(s.SelectionSet, depth, introspection, visiting)
+			case *ast.FragmentSpread:
+				if f := frags.ForName(s.Name); f != nil && !visiting[s.Name] {
+					visiting[s.Name] = true
+					walk(f.SelectionSet, depth, introspection, visiting)
+					delete(visiting, s.Name)
+				}
 			}
 		}
 	}
-	return n
-}
-
-func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) int {
-	max := 0
-	for _, sel := range set {
-		d := 0
-		switch s := sel.(type) {
-		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				continue
-			}
-			d = 1 + selectionDepth(s.SelectionSet, frags, visiting)
-		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, frags, visiting)
-		case *ast.FragmentSpread:
-			// Validation has already refused fragment cycles; the guard keeps this safe
-			// on its own.
-			if f := frags.ForName(s.Name); f != nil && !visiting[s.Name] {
-				visiting[s.Name] = true
-				d = selectionDepth(f.SelectionSet, frags, visiting)
-				delete(visiting, s.Name)
-			}
-		}
-		if d > max {
-			max = d
-		}
-	}
-	return max
+	walk(set, 1, false, map[string]bool{})
 }
 
 // noIntrospection refuses, before execution, an operation that asks for __schema
@@ -153,33 +138,17 @@ func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
 // MutateOperationContext implements graphql.OperationContextMutator.
 func (noIntrospection) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	op := oc.Doc.Operations.ForName(oc.OperationName)
-	if op != nil && asksIntrospection(op.SelectionSet, oc.Doc.Fragments, map[string]bool{}) {
+	if op == nil {
+		return nil
+	}
+	asks := false
+	walkFields(op.SelectionSet, oc.Doc.Fragments, func(f *ast.Field, _ int, _ bool) {
+		asks = asks || f.Name == "__schema" || f.Name == "__type"
+	})
+	if asks {
 		err := gqlerror.Errorf("introspection is disabled on this server")
 		errcode.Set(err, "INTROSPECTION_DISABLED")
 		return err
 	}
 	return nil
-}
-
-func asksIntrospection(set ast.SelectionSet, frags ast.FragmentDefinitionList, visiting map[string]bool) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Name == "__schema" || s.Name == "__type" || asksIntrospection(s.SelectionSet, frags, visiting) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if asksIntrospection(s.SelectionSet, frags, visiting) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if f := frags.ForName(s.Name); f != nil && !visiting[s.Name] {
-				visiting[s.Name] = true
-				if asksIntrospection(f.SelectionSet, frags, visiting) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
