@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -45,6 +46,9 @@ type Options struct {
 	// MaxDepth, MaxComplexity and MaxAliases override the default query limits
 	// when positive.
 	MaxDepth, MaxComplexity, MaxAliases int
+	// Budget bounds what a request may hold, counted before validation; its
+	// fields that are not positive take DefaultBudget's.
+	Budget Budget
 	// RequestID, when set, gives the id of a request, which internal errors carry
 	// so that a report can be matched with the log.
 	RequestID func(ctx context.Context) string
@@ -71,9 +75,11 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	}
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(overHTTP{transport.GET{}})
-	srv.AddTransport(overHTTP{transport.POST{}})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	budget := o.Budget.orDefault()
+	srv.AddTransport(overHTTP{transport.GET{}, budget})
+	srv.AddTransport(overHTTP{transport.POST{}, budget})
+	queries := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(queries)
 	if o.Production {
 		// Production hides the schema: no introspection and no "Did you mean"
 		// suggestions in validation errors.
@@ -86,6 +92,8 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 		srv.AroundResponses(observeResponses(o.Observer))
 	}
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](APQCacheSize)}}})
+	srv.Use(budgetExtension{Budget: budget, cache: queries})
+	srv.AroundResponses(capErrors(budget.Errors))
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
 	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
 	srv.SetErrorPresenter(ErrorPresenter(logger, o.RequestID))
@@ -127,20 +135,39 @@ func (c apqCache) Add(ctx context.Context, hash, query string) {
 // application/graphql-response+json, 200 under application/json (where gqlgen says
 // 422 to some), 400 under either when there is no query at all, 405 to a mutation
 // sent with GET. Such a response has no data entry, not even a null one.
-type overHTTP struct{ graphql.Transport }
+//
+// Before the transport decodes the JSON of a request, its values are counted
+// (budget.overJSON); a request with too many is answered VARIABLE_LIMIT_EXCEEDED
+// by the same path as any other request error, without being decoded.
+type overHTTP struct {
+	graphql.Transport
+	budget Budget
+}
 
 func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	rw := &requestErrorWriter{ResponseWriter: w}
-	t.Transport.Do(rw, r, requestErrorExec{GraphExecutor: exec, w: rw})
+	ex := requestErrorExec{GraphExecutor: exec, w: rw}
+	if err := t.budget.overJSON(r); err != nil {
+		ex.refuse = err
+		r.Body = io.NopCloser(strings.NewReader("{}"))
+		r.URL.RawQuery = ""
+	}
+	t.Transport.Do(rw, r, ex)
 }
 
-// requestErrorExec tells its writer when an operation fails before execution.
+// requestErrorExec tells its writer when an operation fails before execution,
+// and fails the operation with refuse when it is set.
 type requestErrorExec struct {
 	graphql.GraphExecutor
-	w *requestErrorWriter
+	w      *requestErrorWriter
+	refuse *gqlerror.Error
 }
 
 func (e requestErrorExec) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
+	if e.refuse != nil {
+		e.w.failed = true
+		return &graphql.OperationContext{}, gqlerror.List{e.refuse}
+	}
 	oc, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
 	if len(errs) > 0 {
 		e.w.failed = true

@@ -52,6 +52,8 @@ type config struct {
 	AccountCacheTTL time.Duration
 	// MaxDepth, MaxComplexity and MaxAliases are the query limits.
 	MaxDepth, MaxComplexity, MaxAliases int
+	// Budget bounds what a request's document and variables may hold.
+	Budget graph.Budget
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -107,6 +109,16 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 		{"LINKAPI_MAX_DEPTH", &cfg.MaxDepth, graph.MaxDepth},
 		{"LINKAPI_MAX_COMPLEXITY", &cfg.MaxComplexity, graph.MaxComplexity},
 		{"LINKAPI_MAX_ALIASES", &cfg.MaxAliases, graph.MaxAliases},
+		{"LINKAPI_MAX_DOCUMENT_BYTES", &cfg.Budget.DocumentBytes, graph.DefaultBudget.DocumentBytes},
+		{"LINKAPI_MAX_TOKENS", &cfg.Budget.Tokens, graph.DefaultBudget.Tokens},
+		{"LINKAPI_MAX_SELECTIONS", &cfg.Budget.Selections, graph.DefaultBudget.Selections},
+		{"LINKAPI_MAX_FIELD_REPEATS", &cfg.Budget.Repeats, graph.DefaultBudget.Repeats},
+		{"LINKAPI_MAX_FRAGMENTS", &cfg.Budget.Fragments, graph.DefaultBudget.Fragments},
+		{"LINKAPI_MAX_OPERATIONS", &cfg.Budget.Operations, graph.DefaultBudget.Operations},
+		{"LINKAPI_MAX_DIRECTIVES", &cfg.Budget.Directives, graph.DefaultBudget.Directives},
+		{"LINKAPI_MAX_VARIABLES", &cfg.Budget.Variables, graph.DefaultBudget.Variables},
+		{"LINKAPI_MAX_VARIABLE_VALUES", &cfg.Budget.VariableValues, graph.DefaultBudget.VariableValues},
+		{"LINKAPI_MAX_ERRORS", &cfg.Budget.Errors, graph.DefaultBudget.Errors},
 	} {
 		v := env(l.name, strconv.Itoa(l.def))
 		n, err := strconv.Atoi(v)

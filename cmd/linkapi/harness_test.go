@@ -56,19 +56,19 @@ func env(vars map[string]string) func(string) string {
 }
 
 // startServer runs serve on dbURL until the test ends.
-func startServer(t *testing.T, dbURL string) *testServer {
+func startServer(t testing.TB, dbURL string) *testServer {
 	t.Helper()
 	return startServerWith(t, dbURL, nil)
 }
 
 // startServerWith is startServer that hands the server's database to opened.
-func startServerWith(t *testing.T, dbURL string, opened func(*gorm.DB)) *testServer {
+func startServerWith(t testing.TB, dbURL string, opened func(*gorm.DB)) *testServer {
 	t.Helper()
 	return startServerEnv(t, dbURL, opened, nil)
 }
 
 // startServerEnv is startServerWith with more environment variables.
-func startServerEnv(t *testing.T, dbURL string, opened func(*gorm.DB), vars map[string]string) *testServer {
+func startServerEnv(t testing.TB, dbURL string, opened func(*gorm.DB), vars map[string]string) *testServer {
 	t.Helper()
 	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
 	for k, v := range vars {
@@ -86,7 +86,7 @@ func startServerEnv(t *testing.T, dbURL string, opened func(*gorm.DB), vars map[
 
 // launch runs serve with vars as its whole environment and returns its address,
 // its output and a stop that ends it and reports how it ended.
-func launch(t *testing.T, vars map[string]string, opened func(*gorm.DB)) (string, *syncBuffer, func()) {
+func launch(t testing.TB, vars map[string]string, opened func(*gorm.DB)) (string, *syncBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
@@ -150,7 +150,7 @@ func (r *gqlResponse) Code() string {
 }
 
 // do posts a GraphQL request with token as the bearer (none when empty).
-func (s *testServer) do(t *testing.T, token, query string, vars map[string]any) *gqlResponse {
+func (s *testServer) do(t testing.TB, token, query string, vars map[string]any) *gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
@@ -161,7 +161,7 @@ func (s *testServer) do(t *testing.T, token, query string, vars map[string]any) 
 	return s.send(t, req)
 }
 
-func (s *testServer) send(t *testing.T, req *http.Request) *gqlResponse {
+func (s *testServer) send(t testing.TB, req *http.Request) *gqlResponse {
 	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -177,7 +177,7 @@ func (s *testServer) send(t *testing.T, req *http.Request) *gqlResponse {
 }
 
 // ok is do that fails the test on any error.
-func (s *testServer) ok(t *testing.T, token, query string, vars map[string]any) map[string]any {
+func (s *testServer) ok(t testing.TB, token, query string, vars map[string]any) map[string]any {
 	t.Helper()
 	r := s.do(t, token, query, vars)
 	if len(r.Errors) > 0 || r.Status != http.StatusOK {
@@ -187,7 +187,7 @@ func (s *testServer) ok(t *testing.T, token, query string, vars map[string]any) 
 }
 
 // createAccount makes an account directly in the store and returns its id.
-func (s *testServer) createAccount(t *testing.T, email, password string, scopes ...string) int64 {
+func (s *testServer) createAccount(t testing.TB, email, password string, scopes ...string) int64 {
 	t.Helper()
 	if scopes == nil {
 		scopes = []string{}
@@ -201,7 +201,7 @@ func (s *testServer) createAccount(t *testing.T, email, password string, scopes 
 }
 
 // login logs in through the API and returns the access token.
-func (s *testServer) login(t *testing.T, email, password string) string {
+func (s *testServer) login(t testing.TB, email, password string) string {
 	t.Helper()
 	d := s.ok(t, "", `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }`,
 		map[string]any{"e": email, "p": password})
@@ -209,7 +209,7 @@ func (s *testServer) login(t *testing.T, email, password string) string {
 }
 
 // get walks a decoded JSON value by keys (strings) and indexes (ints).
-func get(t *testing.T, v any, path ...any) any {
+func get(t testing.TB, v any, path ...any) any {
 	t.Helper()
 	for _, p := range path {
 		switch k := p.(type) {
@@ -230,7 +230,7 @@ func get(t *testing.T, v any, path ...any) any {
 	return v
 }
 
-func str(t *testing.T, v any, path ...any) string {
+func str(t testing.TB, v any, path ...any) string {
 	t.Helper()
 	s, ok := get(t, v, path...).(string)
 	if !ok {
@@ -241,7 +241,7 @@ func str(t *testing.T, v any, path ...any) string {
 
 // openDB opens another connection to a test server's database, for a test to
 // reach under the API (to age a row, say).
-func openDB(t *testing.T, dbURL string) *gorm.DB {
+func openDB(t testing.TB, dbURL string) *gorm.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), dbURL)
 	if err != nil {

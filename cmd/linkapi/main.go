@@ -199,6 +199,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
 		MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
+		Budget: cfg.Budget,
 	})
 	if err != nil {
 		return err

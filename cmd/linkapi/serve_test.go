@@ -122,3 +122,37 @@ func TestOversizedBodyIs413(t *testing.T) {
 		t.Errorf("an oversized body was logged as an error:\n%s", s.Log.String())
 	}
 }
+
+// TestAnonymousBodyLimit sends bodies around MaxAnonymousBodyBytes: without a
+// token the largest passes and one byte more is 413; with a token it passes.
+func TestAnonymousBodyLimit(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/anon.db")
+	s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+	token := s.login(t, "ann@example.com", "ann-password")
+	body := func(n int) string {
+		head, tail := `{"query":"{ __typename }","variables":{"pad":"`, `"}}`
+		return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
+	}
+	for _, c := range []struct {
+		token string
+		size  int
+		want  int
+	}{
+		{"", server.MaxAnonymousBodyBytes, http.StatusOK},
+		{"", server.MaxAnonymousBodyBytes + 1, http.StatusRequestEntityTooLarge},
+		{token, server.MaxAnonymousBodyBytes + 1, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body(c.size)))
+		req.Header.Set("Content-Type", "application/json")
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		r := s.send(t, req)
+		if r.Status != c.want {
+			t.Errorf("token=%v, %d bytes: got %d %q, want %d", c.token != "", c.size, r.Status, r.Code(), c.want)
+		}
+		if c.want == http.StatusRequestEntityTooLarge && r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("an anonymous body over the limit: got %q, want BAD_USER_INPUT", r.Code())
+		}
+	}
+}

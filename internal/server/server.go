@@ -23,8 +23,12 @@ import (
 )
 
 // MaxBodyBytes bounds a request body; a GraphQL document has no business being
-// larger.
-const MaxBodyBytes = 1 << 20
+// larger. MaxAnonymousBodyBytes bounds the body of a request without a token,
+// which can only log in or read the schema.
+const (
+	MaxBodyBytes          = 1 << 20
+	MaxAnonymousBodyBytes = 64 << 10
+)
 
 // Config is what the handler needs from the rest of the program.
 type Config struct {
@@ -91,19 +95,24 @@ func New(cfg Config) http.Handler {
 	return logRequests(cfg.Logger, cfg.Metrics, h)
 }
 
-// limitBody reads the request body up front, at most MaxBodyBytes of it, so that a
-// larger one is answered 413 here instead of failing inside the GraphQL handler.
+// limitBody reads the request body up front, at most MaxBodyBytes of it
+// (MaxAnonymousBodyBytes without a caller), so that a larger one is answered 413
+// here instead of failing inside the GraphQL handler.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > MaxBodyBytes {
-			tooLarge(w)
+		limit := int64(MaxBodyBytes)
+		if auth.FromContext(r.Context()) == nil {
+			limit = MaxAnonymousBodyBytes
+		}
+		if r.ContentLength > limit {
+			tooLarge(w, limit)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		var maxErr *http.MaxBytesError
 		switch {
 		case errors.As(err, &maxErr):
-			tooLarge(w)
+			tooLarge(w, limit)
 			return
 		case err != nil:
 			writeGraphQLError(w, http.StatusBadRequest, "could not read the request body", "BAD_REQUEST")
@@ -114,10 +123,10 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-func tooLarge(w http.ResponseWriter) {
+func tooLarge(w http.ResponseWriter, limit int64) {
 	w.Header().Set("Connection", "close")
 	writeGraphQLError(w, http.StatusRequestEntityTooLarge,
-		fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes), "BAD_USER_INPUT")
+		fmt.Sprintf("request body is larger than %d bytes", limit), "BAD_USER_INPUT")
 }
 
 // deadline bounds the time a request may take, database work included.
