@@ -968,6 +968,7 @@ type Mutation {
   """
   Makes an API token for scripts, with at most the caller's own scopes, lasting
   expiresIn seconds (default 90 days, at most 366). The token is shown only here.
+  An API token cannot make another one (FORBIDDEN): log in to make it.
   """
   createApiToken(name: String!, scopes: [String!]!, expiresIn: Int): CreatedApiToken!
     @hasScope(scopes: ["account:write"])

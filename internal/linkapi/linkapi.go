@@ -209,7 +209,8 @@ const (
 type APITokenService interface {
 	// CreateAPIToken makes a token for the caller's own account and returns it with
 	// its secret. BAD_USER_INPUT for a bad name, lifetime or unknown scope;
-	// FORBIDDEN for a scope the caller does not hold.
+	// FORBIDDEN for a scope the caller does not hold, or when the caller is itself
+	// an API token.
 	CreateAPIToken(ctx context.Context, in APITokenCreate) (*APIToken, string, error)
 	// FindAPITokens lists the caller's own tokens, newest first.
 	FindAPITokens(ctx context.Context) ([]*APIToken, error)
