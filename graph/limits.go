@@ -8,6 +8,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"linkapi/internal/linkapi"
 )
 
 // Query limits. A depth of 8 admits links { edges { node { tags { links { nodes {
@@ -19,20 +21,20 @@ const (
 	// MaxAliases bounds the aliased fields of one operation, so that one request
 	// cannot ask for the same expensive field hundreds of times under other names.
 	MaxAliases = 30
-	// tagsPerLinkEstimate stands in for the size of Link.tags, which is not paged.
-	tagsPerLinkEstimate = 10
 )
 
 // listCost is the cost of a paged list: its children times the page it asks for.
 func listCost(child int, first *int) int {
-	n := 20
+	n := linkapi.DefaultPageSize
 	if first != nil && *first > 0 {
 		n = *first
 	}
 	return 1 + child*n
 }
 
-// complexity prices every list in the schema for the complexity limit.
+// complexity prices every list in the schema for the complexity limit, each at
+// the most items it can hold: a paged list at its page, and the lists that are
+// not paged at the bound the store keeps them to when they are written.
 func complexity() ComplexityRoot {
 	var c ComplexityRoot
 	c.Query.Links = func(child int, first *int, _, _, _, _ *string) int { return listCost(child, first) }
@@ -41,7 +43,8 @@ func complexity() ComplexityRoot {
 	c.Account.Links = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Account.Tags = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Tag.Links = func(child int, first *int, _ *string) int { return listCost(child, first) }
-	c.Link.Tags = func(child int) int { return 1 + child*tagsPerLinkEstimate }
+	c.Link.Tags = func(child int) int { return 1 + child*linkapi.MaxTagsPerLink }
+	c.Query.APITokens = func(child int) int { return 1 + child*linkapi.MaxAPITokens }
 	return c
 }
 

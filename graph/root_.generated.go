@@ -905,9 +905,10 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"""
 Requires every listed scope in the caller's token. Anonymous callers get
-UNAUTHENTICATED; authenticated callers missing a scope get FORBIDDEN.
+UNAUTHENTICATED; authenticated callers missing a scope get FORBIDDEN. On an
+argument, the scopes are required only when the argument is given and not null.
 """
-directive @hasScope(scopes: [String!]!) on FIELD_DEFINITION
+directive @hasScope(scopes: [String!]!) on FIELD_DEFINITION | ARGUMENT_DEFINITION
 
 "An RFC 3339 timestamp in UTC."
 scalar Time
@@ -918,10 +919,11 @@ type Query {
   "A link by id; null when it does not exist or belongs to another account."
   link(id: ID!): Link @hasScope(scopes: ["links:read"])
   """
-  Links, newest first. tag filters by tag name, search matches URL and title.
+  Links, newest first. tag filters by tag name (which needs tags:read), search
+  matches URL and title.
   accountId is for administrators; others may name only their own account.
   """
-  links(first: Int, after: String, tag: String, search: String, accountId: ID): LinkConnection!
+  links(first: Int, after: String, tag: String @hasScope(scopes: ["tags:read"]), search: String, accountId: ID): LinkConnection!
     @hasScope(scopes: ["links:read"])
   "A tag by id; null when it does not exist or belongs to another account."
   tag(id: ID!): Tag @hasScope(scopes: ["tags:read"])
@@ -968,6 +970,7 @@ type Mutation {
   """
   Makes an API token for scripts, with at most the caller's own scopes, lasting
   expiresIn seconds (default 90 days, at most 366). The token is shown only here.
+  An API token cannot make another one (FORBIDDEN): log in to make it.
   """
   createApiToken(name: String!, scopes: [String!]!, expiresIn: Int): CreatedApiToken!
     @hasScope(scopes: ["account:write"])

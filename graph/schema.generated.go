@@ -5,6 +5,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"linkapi/graph/model"
 	"linkapi/internal/linkapi"
 	"math"
@@ -541,10 +542,8 @@ func (ec *executionContext) field_Query_links_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["after"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "tag",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
+
+	arg2, err := ec.field_Query_links_argsTag(ctx, rawArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -566,6 +565,54 @@ func (ec *executionContext) field_Query_links_args(ctx context.Context, rawArgs 
 	}
 	args["accountId"] = arg4
 	return args, nil
+}
+
+func (ec *executionContext) field_Query_links_argsTag(
+	ctx context.Context,
+	rawArgs map[string]any,
+) (*string, error) {
+	if _, ok := rawArgs["tag"]; !ok {
+		var zeroVal *string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("tag"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["tag"]
+		if !ok {
+			var zeroVal *string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚖstring(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"tags:read"})
+		if err != nil {
+			var zeroVal *string
+			return zeroVal, err
+		}
+		if ec.Directives.HasScope == nil {
+			var zeroVal *string
+			return zeroVal, errors.New("directive hasScope is not implemented")
+		}
+		return ec.Directives.HasScope(ctx, rawArgs, directive0, scopes)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.(*string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal *string
+		return zeroVal, nil
+	} else {
+		var zeroVal *string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
 }
 
 func (ec *executionContext) field_Query_tag_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {

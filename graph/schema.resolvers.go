@@ -40,6 +40,11 @@ func (r *linkResolver) Tags(ctx context.Context, objs []*linkapi.Link) ([][]*lin
 	if err != nil {
 		return nil, err
 	}
+	if selectsLinkCount(ctx) {
+		if err := r.countTagLinks(ctx, byLink); err != nil {
+			return nil, err
+		}
+	}
 	out := make([][]*linkapi.Tag, len(objs))
 	for i, l := range objs {
 		if out[i] = byLink[l.ID]; out[i] == nil {

@@ -70,6 +70,7 @@ func TestNewHandlerRefusesUnknownScope(t *testing.T) {
 		{"second of two", `["links:write", "tags:read"]`, `["links:write", "tags:raed"]`, "tags:raed"},
 		{"on a type field", `tags: [Tag!]! @hasScope(scopes: ["tags:read"])`, `tags: [Tag!]! @hasScope(scopes: ["tag:read"])`, "tag:read"},
 		{"upper case", `["admin:write"]`, `["ADMIN:WRITE"]`, "ADMIN:WRITE"},
+		{"on an argument", `tag: String @hasScope(scopes: ["tags:read"])`, `tag: String @hasScope(scopes: ["tags:raed"])`, "tags:raed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			es := otherSchema{ExecutableSchema: NewSchema(&Resolver{}), schema: loadSchema(t, schemaText(t, c.old, c.repl))}
@@ -88,9 +89,13 @@ func TestNewHandlerRefusesUnknownScope(t *testing.T) {
 }
 
 func TestNewHandlerRefusesEmptyScopeList(t *testing.T) {
-	text := schemaText(t, `me: Account! @hasScope(scopes: ["account:read"])`, `me: Account! @hasScope(scopes: [])`)
-	es := otherSchema{ExecutableSchema: NewSchema(&Resolver{}), schema: loadSchema(t, text)}
-	if _, err := NewHandler(es, discardLogger()); err == nil {
-		t.Errorf("NewHandler(@hasScope(scopes: [])) = nil, want an error")
+	for _, edit := range [][2]string{
+		{`me: Account! @hasScope(scopes: ["account:read"])`, `me: Account! @hasScope(scopes: [])`},
+		{`tag: String @hasScope(scopes: ["tags:read"])`, `tag: String @hasScope(scopes: [])`},
+	} {
+		es := otherSchema{ExecutableSchema: NewSchema(&Resolver{}), schema: loadSchema(t, schemaText(t, edit[0], edit[1]))}
+		if _, err := NewHandler(es, discardLogger()); err == nil {
+			t.Errorf("NewHandler(%s) = nil, want an error", edit[1])
+		}
 	}
 }

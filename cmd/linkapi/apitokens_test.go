@@ -170,3 +170,46 @@ func TestTokenCreateCommand(t *testing.T) {
 		}
 	})
 }
+
+// TestAPITokenCannotCreateAPITokens checks that only a login session mints API
+// tokens: a token, even with account:write, gets FORBIDDEN and writes nothing, so
+// that revoking a token leaves no children of it working.
+func TestAPITokenCannotCreateAPITokens(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		d := s.ok(t, ann, createTokenMutation, map[string]any{"n": "parent", "s": []string{"account:write", "links:read"}})
+		parent := str(t, d, "createApiToken", "token")
+		parentID := str(t, d, "createApiToken", "apiToken", "id")
+
+		count := func() int64 {
+			t.Helper()
+			var n int64
+			if err := openDB(t, s.DBURL).Table("api_tokens").Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := count()
+		for _, scopes := range [][]string{{"links:read"}, {}} {
+			r := s.do(t, parent, createTokenMutation, map[string]any{"n": "child", "s": scopes})
+			if r.Code() != "FORBIDDEN" || get(t, r.Data, "createApiToken") != nil {
+				t.Errorf("createApiToken %v by an API token: got %q (%s), want FORBIDDEN and no data", scopes, r.Code(), r.Raw)
+			}
+		}
+		if got := count(); got != before {
+			t.Errorf("api_tokens after the refused creations: got %d rows, want %d", got, before)
+		}
+
+		// The token keeps what account:write gives it otherwise.
+		if d := s.ok(t, parent, `{ apiTokens { id } }`, nil); len(get(t, d, "apiTokens").([]any)) != 1 {
+			t.Errorf("apiTokens through the API token: %v", d)
+		}
+		// A login session still mints tokens, and revoking the parent ends it.
+		s.ok(t, ann, createTokenMutation, map[string]any{"n": "sibling", "s": []string{"links:read"}})
+		s.ok(t, ann, `mutation($id: ID!) { revokeApiToken(id: $id) }`, map[string]any{"id": parentID})
+		if r := s.do(t, parent, `{ links { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+			t.Errorf("revoked parent: got %d, want 401", r.Status)
+		}
+	})
+}

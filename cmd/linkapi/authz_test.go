@@ -477,6 +477,38 @@ var azNestedFields = []azNested{
 		[]string{"account:read"}, []string{"account:read", "tags:read"}},
 }
 
+// azArg is a request whose argument needs a scope of its own (@hasScope on the
+// argument), asked with a token of the owner's holding scopes.
+type azArg struct {
+	name   string
+	top    string
+	query  string
+	vars   map[string]any
+	scopes []string
+	want   string
+	// ids returns the ids the answer must list when want is azOK.
+	ids func(f *azFixture, after *azSnapshot) []string
+}
+
+// azLinksByTag filters links by tag, which tells which tag names exist: it needs
+// tags:read, like reading Link.tags; without the argument, or with it null, links
+// needs links:read alone.
+const azLinksByTag = `query($tag: String) { links(first: 100, tag: $tag) { totalCount nodes { id } } }`
+
+var azArgs = []azArg{
+	{"links(tag) with links:read", "links", azLinksByTag, map[string]any{"tag": "common"},
+		[]string{"links:read"}, azForbid, nil},
+	{"links(tag) of a missing tag with links:read", "links", azLinksByTag, map[string]any{"tag": "no-such-tag"},
+		[]string{"links:read"}, azForbid, nil},
+	{"links(tag) with links:read tags:read", "links", azLinksByTag, map[string]any{"tag": "common"},
+		[]string{"links:read", "tags:read"}, azOK,
+		func(f *azFixture, after *azSnapshot) []string { return after.linkIDsTagged(f.owner.id, "common") }},
+	{"links(tag: null) with links:read", "links", azLinksByTag, map[string]any{"tag": nil},
+		[]string{"links:read"}, azOK, func(f *azFixture, after *azSnapshot) []string { return after.linkIDs(f.owner.id) }},
+	{"links without tag with links:read", "links", azLinksByTag, nil,
+		[]string{"links:read"}, azOK, func(f *azFixture, after *azSnapshot) []string { return after.linkIDs(f.owner.id) }},
+}
+
 // TestAuthz runs the authorisation matrix on every database.
 func TestAuthz(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *testServer) {
@@ -511,6 +543,17 @@ func TestAuthz(t *testing.T) {
 					t.Run("with", func(t *testing.T) {
 						f.expect(t, f.ownerToken(t, n.with), n.top, n.query, vars, azOK, false)
 					})
+				})
+			}
+		})
+
+		t.Run("arguments", func(t *testing.T) {
+			for _, a := range azArgs {
+				t.Run(a.name, func(t *testing.T) {
+					r, after, ok := f.expect(t, f.ownerToken(t, a.scopes), a.top, a.query, a.vars, a.want, false)
+					if ok && a.ids != nil {
+						azSameConn(t, a.name, r.Data[a.top], a.ids(f, after))
+					}
 				})
 			}
 		})

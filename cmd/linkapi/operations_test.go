@@ -134,3 +134,41 @@ func TestMetricsAndRequestLog(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsNameOnlyAuthenticatedOperations checks that anonymous callers cannot
+// fill the operation-name labels: their operations all count as "anonymous",
+// and an authenticated operation sent after 200 junk names still gets its own.
+func TestMetricsNameOnlyAuthenticatedOperations(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/m.db")
+	s.createAccount(t, "ann@example.com", "ann-password", "account:read")
+	token := s.login(t, "ann@example.com", "ann-password")
+	for i := 0; i < 200; i++ {
+		s.do(t, "", fmt.Sprintf(`query Junk%d { __typename }`, i), nil)
+	}
+	s.do(t, "", `query JunkDenied { me { id } }`, nil)
+	s.ok(t, token, `query Mine { me { id } }`, nil)
+
+	status, body := getText(t, s.URL+"/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("/metrics: %d", status)
+	}
+	names := map[string]bool{}
+	for _, m := range regexp.MustCompile(`linkapi_graphql_operations_total\{operation="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		names[m[1]] = true
+	}
+	for name := range names {
+		if strings.HasPrefix(name, "Junk") || name == "other" {
+			t.Errorf("/metrics has the label %q, from an anonymous caller", name)
+		}
+	}
+	for _, want := range []string{
+		// The 200 junk names and the login, sent without a token.
+		`linkapi_graphql_operations_total{operation="anonymous",outcome="ok"} 201`,
+		`linkapi_graphql_operations_total{operation="anonymous",outcome="UNAUTHENTICATED"} 1`,
+		`linkapi_graphql_operations_total{operation="Mine",outcome="ok"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

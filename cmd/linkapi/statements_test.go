@@ -70,6 +70,8 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 		{"links with tags and account", `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 4},
 		{"me with links, tags and counts", `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 4},
 		{"tags with their account", `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 4},
+		// Priced 19933, just under the default complexity limit.
+		{"link counts of each link's tags", tagLinkCounts, 4},
 	}
 	for _, size := range []int{5, 100} {
 		t.Run(fmt.Sprintf("%d links", size), func(t *testing.T) {
@@ -88,7 +90,30 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 						t.Errorf("%s: got %d statements, want at most %d:\n%v", q.name, len(sqls), q.max, sqls)
 					}
 				}
+				checkTagLinkCounts(t, s.ok(t, token, tagLinkCounts, nil), size)
 			})
 		})
+	}
+}
+
+// tagLinkCounts asks for the number of links of every tag of a page of links, which
+// Link.tags counts for all of its tags at once.
+const tagLinkCounts = `{ links(first: 66) { nodes { tags { name links(first: 1) { totalCount } } } } }`
+
+// checkTagLinkCounts checks the counts of tagLinkCounts on size links, link i
+// tagged "all" and "t<i mod 7>".
+func checkTagLinkCounts(t *testing.T, d map[string]any, size int) {
+	t.Helper()
+	want := map[string]int{"all": size}
+	for i := 0; i < size; i++ {
+		want[fmt.Sprintf("t%d", i%7)]++
+	}
+	for _, l := range get(t, d, "links", "nodes").([]any) {
+		for _, tag := range get(t, l, "tags").([]any) {
+			name := str(t, tag, "name")
+			if got := get(t, tag, "links", "totalCount"); got != float64(want[name]) {
+				t.Errorf("tag %s: totalCount %v, want %d", name, got, want[name])
+			}
+		}
 	}
 }

@@ -69,5 +69,5 @@ func (a *Authenticator) authenticateAPIToken(ctx context.Context, secret string)
 	if tok.CreatedAt.Before(acc.PasswordChangedAt.Truncate(time.Millisecond)) {
 		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "token was issued before the last password change")
 	}
-	return &Caller{AccountID: acc.ID, Scopes: Effective(tok.Scopes, acc.Scopes), Account: acc}, nil
+	return &Caller{AccountID: acc.ID, Scopes: Effective(tok.Scopes, acc.Scopes), Account: acc, APITokenID: tok.ID}, nil
 }

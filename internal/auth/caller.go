@@ -9,12 +9,17 @@ import (
 
 // Caller is the authenticated principal of a request. Scopes are its effective
 // scopes, already expanded. Account, when set, is the account as read when the
-// request was authenticated, so that `me` needs no second read.
+// request was authenticated, so that `me` needs no second read. APITokenID is the
+// API token the request came with, 0 for a login token or the command line.
 type Caller struct {
-	AccountID int64
-	Scopes    []string
-	Account   *linkapi.Account
+	AccountID  int64
+	Scopes     []string
+	Account    *linkapi.Account
+	APITokenID int64
 }
+
+// ByAPIToken reports whether the caller authenticated with an API token.
+func (c *Caller) ByAPIToken() bool { return c != nil && c.APITokenID != 0 }
 
 // Has reports whether the caller holds scope, directly or by implication. A nil
 // caller holds nothing.

@@ -152,6 +152,9 @@ type TagService interface {
 	CountTags(ctx context.Context, filter TagFilter) (int, error)
 	// FindTagsByLinkIDs returns the tags on each link, sorted by name, keyed by link id.
 	FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int64][]*Tag, error)
+	// CountLinksByTagIDs returns the number of links carrying each tag, keyed by
+	// tag id; a tag with none is absent.
+	CountLinksByTagIDs(ctx context.Context, tagIDs []int64) (map[int64]int, error)
 	// CreateTag returns CONFLICT when the account already has the name.
 	CreateTag(ctx context.Context, in TagCreate) (*Tag, error)
 	// RenameTag returns NOT_FOUND, BAD_USER_INPUT or CONFLICT.
@@ -209,7 +212,8 @@ const (
 type APITokenService interface {
 	// CreateAPIToken makes a token for the caller's own account and returns it with
 	// its secret. BAD_USER_INPUT for a bad name, lifetime or unknown scope;
-	// FORBIDDEN for a scope the caller does not hold.
+	// FORBIDDEN for a scope the caller does not hold, or when the caller is itself
+	// an API token.
 	CreateAPIToken(ctx context.Context, in APITokenCreate) (*APIToken, string, error)
 	// FindAPITokens lists the caller's own tokens, newest first.
 	FindAPITokens(ctx context.Context) ([]*APIToken, error)

@@ -12,12 +12,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"net/http"
+
+	"linkapi/internal/auth"
 )
 
 // Operation-name labels are bounded: the first MaxOperationNames distinct names
-// seen get their own label, later ones share "other", and anonymous operations
-// share "anonymous". Names come from clients, so an unbounded label would let
-// anyone grow the server's memory and the metrics store without end.
+// that authenticated callers send get their own label, later ones share "other",
+// and unnamed operations and every operation of an anonymous caller share
+// "anonymous". Names come from clients, so an unbounded label would let anyone
+// grow the server's memory and the metrics store without end, and counting
+// anonymous names would let anyone fill the slots with junk.
 const (
 	MaxOperationNames = 100
 	maxNameLength     = 64
@@ -81,9 +85,9 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
 
-// label returns the bounded label for an operation name.
-func (m *Metrics) label(name string) string {
-	if name == "" {
+// label returns the bounded label for an operation name sent by the caller of ctx.
+func (m *Metrics) label(ctx context.Context, name string) string {
+	if name == "" || auth.FromContext(ctx) == nil {
 		return "anonymous"
 	}
 	if len(name) > maxNameLength || !operationName.MatchString(name) {
@@ -104,7 +108,7 @@ func (m *Metrics) label(name string) string {
 // Operation implements graph.Observer: it counts the operation and its errors and
 // notes its name and outcome for the request's log line.
 func (m *Metrics) Operation(ctx context.Context, name, outcome string, codes []string, elapsed time.Duration) {
-	label := m.label(name)
+	label := m.label(ctx, name)
 	m.operations.WithLabelValues(label, outcome).Inc()
 	m.latency.WithLabelValues(label).Observe(elapsed.Seconds())
 	for _, c := range codes {

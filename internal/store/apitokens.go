@@ -44,11 +44,16 @@ func (r *apiTokenRow) domain() *linkapi.APIToken {
 }
 
 // CreateAPIToken makes a token for the caller's own account with at most the
-// caller's scopes. BAD_USER_INPUT or FORBIDDEN.
+// caller's scopes. A caller that is itself an API token may not make one
+// (FORBIDDEN): a token's children would outlive its revocation. BAD_USER_INPUT or
+// FORBIDDEN.
 func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (*linkapi.APIToken, string, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, "", err
+	}
+	if c.ByAPIToken() {
+		return nil, "", linkapi.Errorf(linkapi.EFORBIDDEN, "an API token cannot create API tokens; log in to make one")
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" || utf8.RuneCountInString(name) > linkapi.MaxAPITokenNameLength || strings.ContainsRune(name, 0) {

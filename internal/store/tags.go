@@ -102,6 +102,35 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 	return out, nil
 }
 
+// CountLinksByTagIDs returns the number of links carrying each of the given tags,
+// keyed by tag id, with one statement; a tag with no links, or one the caller may
+// not read, is absent.
+func (s *Store) CountLinksByTagIDs(ctx context.Context, tagIDs []int64) (map[int64]int, error) {
+	out := make(map[int64]int, len(tagIDs))
+	if len(tagIDs) == 0 {
+		return out, nil
+	}
+	tx, _, err := s.owned(ctx, reading, &linkTagRow{})
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		TagID int64
+		N     int
+	}
+	err = tx.Select("link_tags.tag_id, COUNT(*) AS n").
+		Where("link_tags.tag_id IN ?", tagIDs).
+		Group("link_tags.tag_id").
+		Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[r.TagID] = r.N
+	}
+	return out, nil
+}
+
 // CreateTag creates a tag. BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, or CONFLICT when the
 // account already has a tag of that name.
 func (s *Store) CreateTag(ctx context.Context, in linkapi.TagCreate) (*linkapi.Tag, error) {
