@@ -18,6 +18,7 @@ import (
 
 	"linkapi/graph"
 	"linkapi/internal/auth"
+	"linkapi/internal/server"
 	"linkapi/internal/store"
 )
 
@@ -54,6 +55,8 @@ type config struct {
 	MaxDepth, MaxComplexity, MaxAliases int
 	// Budget bounds what a request's document and variables may hold.
 	Budget graph.Budget
+	// Anonymous bounds the requests without a token that run at once.
+	Anonymous server.AnonymousLimits
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -127,6 +130,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 		}
 		*l.dst = n
 	}
+	if cfg.Anonymous, err = anonymousLimits(env); err != nil {
+		return nil, err
+	}
 	cfg.GraphiQL = !cfg.Production
 	if v := getenv("LINKAPI_GRAPHIQL"); v != "" {
 		on, err := strconv.ParseBool(v)
@@ -147,6 +153,33 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 		return nil, errors.New("LINKAPI_CORS_ORIGINS: * stands alone, without other origins")
 	}
 	return cfg, nil
+}
+
+// anonymousLimits reads LINKAPI_ANON_CONCURRENCY and
+// LINKAPI_ANON_CONCURRENCY_PER_ADDR, whole numbers where 0 means no bound. The
+// total defaults to half the CPUs (at least 1), one address to half the total
+// (at least 1).
+func anonymousLimits(env func(name, def string) string) (server.AnonymousLimits, error) {
+	l := server.DefaultAnonymousLimits()
+	read := func(name string, def int) (int, error) {
+		v := env(name, strconv.Itoa(def))
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%s: %q is not a whole number (0 for no bound)", name, v)
+		}
+		return n, nil
+	}
+	var err error
+	if l.Total, err = read("LINKAPI_ANON_CONCURRENCY", l.Total); err != nil {
+		return l, err
+	}
+	if l.Total > 0 {
+		l.PerAddr = max(1, l.Total/2)
+	}
+	if l.PerAddr, err = read("LINKAPI_ANON_CONCURRENCY_PER_ADDR", l.PerAddr); err != nil {
+		return l, err
+	}
+	return l, nil
 }
 
 // checkSecret refuses, before the database is opened, a LINKAPI_JWT_SECRET that is

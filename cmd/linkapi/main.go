@@ -215,6 +215,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		ProtectMetrics: cfg.Production,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
+		Anonymous:      cfg.Anonymous,
 	})
 	return p.listenAndServe(ctx, cfg, handler)
 }

@@ -43,6 +43,21 @@ func runServeExpectingFailure(t *testing.T, vars map[string]string) (string, err
 	return out.String(), err
 }
 
+// wantStartRefused runs serve on a fresh SQLite database with each of settings
+// in turn and fails t for each one with which it starts.
+func wantStartRefused(t *testing.T, settings ...map[string]string) {
+	t.Helper()
+	for _, bad := range settings {
+		vars := map[string]string{"LINKAPI_DATABASE_URL": "sqlite:" + t.TempDir() + "/x.db", "LINKAPI_JWT_SECRET": testSecret}
+		for k, v := range bad {
+			vars[k] = v
+		}
+		if _, err := runServeExpectingFailure(t, vars); err == nil {
+			t.Errorf("%v: serve started", bad)
+		}
+	}
+}
+
 // wantOneLineError fails t unless err is a single line without a stack trace, and
 // output has no stack trace either.
 func wantOneLineError(t *testing.T, err error, output string) {

@@ -53,6 +53,23 @@ func RequestClientAddr(r *http.Request, trusted []netip.Prefix) string {
 	return client.String()
 }
 
+// AddrGroup is the group a client address is limited by, in the limits on
+// failed logins and on anonymous requests alike: the address itself for IPv4,
+// its /64 for IPv6 (one subscriber usually holds a whole /64), and the text as
+// given when it is not an address.
+func AddrGroup(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
 // ParseTrustedProxies reads a comma-separated list of IP addresses and CIDR
 // prefixes, such as "10.0.0.0/8, 127.0.0.1", for RequestClientAddr.
 func ParseTrustedProxies(s string) ([]netip.Prefix, error) {

@@ -3,7 +3,6 @@ package auth
 import (
 	"container/list"
 	"crypto/sha256"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -87,7 +86,7 @@ func (l *FailureLimiter) Begin(account, addr string) (done func(failed bool), re
 	accKey := bucketKey("account", account)
 	addrKey := ""
 	if addr != "" {
-		addrKey = bucketKey("addr", addrBucketName(addr))
+		addrKey = bucketKey("addr", AddrGroup(addr))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -129,22 +128,6 @@ func (l *FailureLimiter) Len() (accounts, addrs int) {
 func bucketKey(kind, s string) string {
 	sum := sha256.Sum256([]byte(kind + "\x00" + s))
 	return string(sum[:16])
-}
-
-// addrBucketName is the name of the bucket of a client address: the address
-// itself for IPv4, its /64 for IPv6 (one subscriber usually holds a whole /64),
-// and the text as given when it is not an address.
-func addrBucketName(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		return addr
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is4() {
-		return ip.String()
-	}
-	p, _ := ip.Prefix(64)
-	return p.String()
 }
 
 // buckets is a map of token buckets by key with least-recently-used eviction.

@@ -50,14 +50,20 @@ type Config struct {
 	// RequestTimeout, when positive, is the deadline of each GraphQL request; the
 	// database work of a request past it is cancelled.
 	RequestTimeout time.Duration
+	// Anonymous bounds the GraphQL requests without a token that run at once; the
+	// zero value bounds nothing.
+	Anonymous AnonymousLimits
 }
 
 // New returns the root handler: /graphql, GraphiQL on / when enabled (its files
 // under /graphiql/, served from the binary), /healthz, /readyz and /metrics.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
+	// An anonymous request takes its slot only once its body is read, so that a
+	// slow upload holds no slot; a request with a bad token is refused before.
 	mux.Handle("/graphql", deadline(cfg.RequestTimeout,
-		clientAddr(cfg.TrustedProxies, authenticate(cfg.Authenticator, cfg.Logger, limitBody(cfg.GraphQL)))))
+		clientAddr(cfg.TrustedProxies, authenticate(cfg.Authenticator, cfg.Logger,
+			limitBody(limitAnonymous(newAnonLimiter(cfg.Anonymous), cfg.GraphQL))))))
 	if cfg.GraphiQL {
 		gi := graphiql.Handler()
 		mux.Handle("GET /{$}", gi)
@@ -159,7 +165,7 @@ func requireScope(scope string, next http.Handler) http.Handler {
 }
 
 // clientAddr puts the client's address in the request context, for the limits on
-// failed logins.
+// failed logins and on anonymous requests.
 func clientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(auth.WithClientAddr(r.Context(), auth.RequestClientAddr(r, trusted))))
@@ -209,8 +215,13 @@ func refuse(w http.ResponseWriter, message string) {
 // writeGraphQLError answers with a GraphQL response holding one error, so that
 // clients read it like any other.
 func writeGraphQLError(w http.ResponseWriter, status int, message, code string) {
+	writeGraphQLErrorWith(w, status, message, map[string]any{"code": code})
+}
+
+// writeGraphQLErrorWith is writeGraphQLError with more extensions than the code.
+func writeGraphQLErrorWith(w http.ResponseWriter, status int, message string, extensions map[string]any) {
 	writeJSON(w, status, map[string]any{
-		"errors": []map[string]any{{"message": message, "extensions": map[string]string{"code": code}}},
+		"errors": []map[string]any{{"message": message, "extensions": extensions}},
 	})
 }
 
