@@ -176,6 +176,17 @@ func (e requestErrorExec) CreateOperationContext(ctx context.Context, params *gr
 	return oc, errs
 }
 
+// DispatchOperation answers TIMEOUT to an operation whose deadline passed while it
+// was parsed and validated, which gqlgen would answer with a bare null.
+func (e requestErrorExec) DispatchOperation(ctx context.Context, oc *graphql.OperationContext) (graphql.ResponseHandler, context.Context) {
+	if ctx.Err() != nil {
+		err := gqlerror.Errorf("the request took longer than the server allows")
+		errcode.Set(err, "TIMEOUT")
+		return graphql.OneShot(e.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{err})), ctx
+	}
+	return e.GraphExecutor.DispatchOperation(ctx, oc)
+}
+
 // requestErrorWriter sets the status and drops the null data of a response to an
 // operation that failed before execution.
 type requestErrorWriter struct {

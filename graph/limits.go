@@ -17,7 +17,7 @@ import (
 // once, times the page size of every list above it.
 const (
 	MaxDepth      = 8
-	MaxComplexity = 20000
+	MaxComplexity = 25000
 	// MaxAliases bounds the aliased fields of one operation, so that one request
 	// cannot ask for the same expensive field hundreds of times under other names.
 	MaxAliases = 30

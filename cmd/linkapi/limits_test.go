@@ -275,3 +275,13 @@ func TestMalformedBodiesAreClientErrors(t *testing.T) {
 		t.Errorf("the server logged a panic or a request body:\n%s", s.Log.String())
 	}
 }
+
+// TestDeadlinePassedBeforeExecution gives requests a deadline that has passed by
+// the time they are validated: the answer is TIMEOUT, not a bare null.
+func TestDeadlinePassedBeforeExecution(t *testing.T) {
+	s := startServerEnv(t, "sqlite:"+t.TempDir()+"/d.db", nil, map[string]string{"LINKAPI_REQUEST_TIMEOUT": "1ns"})
+	r := s.do(t, "", "{ __typename }", nil)
+	if r.Code() != "TIMEOUT" || r.Data != nil {
+		t.Errorf("got %d %q (%s), want TIMEOUT and no data", r.Status, r.Code(), r.Raw)
+	}
+}
