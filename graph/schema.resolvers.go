@@ -323,6 +323,13 @@ func (r *queryResolver) ExportBookmarks(ctx context.Context, accountID *string) 
 	if err != nil {
 		return "", err
 	}
+	size, err := r.ImportService.ExportSize(ctx, owner)
+	if err != nil {
+		return "", err
+	}
+	if size > linkapi.MaxExportText {
+		return "", linkapi.Errorf(linkapi.EINVALID, "the account's links hold more than %d MiB of text, more than the API exports; use `linkapi export --email EMAIL --file FILE`", linkapi.MaxExportText>>20)
+	}
 	links, tags, err := r.ImportService.ExportLinks(ctx, owner)
 	if err != nil {
 		return "", err

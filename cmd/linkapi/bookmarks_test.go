@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"linkapi/internal/auth"
 	"linkapi/internal/bookmarks"
+	"linkapi/internal/linkapi"
 )
 
 func readTestdata(t *testing.T, name string) string {
@@ -192,6 +194,42 @@ func TestImportExportCommands(t *testing.T) {
 			if _, err := run("", args...); err == nil {
 				t.Errorf("%v: got success, want an error", args)
 			}
+		}
+	})
+}
+
+// TestExportOverTheAPIIsBounded fills an account past MaxExportText: the API
+// refuses its export with BAD_USER_INPUT and points to the command, which still
+// writes every link; a smaller account exports as before.
+func TestExportOverTheAPIIsBounded(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		id := s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		long := strings.Repeat("a", linkapi.MaxURLLength-40)
+		var in []linkapi.LinkImport
+		for size := 0; size <= linkapi.MaxExportText; {
+			u := fmt.Sprintf("https://example.com/%d/%s", len(in), long)
+			size += len(u)
+			in = append(in, linkapi.LinkImport{LinkCreate: linkapi.LinkCreate{URL: u}})
+		}
+		n := len(in) // the first n-1 are within the bound, all n past it
+		sys := auth.NewContext(context.Background(), auth.System())
+		if _, err := s.Store.ImportLinks(sys, &id, in[:n-1]); err != nil {
+			t.Fatal(err)
+		}
+		if r := s.do(t, ann, `{ exportBookmarks }`, nil); r.Code() != "" {
+			t.Fatalf("an export just under the bound: got %q (%.200s)", r.Code(), r.Raw)
+		}
+		if _, err := s.Store.ImportLinks(sys, &id, in[n-1:]); err != nil {
+			t.Fatal(err)
+		}
+		r := s.do(t, ann, `{ exportBookmarks }`, nil)
+		if r.Code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "linkapi export") {
+			t.Errorf("an export over the bound: got %q (%.200s), want BAD_USER_INPUT naming linkapi export", r.Code(), r.Raw)
+		}
+		out := okCLI(t, s.DBURL, "", "export", "--email", "ann@example.com")
+		if got := strings.Count(out.Stdout, "<DT><A "); got != n {
+			t.Errorf("linkapi export wrote %d links, want %d", got, n)
 		}
 	})
 }

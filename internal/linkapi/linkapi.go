@@ -248,7 +248,15 @@ type ImportService interface {
 	ImportLinks(ctx context.Context, accountID *int64, links []LinkImport) (*ImportResult, error)
 	// ExportLinks returns every link of the account with its tags, oldest first.
 	ExportLinks(ctx context.Context, accountID *int64) ([]*Link, map[int64][]*Tag, error)
+	// ExportSize returns the length of the URLs, titles and descriptions an
+	// export of the account would hold. FORBIDDEN or NOT_FOUND.
+	ExportSize(ctx context.Context, accountID *int64) (int64, error)
 }
+
+// MaxExportText bounds the text (URLs, titles, descriptions) of an export asked
+// for through the API, so that one small request cannot make the server build an
+// answer of tens of megabytes; `linkapi export` has no such bound.
+const MaxExportText = 4 << 20
 
 // ErrWrongPassword is ChangePassword's answer to a wrong current password; callers
 // that limit password guessing tell it from other refusals by identity.

@@ -157,6 +157,24 @@ func importTagNames(in []string) []string {
 	return out
 }
 
+// ExportSize returns the length of the text an export of the account would
+// hold: its links' URLs, titles and descriptions.
+func (s *Store) ExportSize(ctx context.Context, accountID *int64) (int64, error) {
+	owner, err := s.targetAccount(ctx, reading, accountID)
+	if err != nil {
+		return 0, err
+	}
+	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	if err != nil {
+		return 0, err
+	}
+	var size int64
+	err = tx.Where("links.account_id = ?", owner).
+		Select("COALESCE(SUM(LENGTH(links.url) + COALESCE(LENGTH(links.title), 0) + COALESCE(LENGTH(links.description), 0)), 0)").
+		Scan(&size).Error
+	return size, err
+}
+
 // ExportLinks returns every link of the account, oldest first, with the tags of
 // each keyed by link id.
 func (s *Store) ExportLinks(ctx context.Context, accountID *int64) ([]*linkapi.Link, map[int64][]*linkapi.Tag, error) {
