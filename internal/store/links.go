@@ -31,8 +31,12 @@ func (s *Store) findLink(ctx context.Context, a access, id int64) (*linkRow, err
 	return &row, nil
 }
 
-// linkQuery applies filter (but not paging) to a tenant-confined links query.
+// linkQuery applies filter (but not paging) to a tenant-confined links query;
+// BAD_USER_INPUT for a search longer than MaxSearchLength.
 func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm.DB, error) {
+	if err := linkapi.ValidateText("search", filter.Search, linkapi.MaxSearchLength); err != nil {
+		return nil, err
+	}
 	tx, _, err := s.owned(ctx, reading, &linkRow{})
 	if err != nil {
 		return nil, err
