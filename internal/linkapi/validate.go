@@ -17,6 +17,12 @@ const (
 	MaxEmailLength       = 320
 )
 
+// MaxSearchLength bounds a links search, in characters: a substring search scans
+// every link of the account at a cost that grows with the search's length. The
+// LIKE pattern made of the longest search, every character escaped or four bytes
+// long, stays far below SQLite's LIKE pattern limit of 50,000 bytes.
+const MaxSearchLength = 200
+
 // ValidateURL returns BAD_USER_INPUT unless s is an absolute http or https URL with
 // a host name, of valid UTF-8 without control characters.
 func ValidateURL(s string) error {

@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"gorm.io/gorm"
+
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
@@ -79,13 +81,6 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 	if c.AccountID == 0 {
 		return nil, "", linkapi.Errorf(linkapi.EINVALID, "API tokens belong to an account")
 	}
-	var n int64
-	if err := s.db.WithContext(ctx).Model(&apiTokenRow{}).Where("account_id = ?", c.AccountID).Count(&n).Error; err != nil {
-		return nil, "", err
-	}
-	if n >= linkapi.MaxAPITokens {
-		return nil, "", linkapi.Errorf(linkapi.EINVALID, "an account has at most %d API tokens; revoke some first", linkapi.MaxAPITokens)
-	}
 	secret, hash, err := auth.NewAPITokenSecret()
 	if err != nil {
 		return nil, "", err
@@ -99,8 +94,23 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 		CreatedAt:  now,
 		ExpiresAt:  now.Add(lifetime),
 	}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
-		return nil, "", translate(err, "API token")
+	// The account is locked while its tokens are counted, so that concurrent
+	// creations cannot pass the cap together.
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockRow(tx, &accountRow{}, c.AccountID); err != nil {
+			return translate(err, "account")
+		}
+		var n int64
+		if err := tx.Model(&apiTokenRow{}).Where("account_id = ?", c.AccountID).Count(&n).Error; err != nil {
+			return err
+		}
+		if n >= linkapi.MaxAPITokens {
+			return linkapi.Errorf(linkapi.EINVALID, "an account has at most %d API tokens; revoke some first", linkapi.MaxAPITokens)
+		}
+		return translate(tx.Create(&row).Error, "API token")
+	})
+	if err != nil {
+		return nil, "", err
 	}
 	return row.domain(), secret, nil
 }

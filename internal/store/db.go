@@ -119,10 +119,19 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 		params.Set("_txlock", "immediate")
 	}
 
-	sqlDB, err := sql.Open(sqlite.DriverName, name+"?"+params.Encode())
+	// sql.Open connects nothing: it only finds the driver glebarez/sqlite
+	// registered, to be wrapped so that a statement stops at its deadline.
+	probe, err := sql.Open(sqlite.DriverName, "")
 	if err != nil {
 		return nil, oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
 	}
+	drv := probe.Driver()
+	probe.Close()
+	sqlDB := sql.OpenDB(&interruptingConnector{
+		base:    dsnConnector{dsn: name + "?" + params.Encode(), drv: drv},
+		stopper: sqliteStopper,
+		repeat:  sqliteInterruptRepeat,
+	})
 	if memory {
 		// Every connection to :memory: is a database of its own.
 		sqlDB.SetMaxOpenConns(1)
@@ -218,7 +227,7 @@ func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
 	if err != nil {
 		return nil, oneLine("database: bad mysql configuration", err)
 	}
-	sqlDB := sql.OpenDB(connector)
+	sqlDB := sql.OpenDB(&interruptingConnector{base: connector, stopper: mysqlStopper(connector)})
 	sqlDB.SetMaxOpenConns(20)
 	sqlDB.SetMaxIdleConns(20)
 	sqlDB.SetConnMaxLifetime(5 * time.Minute)

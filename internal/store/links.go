@@ -31,8 +31,12 @@ func (s *Store) findLink(ctx context.Context, a access, id int64) (*linkRow, err
 	return &row, nil
 }
 
-// linkQuery applies filter (but not paging) to a tenant-confined links query.
+// linkQuery applies filter (but not paging) to a tenant-confined links query;
+// BAD_USER_INPUT for a search longer than MaxSearchLength.
 func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm.DB, error) {
+	if err := linkapi.ValidateText("search", filter.Search, linkapi.MaxSearchLength); err != nil {
+		return nil, err
+	}
 	tx, _, err := s.owned(ctx, reading, &linkRow{})
 	if err != nil {
 		return nil, err
@@ -205,24 +209,42 @@ func (s *Store) DeleteLink(ctx context.Context, id int64) error {
 }
 
 // TagLink puts a tag on a link. NOT_FOUND when either is not the caller's;
-// BAD_USER_INPUT when an administrator names a link and a tag of two accounts.
+// BAD_USER_INPUT when an administrator names a link and a tag of two accounts, or
+// when the link already carries MaxTagsPerLink others: counted with the link
+// locked, so that concurrent TagLinks cannot pass the cap together.
 func (s *Store) TagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link, error) {
 	link, tag, err := s.linkAndTag(ctx, linkID, tagID)
 	if err != nil {
 		return nil, err
 	}
-	var n int64
-	err = s.db.WithContext(ctx).Model(&linkTagRow{}).Where("link_id = ? AND tag_id <> ?", link.ID, tag.ID).Count(&n).Error
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockRow(tx, &linkRow{}, link.ID); err != nil {
+			return translate(err, "link")
+		}
+		var n int64
+		err := tx.Model(&linkTagRow{}).Where("link_id = ? AND tag_id <> ?", link.ID, tag.ID).Count(&n).Error
+		if err != nil {
+			return err
+		}
+		if n >= linkapi.MaxTagsPerLink {
+			return linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
+		}
+		return translate(pair(tx, link.ID, tag.ID, link.AccountID, s.now()), "tag")
+	})
 	if err != nil {
 		return nil, err
 	}
-	if n >= linkapi.MaxTagsPerLink {
-		return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
-	}
-	if err := pair(s.db.WithContext(ctx), link.ID, tag.ID, link.AccountID, s.now()); err != nil {
-		return nil, translate(err, "tag")
-	}
 	return link.domain(), nil
+}
+
+// lockRow locks the row of model's table with the given id until tx ends, so that
+// writers which count the rows under it and then add one take turns: on MySQL
+// with SELECT ... FOR UPDATE; SQLite's transactions already take turns, as they
+// take the write lock when they begin (see openSQLite). gorm.ErrRecordNotFound
+// when the row is gone.
+func lockRow(tx *gorm.DB, model tabler, id int64) error {
+	return tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Select("id").Where("id = ?", id).Take(model).Error
 }
 
 // UntagLink takes a tag off a link; taking off a tag the link lacks is not an error.
