@@ -296,15 +296,15 @@ func (c *documentCounter) fragment(name string) int {
 	return f.size
 }
 
-// overJSON refuses a request whose JSON (a POST body, or a GET's variables and
-// extensions) holds more values than its variables may: decoding it would cost
-// more than anything it could ask for. It counts every opening bracket, comma
-// and colon outside strings, which is at most twice the values of the
-// variables plus the request's own few keys, so that it never refuses what
-// checkVariables allows. The body is read and put back.
+// overJSON refuses, before the transport decodes it, a request whose JSON (a POST
+// body, or a GET's variables and extensions) holds more values than its variables
+// may, or a document longer than DocumentBytes: decoding it would cost more than
+// anything it could ask for. Values are counted as opening brackets, commas and
+// colons outside strings, which is at most twice the values of the variables plus
+// the request's own few keys, so that it never refuses what checkVariables
+// allows. The body is read and put back.
 func (b Budget) overJSON(r *http.Request) *gqlerror.Error {
-	max := 2*b.VariableValues + 64
-	var over bool
+	var shape jsonShape
 	switch r.Method {
 	case http.MethodPost:
 		if r.Body == nil {
@@ -315,30 +315,49 @@ func (b Budget) overJSON(r *http.Request) *gqlerror.Error {
 		if err != nil {
 			return nil // the transport reports it
 		}
-		over = jsonValuesOver(body, max)
+		shape = scanJSON(body, 2*b.VariableValues+64)
 	case http.MethodGet:
 		q := r.URL.Query()
-		over = jsonValuesOver([]byte(q.Get("variables")+q.Get("extensions")), max)
+		shape = scanJSON([]byte(q.Get("variables")+q.Get("extensions")), 2*b.VariableValues+64)
+		shape.query = len(q.Get("query"))
 	}
-	if over {
+	switch {
+	case shape.values > 2*b.VariableValues+64:
 		return overLimit("VARIABLE_LIMIT_EXCEEDED", "values in its variables", b.VariableValues)
+	case shape.query > b.DocumentBytes:
+		return overLimit("DOCUMENT_LIMIT_EXCEEDED", "bytes of document", b.DocumentBytes)
 	}
 	return nil
 }
 
-// jsonValuesOver reports whether the JSON text b holds more than max opening
-// brackets, commas and colons outside its strings.
-func jsonValuesOver(b []byte, max int) bool {
-	n := 0
+// jsonShape is what scanJSON learns of JSON text without decoding it.
+type jsonShape struct {
+	// values counts the opening brackets, commas and colons outside strings, up
+	// to one past the most asked for.
+	values int
+	// query is at most the decoded length of the top-level member "query" when
+	// it is a string: its raw length less five bytes for each backslash, the
+	// most an escape can shrink.
+	query int
+}
+
+// scanJSON reads b once, skipping strings with IndexByte, and stops counting
+// values past max.
+func scanJSON(b []byte, max int) jsonShape {
+	var shape jsonShape
+	depth := 0
+	var prev byte  // the last byte outside strings that is not white space
+	var key []byte // the last string at depth 1 that was not a member's value
 	for i := 0; i < len(b); i++ {
-		switch b[i] {
+		switch c := b[i]; c {
 		case '"':
 			// Skip the string: to the next quote not escaped by an odd run of
 			// backslashes.
+			start := i + 1
 			for {
 				j := bytes.IndexByte(b[i+1:], '"')
 				if j < 0 {
-					return false
+					return shape
 				}
 				i += 1 + j
 				k := i
@@ -349,13 +368,34 @@ func jsonValuesOver(b []byte, max int) bool {
 					break
 				}
 			}
-		case '[', '{', ',', ':':
-			if n++; n > max {
-				return true
+			if depth == 1 {
+				str := b[start:i]
+				if prev == ':' {
+					if string(key) == "query" {
+						shape.query = len(str) - 5*bytes.Count(str, []byte{'\\'})
+					}
+				} else {
+					key = str
+				}
 			}
+			prev = '"'
+		case '[', '{', ',', ':':
+			if c == '[' || c == '{' {
+				depth++
+			}
+			if shape.values++; shape.values > max {
+				return shape
+			}
+			prev = c
+		case ']', '}':
+			depth--
+			prev = c
+		case ' ', '\t', '\n', '\r':
+		default:
+			prev = c
 		}
 	}
-	return false
+	return shape
 }
 
 // checkVariables counts the variables a request sends and the values inside them.

@@ -85,9 +85,9 @@ func TestSelectionsCountEachFragmentOnce(t *testing.T) {
 	}
 }
 
-// TestJSONValuesOver counts the brackets, commas and colons of JSON text outside
-// its strings, escaped quotes included.
-func TestJSONValuesOver(t *testing.T) {
+// TestScanJSONCountsValues counts the brackets, commas and colons of JSON text
+// outside its strings, escaped quotes included.
+func TestScanJSONCountsValues(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		max  int
@@ -105,8 +105,30 @@ func TestJSONValuesOver(t *testing.T) {
 		{`"unterminated ,,,`, 0, false},
 		{``, 0, false},
 	} {
-		if got := jsonValuesOver([]byte(c.in), c.max); got != c.want {
+		if got := scanJSON([]byte(c.in), c.max).values > c.max; got != c.want {
 			t.Errorf("%s over %d: got %v, want %v", c.in, c.max, got, c.want)
+		}
+	}
+}
+
+// TestScanJSONMeasuresTheQuery finds the top-level query string and bounds its
+// decoded length from below, whatever else the request holds.
+func TestScanJSONMeasuresTheQuery(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{`{"query":"{ me }"}`, 6},
+		{` { "operationName" : "query" , "query" : "abc" } `, 3},
+		{`{"variables":{"query":"a long one"},"query":"ab"}`, 2},
+		{`{"query":"a\"b"}`, 4 - 5},
+		{`{"query":"\u0041\u0042"}`, 12 - 10},
+		{`{"extensions":{"persistedQuery":{"version":1}}}`, 0},
+		{`{"query":{"nested":"object"}}`, 0},
+		{`["query","x"]`, 0},
+	} {
+		if got := scanJSON([]byte(c.in), 1000).query; got != c.want {
+			t.Errorf("%s: got %d, want %d", c.in, got, c.want)
 		}
 	}
 }
