@@ -336,9 +336,28 @@ type jsonShape struct {
 	// to one past the most asked for.
 	values int
 	// query is at most the decoded length of the top-level member "query" when
-	// it is a string: its raw length less five bytes for each backslash, the
-	// most an escape can shrink.
+	// it is a string (decodedAtLeast).
 	query int
+}
+
+// decodedAtLeast bounds from below the length of the JSON string body s once
+// decoded: an escape \uXXXX of six bytes decodes to at least one, any other
+// escape of two bytes to one.
+func decodedAtLeast(s []byte) int {
+	n := len(s)
+	for i := 0; ; {
+		j := bytes.IndexByte(s[i:], '\\')
+		if j < 0 || i+j+1 >= len(s) {
+			return n
+		}
+		i += j + 1
+		if s[i] == 'u' {
+			n -= 5
+		} else {
+			n--
+		}
+		i++
+	}
 }
 
 // scanJSON reads b once, skipping strings with IndexByte, and stops counting
@@ -372,7 +391,7 @@ func scanJSON(b []byte, max int) jsonShape {
 				str := b[start:i]
 				if prev == ':' {
 					if string(key) == "query" {
-						shape.query = len(str) - 5*bytes.Count(str, []byte{'\\'})
+						shape.query = decodedAtLeast(str)
 					}
 				} else {
 					key = str
