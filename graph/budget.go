@@ -336,32 +336,11 @@ type jsonShape struct {
 	// to one past the most asked for.
 	values int
 	// query is at most the decoded length of the top-level member "query" when
-	// it is a string (decodedAtLeast).
+	// it is a string.
 	query int
 }
 
-// decodedAtLeast bounds from below the length of the JSON string body s once
-// decoded: an escape \uXXXX of six bytes decodes to at least one, any other
-// escape of two bytes to one.
-func decodedAtLeast(s []byte) int {
-	n := len(s)
-	for i := 0; ; {
-		j := bytes.IndexByte(s[i:], '\\')
-		if j < 0 || i+j+1 >= len(s) {
-			return n
-		}
-		i += j + 1
-		if s[i] == 'u' {
-			n -= 5
-		} else {
-			n--
-		}
-		i++
-	}
-}
-
-// scanJSON reads b once, skipping strings with IndexByte, and stops counting
-// values past max.
+// scanJSON reads b once, and stops counting values past max.
 func scanJSON(b []byte, max int) jsonShape {
 	var shape jsonShape
 	depth := 0
@@ -370,31 +349,30 @@ func scanJSON(b []byte, max int) jsonShape {
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '"':
-			// Skip the string: to the next quote not escaped by an odd run of
-			// backslashes.
-			start := i + 1
-			for {
-				j := bytes.IndexByte(b[i+1:], '"')
-				if j < 0 {
-					return shape
-				}
-				i += 1 + j
-				k := i
-				for k > 0 && b[k-1] == '\\' {
-					k--
-				}
-				if (i-k)%2 == 0 {
-					break
+			// Skip the string, and bound its decoded length from below: an
+			// escape \uXXXX of six bytes decodes to at least one, any other
+			// escape of two bytes to one.
+			start, shrink := i+1, 0
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					if i+1 < len(b) && b[i+1] == 'u' {
+						shrink += 5
+					} else {
+						shrink++
+					}
+					i++
 				}
 			}
+			if i >= len(b) {
+				return shape
+			}
 			if depth == 1 {
-				str := b[start:i]
 				if prev == ':' {
 					if string(key) == "query" {
-						shape.query = decodedAtLeast(str)
+						shape.query = i - start - shrink
 					}
 				} else {
-					key = str
+					key = b[start:i]
 				}
 			}
 			prev = '"'
