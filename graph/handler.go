@@ -78,6 +78,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	budget := o.Budget.orDefault()
 	srv.AddTransport(overHTTP{transport.GET{}, budget})
 	srv.AddTransport(overHTTP{transport.POST{}, budget})
+	srv.AddTransport(unsupported{})
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
 	if o.Production {
@@ -99,6 +100,31 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.SetErrorPresenter(ErrorPresenter(logger, o.RequestID))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil
+}
+
+// unsupported answers every request that the other transports do not take, which
+// gqlgen would answer 400 with an uncoded error: a POST whose body is not
+// application/json is 415, a GET asking for a connection upgrade 400, any other
+// method 405; each with one BAD_REQUEST error and no data.
+type unsupported struct{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	status, msg := http.StatusMethodNotAllowed, "the method must be GET or POST"
+	switch r.Method {
+	case http.MethodPost:
+		status, msg = http.StatusUnsupportedMediaType, "the body must be application/json"
+	case http.MethodGet:
+		status, msg = http.StatusBadRequest, "this endpoint does not upgrade connections"
+	default:
+		w.Header().Set("Allow", "GET, POST")
+	}
+	err := gqlerror.Errorf("%s", msg)
+	errcode.Set(err, "BAD_REQUEST")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": gqlerror.List{err}})
 }
 
 // persistedQueries is gqlgen's automatic persisted queries, with the code
