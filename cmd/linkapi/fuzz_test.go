@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -31,11 +32,14 @@ const (
 	fuzzCallerCount
 )
 
-// The caller byte's higher bits choose the transport: GET instead of POST, and
-// the GraphQL-over-HTTP media type instead of JSON in Accept.
+// The caller byte's higher bits choose the transport: GET instead of POST; the
+// GraphQL-over-HTTP media type instead of JSON in Accept; and a raw request,
+// whose POST body (or GET query string) is the variables text as it is, with the
+// operation name, when there is one, as the POST's Content-Type.
 const (
 	fuzzGET           = 0x08
 	fuzzGraphQLAccept = 0x10
+	fuzzRaw           = 0x20
 )
 
 // fuzzTables are the tables of the store, in the order their rows can be
@@ -44,8 +48,8 @@ var fuzzTables = []string{"accounts", "api_tokens", "links", "tags", "link_tags"
 
 // fuzzStatuses are the statuses a GraphQL request may be answered with: a
 // response, a request error under either media type, a bad bearer, a mutation
-// over GET and a body over its limit.
-var fuzzStatuses = []int{http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge}
+// over GET, a body over its limit and a body that is not JSON.
+var fuzzStatuses = []int{http.StatusOK, http.StatusBadRequest, http.StatusUnauthorized, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType}
 
 // fuzzBobSecret is in every URL, title and tag name of Bob's seeded links.
 const fuzzBobSecret = "bob-secret"
@@ -201,7 +205,14 @@ func (s *fuzzServer) check(t *testing.T, caller byte, query, variables, operatio
 // when it is not empty, as its Authorization.
 func (s *fuzzServer) send(caller byte, bearer, query, variables, operationName string) *httptest.ResponseRecorder {
 	var req *http.Request
-	if caller&fuzzGET != 0 {
+	switch {
+	case caller&(fuzzRaw|fuzzGET) == fuzzRaw|fuzzGET:
+		req = httptest.NewRequest(http.MethodGet, "/graphql", nil)
+		req.URL.RawQuery = variables
+	case caller&fuzzRaw != 0:
+		req = httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(variables))
+		req.Header.Set("Content-Type", cmp.Or(operationName, "application/json"))
+	case caller&fuzzGET != 0:
 		q := url.Values{"query": {query}}
 		if variables != "" {
 			q.Set("variables", variables)
@@ -210,7 +221,7 @@ func (s *fuzzServer) send(caller byte, bearer, query, variables, operationName s
 			q.Set("operationName", operationName)
 		}
 		req = httptest.NewRequest(http.MethodGet, "/graphql?"+q.Encode(), nil)
-	} else {
+	default:
 		req = httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(fuzzBody(query, variables, operationName)))
 		req.Header.Set("Content-Type", "application/json")
 	}
