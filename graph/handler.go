@@ -78,6 +78,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	budget := o.Budget.orDefault()
 	srv.AddTransport(overHTTP{transport.GET{}, budget})
 	srv.AddTransport(overHTTP{transport.POST{}, budget})
+	srv.AddTransport(unsupported{})
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
 	if o.Production {
@@ -99,6 +100,31 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.SetErrorPresenter(ErrorPresenter(logger, o.RequestID))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil
+}
+
+// unsupported answers every request that the other transports do not take, which
+// gqlgen would answer 400 with an uncoded error: a POST whose body is not
+// application/json is 415, a GET asking for a connection upgrade 400, any other
+// method 405; each with one BAD_REQUEST error and no data.
+type unsupported struct{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	status, msg := http.StatusMethodNotAllowed, "the method must be GET or POST"
+	switch r.Method {
+	case http.MethodPost:
+		status, msg = http.StatusUnsupportedMediaType, "the body must be application/json"
+	case http.MethodGet:
+		status, msg = http.StatusBadRequest, "this endpoint does not upgrade connections"
+	default:
+		w.Header().Set("Allow", "GET, POST")
+	}
+	err := gqlerror.Errorf("%s", msg)
+	errcode.Set(err, "BAD_REQUEST")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": gqlerror.List{err}})
 }
 
 // persistedQueries is gqlgen's automatic persisted queries, with the code
@@ -134,7 +160,8 @@ func (c apqCache) Add(ctx context.Context, hash, query string) {
 // gets the status the GraphQL-over-HTTP specification asks for: 400 under
 // application/graphql-response+json, 200 under application/json (where gqlgen says
 // 422 to some), 400 under either when there is no query at all, 405 to a mutation
-// sent with GET. Such a response has no data entry, not even a null one.
+// sent with GET. Such a response has no data entry, not even a null one, and a
+// code on every error.
 //
 // Before the transport decodes the JSON of a request, its values are counted
 // (budget.overJSON); a request with too many is answered VARIABLE_LIMIT_EXCEEDED
@@ -187,8 +214,8 @@ func (e requestErrorExec) DispatchOperation(ctx context.Context, oc *graphql.Ope
 	return e.GraphExecutor.DispatchOperation(ctx, oc)
 }
 
-// requestErrorWriter sets the status and drops the null data of a response to an
-// operation that failed before execution.
+// requestErrorWriter sets the status, drops the null data and codes the errors of
+// a response to an operation that failed before execution.
 type requestErrorWriter struct {
 	http.ResponseWriter
 	failed, noQuery bool
@@ -206,6 +233,11 @@ func (w *requestErrorWriter) WriteHeader(status int) {
 		if w.noQuery || strings.HasPrefix(w.Header().Get("Content-Type"), "application/graphql-response+json") {
 			status = http.StatusBadRequest
 		}
+	case status == http.StatusBadRequest:
+		// gqlgen's transport refusing what it could not decode (a body, or a GET's
+		// variables or extensions, that is not JSON) before any operation: the
+		// status stands.
+		w.failed = true
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
@@ -214,15 +246,49 @@ func (w *requestErrorWriter) Write(b []byte) (int, error) {
 	if !w.failed {
 		return w.ResponseWriter.Write(b)
 	}
-	var resp map[string]json.RawMessage
-	if err := json.Unmarshal(b, &resp); err == nil && string(resp["data"]) == "null" {
-		delete(resp, "data")
-		if out, err := json.Marshal(resp); err == nil {
-			if _, err := w.ResponseWriter.Write(out); err != nil {
-				return 0, err
-			}
-			return len(b), nil
+	if out, ok := requestErrorBody(b); ok {
+		if _, err := w.ResponseWriter.Write(out); err != nil {
+			return 0, err
 		}
+		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// requestErrorBody is the response b without its null data, and with the code
+// BAD_REQUEST on each error that has none: the errors gqlgen's GET transport
+// writes itself (a mutation, variables that are not JSON), which do not pass
+// through the error presenter.
+func requestErrorBody(b []byte) ([]byte, bool) {
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return nil, false
+	}
+	if string(resp["data"]) == "null" {
+		delete(resp, "data")
+	}
+	var errs []map[string]any
+	if err := json.Unmarshal(resp["errors"], &errs); err == nil {
+		coded := false
+		for _, e := range errs {
+			ext, _ := e["extensions"].(map[string]any)
+			if code, _ := ext["code"].(string); code == "" {
+				if ext == nil {
+					ext = map[string]any{}
+					e["extensions"] = ext
+				}
+				ext["code"] = "BAD_REQUEST"
+				coded = true
+			}
+		}
+		if coded {
+			raw, err := json.Marshal(errs)
+			if err != nil {
+				return nil, false
+			}
+			resp["errors"] = raw
+		}
+	}
+	out, err := json.Marshal(resp)
+	return out, err == nil
 }

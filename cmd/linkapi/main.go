@@ -168,17 +168,28 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	if p.Opened != nil {
 		p.Opened(db)
 	}
-	secret, err := jwtSecret(cfg, p.Stderr)
+	handler, err := p.handler(ctx, cfg, db)
 	if err != nil {
 		return err
+	}
+	return p.listenAndServe(ctx, cfg, handler)
+}
+
+// handler builds what serve serves on db: the GraphQL endpoint and the routes
+// around it, as configured by cfg. It creates the first administrator on an empty
+// database.
+func (p *Program) handler(ctx context.Context, cfg *config, db *gorm.DB) (http.Handler, error) {
+	secret, err := jwtSecret(cfg, p.Stderr)
+	if err != nil {
+		return nil, err
 	}
 	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL)
 	if err := p.bootstrapAdmin(ctx, st); err != nil {
-		return err
+		return nil, err
 	}
 	var logger *slog.Logger
 	if cfg.Production {
@@ -188,7 +199,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	metrics := server.NewMetrics(sqlDB)
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
@@ -202,9 +213,9 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		Budget: cfg.Budget,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	handler := server.New(server.Config{
+	return server.New(server.Config{
 		GraphQL:        gql,
 		Authenticator:  authn,
 		Ready:          func(ctx context.Context) error { return store.Ready(ctx, db) },
@@ -216,8 +227,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 		Anonymous:      cfg.Anonymous,
-	})
-	return p.listenAndServe(ctx, cfg, handler)
+	}), nil
 }
 
 // newHTTPServer bounds every phase of a connection, so that a slow or idle client

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -425,4 +426,69 @@ func TestGraphQLOverGET(t *testing.T) {
 			t.Errorf("tags after mutations over GET = %v, want 0", got)
 		}
 	})
+}
+
+// TestTransportRefusalsAreCoded: a request that gqlgen's transports refuse before
+// any operation (a mutation over GET; variables, extensions or a body that are not
+// JSON; a body that is not application/json; a method other than GET and POST) is
+// answered like every other request error: a code on each error and no data
+// entry, not even a null one. FuzzGraphQLRequest found these uncoded.
+func TestTransportRefusalsAreCoded(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/r.db")
+	_, token := owner(t, s, "ann@example.com")
+	getReq := func(params url.Values) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/graphql?"+params.Encode(), nil)
+		return req
+	}
+	post := func(body string) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	for _, c := range []struct {
+		name   string
+		req    *http.Request
+		status int
+	}{
+		{"GET mutation", getReq(url.Values{"query": {`mutation { createTag(input: {name: "x"}) { id } }`}}), http.StatusMethodNotAllowed},
+		{"GET variables not JSON", getReq(url.Values{"query": {`{ me { id } }`}, "variables": {`"x`}}), http.StatusBadRequest},
+		{"GET variables not an object", getReq(url.Values{"query": {`{ me { id } }`}, "variables": {`"x"`}}), http.StatusBadRequest},
+		{"GET extensions not JSON", getReq(url.Values{"query": {`{ me { id } }`}, "extensions": {`{`}}), http.StatusBadRequest},
+		{"POST variables not JSON", post(`{"query": "{ me { id } }", "variables": {`), http.StatusBadRequest},
+		{"POST variables not an object", post(`{"query": "{ me { id } }", "variables": [1]}`), http.StatusBadRequest},
+		{"POST as text", withHeader(post(`{"query": "{ me { id } }"}`), "Content-Type", "text/plain"), http.StatusUnsupportedMediaType},
+		{"POST without a content type", withHeader(post(`{"query": "{ me { id } }"}`), "Content-Type", ""), http.StatusUnsupportedMediaType},
+		{"POST as GraphQL", withHeader(post(`{ me { id } }`), "Content-Type", "application/graphql"), http.StatusUnsupportedMediaType},
+		{"PUT", withMethod(post(`{"query": "{ me { id } }"}`), http.MethodPut), http.StatusMethodNotAllowed},
+		{"DELETE", withMethod(post(`{"query": "{ me { id } }"}`), http.MethodDelete), http.StatusMethodNotAllowed},
+		{"GET upgrade", withHeader(getReq(url.Values{"query": {`{ me { id } }`}}), "Upgrade", "websocket"), http.StatusBadRequest},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.req.Header.Set("Authorization", "Bearer "+token)
+			r := s.send(t, c.req)
+			if r.Status != c.status || len(r.Errors) != 1 || r.Code() != "BAD_REQUEST" || strings.Contains(r.Raw, `"data"`) {
+				t.Errorf("got %d %s, want %d, one BAD_REQUEST error and no data entry", r.Status, r.Raw, c.status)
+			}
+			if allow := r.Header.Get("Allow"); c.status == http.StatusMethodNotAllowed && allow == "" {
+				t.Errorf("405 without an Allow header")
+			}
+		})
+	}
+	if got := get(t, s.ok(t, token, `{ tags { totalCount } }`, nil), "tags", "totalCount"); got != float64(0) {
+		t.Errorf("tags after a mutation over GET = %v, want 0", got)
+	}
+}
+
+func withHeader(req *http.Request, key, value string) *http.Request {
+	if value == "" {
+		req.Header.Del(key)
+	} else {
+		req.Header.Set(key, value)
+	}
+	return req
+}
+
+func withMethod(req *http.Request, method string) *http.Request {
+	req.Method = method
+	return req
 }
