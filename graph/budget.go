@@ -368,7 +368,7 @@ func scanJSON(b []byte, max int) jsonShape {
 			}
 			if depth == 1 {
 				if prev == ':' {
-					if string(key) == "query" {
+					if bytes.EqualFold(key, []byte("query")) { // as encoding/json matches keys
 						shape.query = i - start - shrink
 					}
 				} else {

@@ -126,6 +126,7 @@ func TestScanJSONMeasuresTheQuery(t *testing.T) {
 		{`{"query":"\\\n\u00e9"}`, 3},
 		{`{"extensions":{"persistedQuery":{"version":1}}}`, 0},
 		{`{"query":{"nested":"object"}}`, 0},
+		{`{"Query":"abcd"}`, 4},
 		{`["query","x"]`, 0},
 	} {
 		if got := scanJSON([]byte(c.in), 1000).query; got != c.want {
