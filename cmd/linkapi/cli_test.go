@@ -24,6 +24,12 @@ type cliResult struct {
 // input.
 func runCLI(t *testing.T, dbURL, stdin string, args ...string) cliResult {
 	t.Helper()
+	return runCLIEnv(t, map[string]string{"LINKAPI_DATABASE_URL": dbURL}, stdin, args...)
+}
+
+// runCLIEnv is runCLI with vars as the whole environment.
+func runCLIEnv(t *testing.T, vars map[string]string, stdin string, args ...string) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -31,7 +37,7 @@ func runCLI(t *testing.T, dbURL, stdin string, args ...string) cliResult {
 		Stdin:  strings.NewReader(stdin),
 		Stdout: &stdout,
 		Stderr: &stderr,
-		Getenv: env(map[string]string{"LINKAPI_DATABASE_URL": dbURL}),
+		Getenv: env(vars),
 		Listening: func(string) {
 			t.Errorf("%v listened", args)
 			cancel()

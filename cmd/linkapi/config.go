@@ -18,6 +18,7 @@ import (
 
 	"linkapi/graph"
 	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
 	"linkapi/internal/server"
 	"linkapi/internal/store"
 )
@@ -57,6 +58,8 @@ type config struct {
 	Budget graph.Budget
 	// Anonymous bounds the requests without a token that run at once.
 	Anonymous server.AnonymousLimits
+	// Quota bounds what each account may store.
+	Quota linkapi.Quota
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -122,6 +125,8 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 		{"LINKAPI_MAX_VARIABLES", &cfg.Budget.Variables, graph.DefaultBudget.Variables},
 		{"LINKAPI_MAX_VARIABLE_VALUES", &cfg.Budget.VariableValues, graph.DefaultBudget.VariableValues},
 		{"LINKAPI_MAX_ERRORS", &cfg.Budget.Errors, graph.DefaultBudget.Errors},
+		{linkapi.SettingMaxLinks, &cfg.Quota.Links, linkapi.DefaultQuota.Links},
+		{linkapi.SettingMaxText, &cfg.Quota.TextBytes, linkapi.DefaultQuota.TextBytes},
 	} {
 		v := env(l.name, strconv.Itoa(l.def))
 		n, err := strconv.Atoi(v)

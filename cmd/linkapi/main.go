@@ -187,7 +187,7 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *gorm.DB) (http.H
 	if err != nil {
 		return nil, err
 	}
-	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL)
+	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, store.WithQuota(cfg.Quota))
 	if err := p.bootstrapAdmin(ctx, st); err != nil {
 		return nil, err
 	}
@@ -454,7 +454,7 @@ func (p *Program) tokenCreate(ctx context.Context, args []string) error {
 // --email, and returns the account with a context that may act on it.
 func (p *Program) accountFlags(ctx context.Context, name string, args []string, extra func(*flag.FlagSet)) (*store.Store, *linkapi.Account, context.Context, func(), error) {
 	var email string
-	_, db, err := p.open(ctx, name, args, func(fs *flag.FlagSet) {
+	cfg, db, err := p.open(ctx, name, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address of the account")
 		if extra != nil {
 			extra(fs)
@@ -463,7 +463,7 @@ func (p *Program) accountFlags(ctx context.Context, name string, args []string, 
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	st := store.New(db)
+	st := store.New(db, store.WithQuota(cfg.Quota))
 	if email == "" {
 		closeDB(db)
 		return nil, nil, nil, nil, fmt.Errorf("%s: --email is required", name)

@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
 	"linkapi/internal/store"
 )
 
@@ -165,6 +166,13 @@ func (s seedSpec) linkTags(i int) []int {
 	return out
 }
 
+// link is the text of link i and its account.
+func (s seedSpec) link(i int) *linkapi.Link {
+	a := i/s.Links + 1
+	desc := "Seeded by linkbench."
+	return &linkapi.Link{AccountID: int64(a), URL: fmt.Sprintf("https://example.com/%d/%d", a, i%s.Links), Title: linkTitle(i), Description: &desc}
+}
+
 // linkTitle is link i's title; every tenth link has none.
 func linkTitle(i int) *string {
 	if i%10 == 9 {
@@ -202,8 +210,15 @@ func seed(ctx context.Context, dbURL string, s seedSpec) error {
 		return err
 	}
 	defer tx.Rollback()
-	err = insertRows(ctx, tx, "accounts", "id, email, password_hash, scopes, password_changed_at, created_at, updated_at", s.Accounts,
-		func(i int) []any { return []any{i + 1, benchEmail(i + 1), hash, benchScopes, changed, now, now} })
+	// Each account's usage counters, as the store would have kept them.
+	text := make([]int, s.Accounts)
+	for i := range s.Accounts * s.Links {
+		text[i/s.Links] += s.link(i).TextBytes()
+	}
+	err = insertRows(ctx, tx, "accounts", "id, email, password_hash, scopes, password_changed_at, created_at, updated_at, link_count, text_bytes", s.Accounts,
+		func(i int) []any {
+			return []any{i + 1, benchEmail(i + 1), hash, benchScopes, changed, now, now, s.Links, text[i]}
+		})
 	if err != nil {
 		return err
 	}
@@ -214,8 +229,8 @@ func seed(ctx context.Context, dbURL string, s seedSpec) error {
 	}
 	err = insertRows(ctx, tx, "links", "id, account_id, url, title, description, created_at, updated_at", s.Accounts*s.Links,
 		func(i int) []any {
-			a := i/s.Links + 1
-			return []any{i + 1, a, fmt.Sprintf("https://example.com/%d/%d", a, i%s.Links), linkTitle(i), "Seeded by linkbench.", now, now}
+			l := s.link(i)
+			return []any{i + 1, l.AccountID, l.URL, l.Title, l.Description, now, now}
 		})
 	if err != nil {
 		return err

@@ -132,10 +132,11 @@ type LinkService interface {
 	FindLinks(ctx context.Context, filter LinkFilter) (*LinkList, error)
 	// CountLinks counts what FindLinks would list without paging.
 	CountLinks(ctx context.Context, filter LinkFilter) (int, error)
-	// CreateLink returns BAD_USER_INPUT for a bad URL or tag name, FORBIDDEN for another
-	// account's AccountID.
+	// CreateLink returns BAD_USER_INPUT for a bad URL or tag name or when the
+	// account's Quota has no room, FORBIDDEN for another account's AccountID.
 	CreateLink(ctx context.Context, in LinkCreate) (*Link, error)
-	// UpdateLink returns NOT_FOUND or BAD_USER_INPUT.
+	// UpdateLink returns NOT_FOUND or BAD_USER_INPUT (also for longer text past the
+	// account's Quota).
 	UpdateLink(ctx context.Context, id int64, upd LinkUpdate) (*Link, error)
 	// DeleteLink returns NOT_FOUND.
 	DeleteLink(ctx context.Context, id int64) error
@@ -244,7 +245,8 @@ const MaxImportLinks = 100000
 type ImportService interface {
 	// ImportLinks adds links to the caller's account (or, for an administrator, the
 	// named one), skipping URLs the account already has and entries that fail
-	// validation, in one transaction. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT.
+	// validation, in one transaction. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT; an
+	// import past the account's Quota imports nothing (BAD_USER_INPUT).
 	ImportLinks(ctx context.Context, accountID *int64, links []LinkImport) (*ImportResult, error)
 	// ExportLinks returns every link of the account with its tags, oldest first.
 	ExportLinks(ctx context.Context, accountID *int64) ([]*Link, map[int64][]*Tag, error)

@@ -14,7 +14,9 @@ const importBatch = 500
 
 // ImportLinks adds links in bulk in one transaction: existing URLs of the account
 // and repeats within the import are skipped, invalid entries counted and left out,
-// tags found or created by name. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT.
+// tags found or created by name. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT; an import
+// whose new links would take the account past its quota imports none of them
+// (BAD_USER_INPUT).
 func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linkapi.LinkImport) (*linkapi.ImportResult, error) {
 	if len(links) > linkapi.MaxImportLinks {
 		return nil, linkapi.Errorf(linkapi.EINVALID, "an import holds at most %d links", linkapi.MaxImportLinks)
@@ -25,6 +27,10 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 	}
 	res := &linkapi.ImportResult{}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		u, err := s.lockUsage(tx, owner)
+		if err != nil {
+			return err
+		}
 		var urls []string
 		if err := tx.Model(&linkRow{}).Where("account_id = ?", owner).Pluck("url", &urls).Error; err != nil {
 			return err
@@ -66,6 +72,13 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		}
 		if len(rows) == 0 {
 			return nil
+		}
+		bytes := 0
+		for i := range rows {
+			bytes += rows[i].textBytes()
+		}
+		if err := u.add(len(rows), bytes); err != nil {
+			return err
 		}
 		if err := tx.CreateInBatches(&rows, importBatch).Error; err != nil {
 			return err

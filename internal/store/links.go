@@ -99,7 +99,8 @@ func validateLink(url *string, title, description *string) error {
 }
 
 // CreateLink saves a link in the caller's account (or, for an administrator, the
-// named one), creating missing tags by name. BAD_USER_INPUT, FORBIDDEN or NOT_FOUND.
+// named one), creating missing tags by name. BAD_USER_INPUT, FORBIDDEN or NOT_FOUND;
+// BAD_USER_INPUT too when the account's quota has no room for the link.
 func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi.Link, error) {
 	if err := validateLink(&in.URL, in.Title, in.Description); err != nil {
 		return nil, err
@@ -126,6 +127,13 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 	now := s.now()
 	row := linkRow{AccountID: accountID, URL: in.URL, Title: in.Title, Description: in.Description, CreatedAt: now, UpdatedAt: now}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		u, err := s.lockUsage(tx, accountID)
+		if err != nil {
+			return err
+		}
+		if err := u.add(1, row.textBytes()); err != nil {
+			return err
+		}
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
@@ -169,30 +177,58 @@ func pair(tx *gorm.DB, linkID, tagID, accountID int64, now time.Time) error {
 		Create(&linkTagRow{LinkID: linkID, TagID: tagID, AccountID: accountID, CreatedAt: now}).Error
 }
 
-// UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT.
+// UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT, the
+// latter also when longer text would take the account past its quota.
 func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate) (*linkapi.Link, error) {
 	if err := validateLink(upd.URL, upd.Title, upd.Description); err != nil {
 		return nil, err
 	}
-	row, err := s.findLink(ctx, writing, id)
+	found, err := s.findLink(ctx, writing, id)
 	if err != nil {
 		return nil, err
 	}
-	if upd.URL != nil {
-		row.URL = *upd.URL
-	}
-	if upd.Title != nil {
-		row.Title = emptyToNil(upd.Title)
-	}
-	if upd.Description != nil {
-		row.Description = emptyToNil(upd.Description)
-	}
-	row.UpdatedAt = s.now()
-	err = s.db.WithContext(ctx).Model(row).Select("url", "title", "description", "updated_at").Updates(row).Error
+	var row *linkRow
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		u, err := s.lockUsage(tx, found.AccountID)
+		if err != nil {
+			return err
+		}
+		if row, err = lockLink(tx, found); err != nil {
+			return err
+		}
+		before := row.textBytes()
+		if upd.URL != nil {
+			row.URL = *upd.URL
+		}
+		if upd.Title != nil {
+			row.Title = emptyToNil(upd.Title)
+		}
+		if upd.Description != nil {
+			row.Description = emptyToNil(upd.Description)
+		}
+		row.UpdatedAt = s.now()
+		if err := u.add(0, row.textBytes()-before); err != nil {
+			return err
+		}
+		return tx.Model(row).Select("url", "title", "description", "updated_at").Updates(row).Error
+	})
 	if err != nil {
 		return nil, translate(err, "link")
 	}
 	return row.domain(), nil
+}
+
+// lockLink reads again, with its row locked until tx ends, a link found before
+// tx began, so that a write sees the latest committed text. NOT_FOUND when it was
+// deleted in between.
+func lockLink(tx *gorm.DB, found *linkRow) (*linkRow, error) {
+	var row linkRow
+	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("id = ? AND account_id = ?", found.ID, found.AccountID).Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "link")
+	}
+	return &row, nil
 }
 
 // emptyToNil turns an explicit empty string into NULL, so that "" clears a field.
@@ -203,9 +239,27 @@ func emptyToNil(s *string) *string {
 	return s
 }
 
-// DeleteLink deletes a link and its tag pairs. NOT_FOUND.
+// DeleteLink deletes a link and its tag pairs, giving its room back to the
+// account's quota. NOT_FOUND.
 func (s *Store) DeleteLink(ctx context.Context, id int64) error {
-	return s.deleteOwned(ctx, &linkRow{}, id, "link")
+	found, err := s.findLink(ctx, writing, id)
+	if err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		u, err := s.lockUsage(tx, found.AccountID)
+		if err != nil {
+			return err
+		}
+		row, err := lockLink(tx, found)
+		if err != nil {
+			return err
+		}
+		if err := tx.Delete(row).Error; err != nil {
+			return err
+		}
+		return u.add(-1, -row.textBytes())
+	})
 }
 
 // TagLink puts a tag on a link. NOT_FOUND when either is not the caller's;

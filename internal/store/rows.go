@@ -49,6 +49,9 @@ type linkRow struct {
 
 func (linkRow) TableName() string { return "links" }
 
+// textBytes is what the link's text costs against its account's quota.
+func (r *linkRow) textBytes() int { return r.domain().TextBytes() }
+
 func (r *linkRow) domain() *linkapi.Link {
 	return &linkapi.Link{
 		ID:          r.ID,

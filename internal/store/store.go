@@ -21,18 +21,31 @@ type Store struct {
 	db       *gorm.DB
 	now      func() time.Time
 	accounts accountCache
+	quota    linkapi.Quota
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithQuota bounds what each account may store; without it, linkapi.DefaultQuota.
+func WithQuota(q linkapi.Quota) Option {
+	return func(s *Store) { s.quota = q }
 }
 
 // New returns a Store on db, which must already be migrated. It reuses the
 // account read for a token for AccountCacheTTL.
-func New(db *gorm.DB) *Store {
-	return NewWithAccountCache(db, AccountCacheTTL)
+func New(db *gorm.DB, opts ...Option) *Store {
+	return NewWithAccountCache(db, AccountCacheTTL, opts...)
 }
 
 // NewWithAccountCache is New with another reuse time; 0 reads the account on
 // every request.
-func NewWithAccountCache(db *gorm.DB, ttl time.Duration) *Store {
-	return &Store{db: db, now: db.Config.NowFunc, accounts: accountCache{ttl: ttl}}
+func NewWithAccountCache(db *gorm.DB, ttl time.Duration, opts ...Option) *Store {
+	s := &Store{db: db, now: db.Config.NowFunc, accounts: accountCache{ttl: ttl}, quota: linkapi.DefaultQuota}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 var (
