@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+	"linkapi/internal/store"
+)
+
+// accountCreate creates an account, its password read from standard input.
+func (p *Program) accountCreate(ctx context.Context, args []string) error {
+	var email, scopes string
+	var scopesSet, passwordStdin bool
+	_, db, err := p.open(ctx, "account create", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the new account")
+		fs.Func("scopes", "space-separated scopes (default: links:write tags:write account:write)", func(s string) error {
+			scopes, scopesSet = s, true
+			return nil
+		})
+		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	if email == "" {
+		return errors.New("account create: --email is required")
+	}
+	if !passwordStdin {
+		return errors.New("account create: --password-stdin is required (the password is never taken as an argument)")
+	}
+	password, err := readPassword(p.Stdin)
+	if err != nil {
+		return err
+	}
+	in := linkapi.AccountCreate{Email: email, Password: password}
+	if scopesSet {
+		in.Scopes = strings.Fields(scopes)
+		if in.Scopes == nil {
+			in.Scopes = []string{}
+		}
+	}
+	a, err := store.New(db).CreateAccount(auth.NewContext(ctx, auth.System()), in)
+	if err != nil {
+		return fmt.Errorf("account create: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "created account %d %s with scopes %q\n", a.ID, a.Email, strings.Join(a.Scopes, " "))
+	return nil
+}
+
+// readPassword reads the first line of r, without its line ending.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("account create: no password on standard input")
+	}
+	return line, nil
+}
+
+// accountList prints every account: id, email, scopes and creation time.
+func (p *Program) accountList(ctx context.Context, args []string) error {
+	_, db, err := p.open(ctx, "account list", args, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	st := store.New(db)
+	sys := auth.NewContext(ctx, auth.System())
+	w := tabwriter.NewWriter(p.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tEMAIL\tSCOPES\tCREATED")
+	page := linkapi.Page{First: linkapi.MaxPageSize}
+	for {
+		list, err := st.FindAccounts(sys, linkapi.AccountFilter{Page: page})
+		if err != nil {
+			return fmt.Errorf("account list: %s", linkapi.ErrorMessage(err))
+		}
+		for _, a := range list.Accounts {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", a.ID, a.Email, strings.Join(a.Scopes, " "), a.CreatedAt.Format(time.RFC3339))
+			page.After = a.ID
+		}
+		if !list.HasNextPage {
+			break
+		}
+	}
+	return w.Flush()
+}
+
+// accountSetScopes replaces an account's scopes.
+func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
+	var email, scopes string
+	var scopesSet bool
+	_, db, err := p.open(ctx, "account set-scopes", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the account")
+		fs.Func("scopes", "space-separated scopes; \"\" removes them all", func(s string) error {
+			scopes, scopesSet = s, true
+			return nil
+		})
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	if email == "" || !scopesSet {
+		return errors.New("account set-scopes: --email and --scopes are required")
+	}
+	st := store.New(db)
+	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	if err != nil {
+		return fmt.Errorf("account set-scopes: no account has email %q", email)
+	}
+	list := strings.Fields(scopes)
+	if list == nil {
+		list = []string{}
+	}
+	a, err = st.SetAccountScopes(auth.NewContext(ctx, auth.System()), a.ID, list)
+	if err != nil {
+		return fmt.Errorf("account set-scopes: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "account %d %s now has scopes %q\n", a.ID, a.Email, strings.Join(a.Scopes, " "))
+	return nil
+}
+
+// accountFlags opens the database for a command that acts on one account, named by
+// --email, and returns the account with a context that may act on it.
+func (p *Program) accountFlags(ctx context.Context, name string, args []string, extra func(*flag.FlagSet)) (*store.Store, *linkapi.Account, context.Context, func(), error) {
+	var email string
+	cfg, db, err := p.open(ctx, name, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "email address of the account")
+		if extra != nil {
+			extra(fs)
+		}
+	}, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	st := store.New(db, store.WithQuota(cfg.Quota))
+	if email == "" {
+		closeDB(db)
+		return nil, nil, nil, nil, fmt.Errorf("%s: --email is required", name)
+	}
+	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	if err != nil {
+		closeDB(db)
+		return nil, nil, nil, nil, fmt.Errorf("%s: no account has email %q", name, email)
+	}
+	return st, a, auth.NewContext(ctx, auth.System()), func() { closeDB(db) }, nil
+}
