@@ -14,6 +14,4 @@ type Resolver struct {
 	APITokenService linkapi.APITokenService
 	ImportService   linkapi.ImportService
 	Auth            *auth.Authenticator
-	// Observer, when set, is told of every login attempt.
-	Observer Observer
 }

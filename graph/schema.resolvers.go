@@ -71,13 +71,6 @@ func (r *linkConnectionResolver) TotalCount(ctx context.Context, obj *model.Link
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string, scopes []string) (*model.AuthPayload, error) {
 	issued, err := r.Auth.Login(ctx, email, password, scopes)
-	if r.Observer != nil {
-		outcome := "ok"
-		if err != nil {
-			outcome = codes[linkapi.ErrorCode(err)]
-		}
-		r.Observer.Login(ctx, outcome)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +227,7 @@ func (r *mutationResolver) ImportBookmarks(ctx context.Context, html string, acc
 	if err != nil {
 		return nil, err
 	}
-	links, err := bookmarks.ReadImports(strings.NewReader(html))
-	if err != nil {
-		return nil, err
-	}
-	return r.ImportService.ImportLinks(ctx, owner, links)
+	return bookmarks.Service{Store: r.ImportService}.Import(ctx, owner, strings.NewReader(html))
 }
 
 // RevokeAPIToken is the resolver for the revokeApiToken field.
@@ -323,19 +312,8 @@ func (r *queryResolver) ExportBookmarks(ctx context.Context, accountID *string) 
 	if err != nil {
 		return "", err
 	}
-	size, err := r.ImportService.ExportSize(ctx, owner)
-	if err != nil {
-		return "", err
-	}
-	if size > linkapi.MaxExportText {
-		return "", linkapi.Errorf(linkapi.EINVALID, "the account's links hold more than %d MiB of text, more than the API exports; use `linkapi export --email EMAIL --file FILE`", linkapi.MaxExportText>>20)
-	}
-	links, tags, err := r.ImportService.ExportLinks(ctx, owner)
-	if err != nil {
-		return "", err
-	}
 	var out strings.Builder
-	if err := bookmarks.WriteLinks(&out, links, tags); err != nil {
+	if err := (bookmarks.Service{Store: r.ImportService}).Export(ctx, owner, &out, linkapi.MaxExportText); err != nil {
 		return "", err
 	}
 	return out.String(), nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -29,11 +30,7 @@ func (p *Program) importBookmarks(ctx context.Context, args []string) error {
 		defer f.Close()
 		in = f
 	}
-	links, err := bookmarks.ReadImports(in)
-	if err != nil {
-		return fmt.Errorf("import: %s", linkapi.ErrorMessage(err))
-	}
-	res, err := st.ImportLinks(sys, &a.ID, links)
+	res, err := bookmarks.Service{Store: st}.Import(sys, &a.ID, in)
 	if err != nil {
 		return fmt.Errorf("import: %s", linkapi.ErrorMessage(err))
 	}
@@ -52,20 +49,18 @@ func (p *Program) exportBookmarks(ctx context.Context, args []string) error {
 		return err
 	}
 	defer done()
-	links, tags, err := st.ExportLinks(sys, &a.ID)
-	if err != nil {
+	// The file is written whole once the links are read, so that a failed
+	// export leaves an earlier file as it was.
+	var out bytes.Buffer
+	if err := (bookmarks.Service{Store: st}).Export(sys, &a.ID, &out, 0); err != nil {
 		return fmt.Errorf("export: %s", linkapi.ErrorMessage(err))
 	}
-	out := p.Stdout
-	if file != "" {
-		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		defer f.Close()
-		out = f
+	if file == "" {
+		_, err = out.WriteTo(p.Stdout)
+	} else {
+		err = os.WriteFile(file, out.Bytes(), 0o600)
 	}
-	if err := bookmarks.WriteLinks(out, links, tags); err != nil {
+	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	return nil

@@ -202,7 +202,7 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *gorm.DB) (http.H
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
-		Auth: authn, Observer: metrics,
+		Auth: authn,
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,

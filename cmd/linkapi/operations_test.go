@@ -92,6 +92,11 @@ func TestMetricsAndRequestLog(t *testing.T) {
 	id := s.createAccount(t, "ann@example.com", "ann-password", "links:write", "account:write")
 	token := s.login(t, "ann@example.com", "ann-password")
 	s.do(t, "", `mutation { login(email: "ann@example.com", password: "wrong-password") { accessToken } }`, nil)
+	// An aliased login counts; one refused before it runs does not.
+	s.ok(t, "", `mutation { again: login(email: "ann@example.com", password: "ann-password") { accessToken } }`, nil)
+	if r := s.do(t, "", `mutation { login(email: "ann@example.com") { accessToken } }`, nil); r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("a login without a password: got %q", r.Code())
+	}
 	s.ok(t, token, `query Mine { me { email } }`, nil)
 	s.do(t, token, `query Denied { accounts { totalCount } }`, nil)
 	for i := 0; i < 120; i++ {
@@ -106,8 +111,8 @@ func TestMetricsAndRequestLog(t *testing.T) {
 		`linkapi_graphql_operations_total{operation="Mine",outcome="ok"} 1`,
 		`linkapi_graphql_operations_total{operation="Denied",outcome="FORBIDDEN"} 1`,
 		`linkapi_graphql_errors_total{code="FORBIDDEN"} 1`,
-		`linkapi_login_attempts_total{outcome="ok"} 1`,
-		`linkapi_login_attempts_total{outcome="UNAUTHENTICATED"} 1`,
+		"linkapi_login_attempts_total{outcome=\"ok\"} 2\n",
+		"linkapi_login_attempts_total{outcome=\"UNAUTHENTICATED\"} 1\n",
 		`linkapi_graphql_operation_duration_seconds_bucket{operation="Mine"`,
 		`go_sql_open_connections{db_name="linkapi"}`,
 		`linkapi_http_requests_total{route="/graphql",status="200"}`,

@@ -1,0 +1,46 @@
+package bookmarks
+
+import (
+	"context"
+	"io"
+
+	"linkapi/internal/linkapi"
+)
+
+// Service imports and exports bookmark files through the store; the API and the
+// command line both go through it.
+type Service struct {
+	Store linkapi.ImportService
+}
+
+// Import reads a bookmark file from r into the account (the caller's own when
+// accountID is nil). BAD_USER_INPUT for a file that cannot be read, and the
+// store's codes.
+func (s Service) Import(ctx context.Context, accountID *int64, r io.Reader) (*linkapi.ImportResult, error) {
+	links, err := ReadImports(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.ImportLinks(ctx, accountID, links)
+}
+
+// Export writes the account's links to w as a bookmark file. With maxText above
+// zero, an account whose URLs, titles and descriptions hold more text than that
+// is refused with BAD_USER_INPUT before a link is read, so that a small request
+// cannot make the server build a huge answer.
+func (s Service) Export(ctx context.Context, accountID *int64, w io.Writer, maxText int64) error {
+	if maxText > 0 {
+		size, err := s.Store.ExportSize(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		if size > maxText {
+			return linkapi.Errorf(linkapi.EINVALID, "the account's links hold more than %d MiB of text, more than the API exports; use `linkapi export --email EMAIL --file FILE`", maxText>>20)
+		}
+	}
+	links, tags, err := s.Store.ExportLinks(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return WriteLinks(w, links, tags)
+}
