@@ -16,7 +16,6 @@ import (
 
 	_ "github.com/glebarez/go-sqlite" // registers the "sqlite" driver
 	"github.com/go-sql-driver/mysql"
-	"github.com/golang-jwt/jwt/v5"
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
@@ -267,19 +266,19 @@ func insertRows(ctx context.Context, tx *sql.Tx, table, columns string, n int, r
 	return nil
 }
 
-// mintToken returns an access token for account, as linkapi's login would issue it.
+// mintToken returns an access token for account, issued by linkapi's own
+// auth.Tokens as login would issue it; a negative ttl gives one that expired
+// that long ago.
 func mintToken(secret []byte, account int, ttl time.Duration) (string, error) {
-	now := time.Now()
-	claims := floorClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    "linkapi",
-			Subject:   strconv.Itoa(account),
-			Audience:  jwt.ClaimStrings{"linkapi"},
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        fmt.Sprintf("bench-%d-%d", account, now.UnixNano()),
-		},
-		Scope: benchScopes,
+	life, issued := ttl, time.Now()
+	if ttl < 0 {
+		life, issued = -ttl, issued.Add(2*ttl)
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+	tokens, err := auth.NewTokens(secret, life)
+	if err != nil {
+		return "", err
+	}
+	tokens.Now = func() time.Time { return issued }
+	token, _, err := tokens.Issue(int64(account), strings.Fields(benchScopes))
+	return token, err
 }
