@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +17,7 @@ import (
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 	"linkapi/internal/store"
+	"linkapi/internal/store/mysqlurl"
 )
 
 // benchPassword is every seeded account's password; benchScopes their scopes.
@@ -96,27 +94,16 @@ func benchDBFromURL(raw string) (*benchDB, error) {
 
 var dbNameRE = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 
-// parseMySQLURL reads mysql://USER[:PASS]@HOST:PORT/DB into a driver configuration.
+// parseMySQLURL reads mysql://USER[:PASS]@HOST:PORT/DB as linkapi does, and
+// checks that the database may be dropped and re-created by name.
 func parseMySQLURL(raw string) (*mysql.Config, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "mysql" || u.Host == "" || u.User == nil {
-		return nil, errors.New("the MySQL URL must look like mysql://USER[:PASS]@HOST:PORT/DB")
+	cfg, err := mysqlurl.Parse(raw)
+	if err != nil {
+		return nil, err
 	}
-	cfg := mysql.NewConfig()
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
-	cfg.Net = "tcp"
-	cfg.Addr = u.Host
-	if u.Port() == "" {
-		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
-	}
-	cfg.DBName = strings.TrimPrefix(u.Path, "/")
 	if !dbNameRE.MatchString(cfg.DBName) {
 		return nil, fmt.Errorf("the MySQL database name %q must be letters, digits and underscores (it is dropped and re-created)", cfg.DBName)
 	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	cfg.InterpolateParams = true
 	return cfg, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"linkapi/internal/store/mysqlurl"
 )
 
 // Dialect names returned by Dialect.
@@ -28,10 +29,7 @@ const (
 	DialectMySQL  = "mysql"
 )
 
-const (
-	pingTimeout     = 5 * time.Second
-	mysqlDialTimout = 5 * time.Second
-)
+const pingTimeout = 5 * time.Second
 
 //go:embed migrations/sqlite/*.sql migrations/mysql/*.sql
 var migrationFiles embed.FS
@@ -152,74 +150,8 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	return sqlDB, nil
 }
 
-// mysqlConfig converts a mysql:// URL to the driver's configuration: the user's
-// query parameters are kept, then parseTime, loc=UTC and (unless given) charset
-// utf8mb4 are set, and multiStatements is always off.
-func mysqlConfig(raw string) (*mysqldriver.Config, error) {
-	const want = "want mysql://USER[:PASS]@HOST:PORT/DB[?params]"
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Parse quotes the whole URL, password included, in its message.
-		return nil, fmt.Errorf("database: malformed mysql URL (%s)", want)
-	}
-	if u.Scheme != "mysql" || u.Opaque != "" || u.Host == "" {
-		return nil, fmt.Errorf("database: malformed mysql URL: no host (%s)", want)
-	}
-	if u.User == nil || u.User.Username() == "" {
-		return nil, fmt.Errorf("database: malformed mysql URL: no user (%s)", want)
-	}
-	dbName := strings.TrimPrefix(u.Path, "/")
-	if dbName == "" || strings.Contains(dbName, "/") {
-		return nil, fmt.Errorf("database: malformed mysql URL: want exactly one database name in the path (%s)", want)
-	}
-	host, port := u.Hostname(), u.Port()
-	if host == "" {
-		return nil, fmt.Errorf("database: malformed mysql URL: no host (%s)", want)
-	}
-	if port == "" {
-		port = "3306"
-	}
-
-	query := u.RawQuery
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return nil, oneLine("database: malformed mysql URL parameters", err)
-	}
-	if !q.Has("charset") {
-		if query != "" {
-			query += "&"
-		}
-		query += "charset=utf8mb4"
-	}
-	// ParseDSN applies the parameters with the driver's own rules and rejects
-	// the ones it cannot parse.
-	cfg, err := mysqldriver.ParseDSN("/?" + query)
-	if err != nil {
-		return nil, oneLine("database: malformed mysql URL parameters", err)
-	}
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
-	cfg.Net = "tcp"
-	cfg.Addr = net.JoinHostPort(host, port)
-	cfg.DBName = dbName
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	cfg.MultiStatements = false
-	// Interpolating arguments client-side sends each query in one round trip
-	// instead of prepare, execute and close; it is safe with utf8mb4, the only
-	// character set the server is used with. linkbench measured links(first: 20)
-	// at about 1.4x the throughput with it.
-	if !q.Has("interpolateParams") {
-		cfg.InterpolateParams = true
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = mysqlDialTimout
-	}
-	return cfg, nil
-}
-
 func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
-	cfg, err := mysqlConfig(raw)
+	cfg, err := mysqlurl.Parse(raw)
 	if err != nil {
 		return nil, err
 	}

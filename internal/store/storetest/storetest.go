@@ -8,16 +8,15 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"linkapi/internal/store/mysqlurl"
 )
 
 // EnvMySQLURL names the environment variable holding a mysql:// URL of a scratch
@@ -79,11 +78,12 @@ func MySQLURL(t testing.TB) string {
 	if raw == "" {
 		t.Fatalf("storetest: %s is not set", EnvMySQLURL)
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "mysql" || u.Host == "" || u.User == nil {
-		t.Fatalf("storetest: %s must be mysql://USER[:PASS]@HOST:PORT/DB", EnvMySQLURL)
+	cfg, err := mysqlurl.Parse(raw)
+	if err != nil {
+		t.Fatalf("storetest: %s: %v", EnvMySQLURL, err)
 	}
-	base := unsafeName.ReplaceAllString(strings.Trim(u.Path, "/"), "_")
+	u, _ := url.Parse(raw) // mysqlurl.Parse has read it; only its path changes below
+	base := unsafeName.ReplaceAllString(cfg.DBName, "_")
 	if base == "" {
 		base = "linkapi_test"
 	}
@@ -96,7 +96,7 @@ func MySQLURL(t testing.TB) string {
 	}
 	name := base + "_" + hex.EncodeToString(suffix)
 
-	server := serverConn(t, u)
+	server := serverConn(t, cfg)
 	if _, err := server.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"); err != nil {
 		server.Close()
 		t.Fatalf("storetest: create database %s: %v", name, err)
@@ -113,19 +113,12 @@ func MySQLURL(t testing.TB) string {
 	return v.String()
 }
 
-// serverConn opens a connection to the server of u, without choosing a database.
-func serverConn(t testing.TB, u *url.URL) *sql.DB {
+// serverConn opens a connection to the server of cfg, without choosing a
+// database.
+func serverConn(t testing.TB, cfg *mysql.Config) *sql.DB {
 	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.User = u.User.Username()
-	cfg.Passwd, _ = u.User.Password()
-	cfg.Net = "tcp"
-	port := u.Port()
-	if port == "" {
-		port = "3306"
-	}
-	cfg.Addr = net.JoinHostPort(u.Hostname(), port)
-	cfg.Timeout = 5 * time.Second
+	cfg = cfg.Clone()
+	cfg.DBName = ""
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		t.Fatalf("storetest: mysql config: %v", err)
