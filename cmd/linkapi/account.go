@@ -44,7 +44,7 @@ func (p *Program) accountCreate(ctx context.Context, args []string) error {
 	}
 	in := linkapi.AccountCreate{Email: email, Password: password}
 	if scopesSet {
-		in.Scopes = strings.Fields(scopes)
+		in.Scopes = auth.SplitScopes(scopes)
 		if in.Scopes == nil {
 			in.Scopes = []string{}
 		}
@@ -121,7 +121,7 @@ func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("account set-scopes: no account has email %q", email)
 	}
-	list := strings.Fields(scopes)
+	list := auth.SplitScopes(scopes)
 	if list == nil {
 		list = []string{}
 	}

@@ -37,7 +37,7 @@ func (p *Program) tokenCreate(ctx context.Context, args []string) error {
 		return fmt.Errorf("token create: no account has email %q", email)
 	}
 	as := auth.NewContext(ctx, &auth.Caller{AccountID: a.ID, Scopes: auth.Expand(a.Scopes), Account: a})
-	tok, secret, err := st.CreateAPIToken(as, linkapi.APITokenCreate{Name: name, Scopes: strings.Fields(scopes), ExpiresIn: &expiresIn})
+	tok, secret, err := st.CreateAPIToken(as, linkapi.APITokenCreate{Name: name, Scopes: auth.SplitScopes(scopes), ExpiresIn: &expiresIn})
 	if err != nil {
 		return fmt.Errorf("token create: %s", linkapi.ErrorMessage(err))
 	}

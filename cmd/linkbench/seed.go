@@ -266,6 +266,6 @@ func mintToken(secret []byte, account int, ttl time.Duration) (string, error) {
 		return "", err
 	}
 	tokens.Now = func() time.Time { return issued }
-	token, _, err := tokens.Issue(int64(account), strings.Fields(benchScopes))
+	token, _, err := tokens.Issue(int64(account), auth.SplitScopes(benchScopes))
 	return token, err
 }

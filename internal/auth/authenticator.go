@@ -200,7 +200,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller
 	}
 	return &Caller{
 		AccountID: acc.ID,
-		Scopes:    Effective(strings.Fields(claims.Scope), acc.Scopes),
+		Scopes:    Effective(SplitScopes(claims.Scope), acc.Scopes),
 		Account:   acc,
 	}, nil
 }

@@ -79,10 +79,15 @@ func Normalize(names []string) ([]string, error) {
 	return ordered(set), nil
 }
 
-// ParseScopeString splits a space-separated scope string, as in a token's scope
-// claim or a command-line flag, and normalizes it.
+// SplitScopes splits a space-separated scope string (a token's scope claim, an
+// account's stored scopes, a command-line flag) into its names, unchecked.
+func SplitScopes(s string) []string {
+	return strings.Fields(s)
+}
+
+// ParseScopeString splits a space-separated scope string and normalizes it.
 func ParseScopeString(s string) ([]string, error) {
-	return Normalize(strings.Fields(s))
+	return Normalize(SplitScopes(s))
 }
 
 // Expand returns every scope implied by names, including names themselves, in

@@ -71,6 +71,28 @@ func NormalizeTagName(s string) (string, error) {
 	return name, nil
 }
 
+// NormalizeTagNames normalises each name and drops repeats, keeping the first
+// of each in order. The names returned are the valid ones; the error is the
+// first bad name's, for callers that refuse a bad name rather than skip it.
+func NormalizeTagNames(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	var first error
+	for _, t := range in {
+		name, err := NormalizeTagName(t)
+		switch {
+		case err != nil:
+			if first == nil {
+				first = err
+			}
+		case !seen[name]:
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	return out, first
+}
+
 // NormalizeEmail lower-cases and trims an email address and returns BAD_USER_INPUT
 // unless it is a plain address such as user@example.com.
 func NormalizeEmail(s string) (string, error) {

@@ -1,6 +1,7 @@
 package linkapi
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,20 @@ func TestValidateTextRefusesNULAndLength(t *testing.T) {
 		if got := ErrorCode(ValidateText("title", tt.s, MaxTitleLength)); got != tt.want {
 			t.Errorf("ValidateText = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// TestNormalizeTagNames keeps the first of each name in order, drops the bad
+// ones and reports the first of those.
+func TestNormalizeTagNames(t *testing.T) {
+	got, err := NormalizeTagNames([]string{" go ", "db", "go", "", "db", "web", "\x00"})
+	if !slices.Equal(got, []string{"go", "db", "web"}) {
+		t.Errorf("names: got %q, want go db web", got)
+	}
+	if ErrorCode(err) != EINVALID {
+		t.Errorf("error: got %v, want BAD_USER_INPUT for the empty name", err)
+	}
+	if got, err := NormalizeTagNames([]string{"a", "a"}); err != nil || !slices.Equal(got, []string{"a"}) {
+		t.Errorf("repeats only: got %q, %v", got, err)
 	}
 }

@@ -31,7 +31,7 @@ func (r *apiTokenRow) domain() *linkapi.APIToken {
 		ID:        r.ID,
 		AccountID: r.AccountID,
 		Name:      r.Name,
-		Scopes:    strings.Fields(r.Scopes),
+		Scopes:    auth.SplitScopes(r.Scopes),
 		CreatedAt: r.CreatedAt.UTC(),
 		ExpiresAt: r.ExpiresAt.UTC(),
 	}

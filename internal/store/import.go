@@ -158,16 +158,8 @@ func readIDs[R any](tx *gorm.DB, model any, column string, account int64, rows [
 // that fails validation, or past the MaxTagsPerLink-th, is left out rather than
 // costing the link.
 func importTagNames(in []string) []string {
-	out := make([]string, 0, len(in))
-	seen := map[string]bool{}
-	for _, t := range in {
-		name, err := linkapi.NormalizeTagName(t)
-		if err == nil && !seen[name] && len(out) < linkapi.MaxTagsPerLink {
-			seen[name] = true
-			out = append(out, name)
-		}
-	}
-	return out
+	names, _ := linkapi.NormalizeTagNames(in)
+	return names[:min(len(names), linkapi.MaxTagsPerLink)]
 }
 
 // ExportSize returns the length of the text an export of the account would

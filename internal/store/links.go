@@ -105,17 +105,9 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 	if err := validateLink(&in.URL, in.Title, in.Description); err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(in.Tags))
-	seen := map[string]bool{}
-	for _, t := range in.Tags {
-		name, err := linkapi.NormalizeTagName(t)
-		if err != nil {
-			return nil, err
-		}
-		if !seen[name] {
-			seen[name] = true
-			names = append(names, name)
-		}
+	names, err := linkapi.NormalizeTagNames(in.Tags)
+	if err != nil {
+		return nil, err
 	}
 	if len(names) > linkapi.MaxTagsPerLink {
 		return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)

@@ -1,9 +1,9 @@
 package store
 
 import (
-	"strings"
 	"time"
 
+	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
 
@@ -22,7 +22,7 @@ type accountRow struct {
 func (accountRow) TableName() string { return "accounts" }
 
 func (r *accountRow) domain() *linkapi.Account {
-	scopes := strings.Fields(r.Scopes)
+	scopes := auth.SplitScopes(r.Scopes)
 	if scopes == nil {
 		scopes = []string{}
 	}
