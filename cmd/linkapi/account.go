@@ -117,7 +117,7 @@ func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 		return errors.New("account set-scopes: --email and --scopes are required")
 	}
 	st := store.New(db)
-	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	a, err := st.FindAccountByEmail(auth.NewContext(ctx, auth.System()), email)
 	if err != nil {
 		return fmt.Errorf("account set-scopes: no account has email %q", email)
 	}
@@ -151,10 +151,11 @@ func (p *Program) accountFlags(ctx context.Context, name string, args []string, 
 		closeDB(db)
 		return nil, nil, nil, nil, fmt.Errorf("%s: --email is required", name)
 	}
-	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	sys := auth.NewContext(ctx, auth.System())
+	a, err := st.FindAccountByEmail(sys, email)
 	if err != nil {
 		closeDB(db)
 		return nil, nil, nil, nil, fmt.Errorf("%s: no account has email %q", name, email)
 	}
-	return st, a, auth.NewContext(ctx, auth.System()), func() { closeDB(db) }, nil
+	return st, a, sys, func() { closeDB(db) }, nil
 }

@@ -32,7 +32,7 @@ func (p *Program) tokenCreate(ctx context.Context, args []string) error {
 		return errors.New("token create: --email, --name and --scopes are required")
 	}
 	st := store.New(db)
-	a, _, err := st.FindCredentialsByEmail(ctx, email)
+	a, err := st.FindAccountByEmail(auth.NewContext(ctx, auth.System()), email)
 	if err != nil {
 		return fmt.Errorf("token create: no account has email %q", email)
 	}

@@ -187,6 +187,22 @@ func (s *Store) ChangePassword(ctx context.Context, current, next string) error 
 	}).Error
 }
 
+// FindAccountByEmail returns the account with the email, read through the tenant
+// filter (so the caller's own, or any for an administrator) and without its
+// password hash: for the command line, which names accounts by email. NOT_FOUND.
+func (s *Store) FindAccountByEmail(ctx context.Context, email string) (*linkapi.Account, error) {
+	tx, _, err := s.owned(ctx, reading, &accountRow{})
+	if err != nil {
+		return nil, err
+	}
+	var row accountRow
+	err = tx.Omit("password_hash").Where("accounts.email = ?", strings.ToLower(strings.TrimSpace(email))).Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "account")
+	}
+	return row.domain(), nil
+}
+
 // FindCredentialsByEmail returns an account and its password hash for login,
 // without a tenant filter. NOT_FOUND.
 func (s *Store) FindCredentialsByEmail(ctx context.Context, email string) (*linkapi.Account, string, error) {

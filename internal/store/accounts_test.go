@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
+	"linkapi/internal/store/storetest"
+)
+
+// TestFindAccountByEmailReadsNoHash looks an account up by email as the command
+// line does: the account comes back, its statement never names the password
+// hash, another account's caller gets NOT_FOUND, and an unknown email too.
+func TestFindAccountByEmailReadsNoHash(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, url string) {
+		db := dbtOpen(t, url)
+		var mu sync.Mutex
+		var queries []string
+		if err := db.Callback().Query().After("gorm:query").Register("test:record", func(tx *gorm.DB) {
+			mu.Lock()
+			defer mu.Unlock()
+			queries = append(queries, tx.Statement.SQL.String())
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s := New(db)
+		sys := auth.NewContext(context.Background(), auth.System())
+		ann, err := s.CreateAccount(sys, linkapi.AccountCreate{Email: "ann@example.com", Password: "password-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob, err := s.CreateAccount(sys, linkapi.AccountCreate{Email: "bob@example.com", Password: "password-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		queries = nil
+		mu.Unlock()
+		got, err := s.FindAccountByEmail(sys, " Ann@Example.com ")
+		if err != nil || got.ID != ann.ID {
+			t.Fatalf("got %v, %v; want ann", got, err)
+		}
+		mu.Lock()
+		for _, q := range queries {
+			if strings.Contains(q, "password_hash") || strings.Contains(q, "*") {
+				t.Errorf("the lookup reads the hash: %s", q)
+			}
+		}
+		if len(queries) == 0 {
+			t.Error("no statement was recorded")
+		}
+		mu.Unlock()
+		asBob := auth.NewContext(context.Background(), &auth.Caller{AccountID: bob.ID, Scopes: []string{auth.AccountRead}})
+		if _, err := s.FindAccountByEmail(asBob, "ann@example.com"); linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
+			t.Errorf("bob looking up ann: got %v, want NOT_FOUND", err)
+		}
+		if _, err := s.FindAccountByEmail(sys, "nobody@example.com"); linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
+			t.Errorf("an unknown email: got %v, want NOT_FOUND", err)
+		}
+	})
+}
