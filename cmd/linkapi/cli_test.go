@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
 )
 
@@ -129,8 +128,10 @@ func TestCLIAccounts(t *testing.T) {
 			t.Errorf("account list: bob@example.com has %q (listed %v), want the defaults links:write tags:write account:write", got, ok)
 		}
 
-		// The accounts log in through a server on the same database.
-		s := startServer(t, dbURL)
+		// The accounts log in through a server on the same database. It reads
+		// the account on every request, so that a change the command makes
+		// shows at once (the cache's lifetime is TestAccountCache's business).
+		s := startServerEnv(t, dbURL, nil, map[string]string{"LINKAPI_ACCOUNT_CACHE_TTL": "0s"})
 		d := s.ok(t, "", loginMut, map[string]any{"e": "ann@example.com", "p": "ann-password"})
 		if got := fmt.Sprint(get(t, d, "login", "scopes")); got != "[links:read]" {
 			t.Errorf("ann's login scopes = %s, want [links:read]", got)
@@ -144,9 +145,6 @@ func TestCLIAccounts(t *testing.T) {
 		if got, _ := listedScopes(t, dbURL, "ann@example.com"); got != "tags:read" {
 			t.Errorf("account list after set-scopes: ann@example.com has %q, want tags:read", got)
 		}
-		// The running server sees a change made by another process once its
-		// account cache (store.AccountCacheTTL) has let the entry go.
-		time.Sleep(store.AccountCacheTTL + 100*time.Millisecond)
 		wantCode(t, s.do(t, ann, linksCountQuery, nil), "FORBIDDEN")
 		d = s.ok(t, "", loginMut, map[string]any{"e": "ann@example.com", "p": "ann-password"})
 		if got := fmt.Sprint(get(t, d, "login", "scopes")); got != "[tags:read]" {

@@ -17,7 +17,8 @@ func TestAccountCache(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		db := dbtOpen(t, url)
 		const ttl = 200 * time.Millisecond
-		s := NewWithAccountCache(db, ttl)
+		clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		s := NewWithAccountCache(db, ttl, WithClock(func() time.Time { return clock }))
 		other := NewWithAccountCache(db, 0) // another process, say the CLI
 		sys := auth.NewContext(context.Background(), auth.System())
 		a, err := s.CreateAccount(sys, linkapi.AccountCreate{Email: "ann@example.com", Password: "password-1"})
@@ -49,7 +50,11 @@ func TestAccountCache(t *testing.T) {
 		if got := scopes(other); got != auth.LinksRead {
 			t.Errorf("a store without a cache: got %q, want links:read", got)
 		}
-		time.Sleep(ttl + 50*time.Millisecond)
+		clock = clock.Add(ttl - time.Nanosecond)
+		if got := scopes(s); got != auth.TagsRead {
+			t.Errorf("just before the TTL: got %q, want the cached tags:read", got)
+		}
+		clock = clock.Add(time.Nanosecond)
 		if got := scopes(s); got != auth.LinksRead {
 			t.Errorf("after the TTL: got %q, want links:read", got)
 		}

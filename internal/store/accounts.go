@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"strings"
-	"time"
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
@@ -217,7 +216,7 @@ func (s *Store) FindCredentialsByEmail(ctx context.Context, email string) (*link
 // FindAccountForToken returns the account a token names, without a tenant filter.
 // NOT_FOUND.
 func (s *Store) FindAccountForToken(ctx context.Context, id int64) (*linkapi.Account, error) {
-	now := time.Now()
+	now := s.now()
 	if a := s.accounts.get(id, now); a != nil {
 		return a, nil
 	}

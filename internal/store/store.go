@@ -32,6 +32,12 @@ func WithQuota(q linkapi.Quota) Option {
 	return func(s *Store) { s.quota = q }
 }
 
+// WithClock makes the store read the time from now, for the times it writes and
+// the lifetime of its account cache; without it, the database's NowFunc.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
 // New returns a Store on db, which must already be migrated. It reuses the
 // account read for a token for AccountCacheTTL.
 func New(db *gorm.DB, opts ...Option) *Store {
