@@ -23,7 +23,7 @@ import (
 // ends, however far it has got.
 
 const (
-	// interruptTimeout bounds the connection that a MySQL KILL QUERY is sent on.
+	// interruptTimeout bounds the connection that a MySQL KILL is sent on.
 	interruptTimeout = 5 * time.Second
 	// sqliteInterruptRepeat is how often an interrupt is repeated until the
 	// SQLite statement it is meant for gives up.
@@ -109,10 +109,12 @@ func sqliteHandle(c driver.Conn) uintptr {
 	return uintptr(f.Uint())
 }
 
-// mysqlStopper learns a new MySQL connection's id and stops its running statement
-// with KILL QUERY, sent on a connection of its own from base so that a full pool
-// does not delay it. The driver has already closed the interrupted connection by
-// then, so the kill cannot reach a later statement. A kill that fails leaves the
+// mysqlStopper learns a new MySQL connection's id and ends it at the server with
+// KILL CONNECTION, sent on a connection of its own from base so that a full pool
+// does not delay it. The driver has already closed the interrupted connection on
+// its side, so nothing is lost; killing the connection rather than its query
+// also stops a statement the server had not started when the kill arrived,
+// which KILL QUERY would let run to its end. A kill that fails leaves the
 // statement to finish on its own; there is no one to report the failure to.
 func mysqlStopper(base driver.Connector) func(ctx context.Context, c driver.Conn) (func(), error) {
 	return func(ctx context.Context, c driver.Conn) (func(), error) {
@@ -120,7 +122,7 @@ func mysqlStopper(base driver.Connector) func(ctx context.Context, c driver.Conn
 		if err != nil {
 			return nil, err
 		}
-		kill := "KILL QUERY " + strconv.FormatInt(id, 10)
+		kill := "KILL CONNECTION " + strconv.FormatInt(id, 10)
 		return func() {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), interruptTimeout)
