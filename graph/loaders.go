@@ -33,7 +33,8 @@ import (
 // Everything is read through the same tenant-confined services as everything
 // else, and each resolver still reads whatever it does not find read, so looking
 // ahead only ever saves statements: when it cannot read a field's arguments, it
-// leaves the field to its resolver.
+// leaves the field to its resolver. It skips a field whose @hasScope the caller
+// does not pass, which its resolver would refuse.
 
 // readKind names what a read reads, for one parent.
 type readKind uint8
@@ -264,6 +265,9 @@ func (r *Resolver) prefetchLinks(ctx context.Context, links []*linkapi.Link, fie
 	}
 	oc := graphql.GetOperationContext(ctx)
 	for _, f := range fields {
+		if !allowed(ctx, f) {
+			continue
+		}
 		switch f.Name {
 		case "tags":
 			ids := make([]int64, len(links))
@@ -299,6 +303,9 @@ func (r *Resolver) prefetchTags(ctx context.Context, tags []*linkapi.Tag, fields
 		}
 	}
 	for _, f := range fields {
+		if !allowed(ctx, f) {
+			continue
+		}
 		switch f.Name {
 		case "links":
 			p, items, count, ok := nested(oc, f)
@@ -342,7 +349,7 @@ func (r *Resolver) prefetchAccounts(ctx context.Context, accounts []*linkapi.Acc
 		ids[i] = a.ID
 	}
 	for _, f := range fields {
-		if f.Name != "links" && f.Name != "tags" {
+		if f.Name != "links" && f.Name != "tags" || !allowed(ctx, f) {
 			continue
 		}
 		p, items, count, ok := nested(oc, f)
@@ -374,6 +381,28 @@ func (r *Resolver) prefetchAccounts(ctx context.Context, accounts []*linkapi.Acc
 			}
 		}
 	}
+}
+
+// allowed reports whether the caller holds the scopes that f's @hasScope asks
+// for, so that looking ahead reads nothing for a field its resolver will refuse.
+func allowed(ctx context.Context, f graphql.CollectedField) bool {
+	if f.Definition == nil {
+		return false
+	}
+	for _, d := range f.Definition.Directives.ForNames("hasScope") {
+		arg := d.Arguments.ForName("scopes")
+		if arg == nil || arg.Value == nil {
+			return false
+		}
+		scopes := make([]string, len(arg.Value.Children))
+		for i, c := range arg.Value.Children {
+			scopes[i] = c.Value.Raw
+		}
+		if checkScopes(ctx, scopes) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func linksOf(lists map[int64]*linkapi.LinkList) []*linkapi.Link {

@@ -155,6 +155,16 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 						}
 					}},
 				}
+				// Looking ahead reads nothing for a field the caller may not read.
+				reader := str(t, s.ok(t, "", `mutation { login(email: "ann@example.com", password: "ann-password", scopes: ["links:read"]) { accessToken } }`, nil), "login", "accessToken")
+				sqls := log.during(func() {
+					if r := s.do(t, reader, `{ links(first: 50) { nodes { id tags { name links(first: 1) { totalCount } } account { email } } } }`, nil); r.Code() != "FORBIDDEN" {
+						t.Errorf("links:read asking for tags and account: got %q, want FORBIDDEN", r.Code())
+					}
+				})
+				if len(sqls) > 2 {
+					t.Errorf("links:read asking for tags and account: got %d statements, want at most 2:\n%v", len(sqls), sqls)
+				}
 				for _, q := range queries {
 					var d map[string]any
 					sqls := log.during(func() { d = s.ok(t, q.token, q.query, nil) })
