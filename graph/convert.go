@@ -109,31 +109,26 @@ func selectsPage(ctx context.Context) bool {
 	return false
 }
 
-// findLinks runs one links list; every list of links in the schema goes through it.
-// It reads the page only when the query asks for items (or names an account, so
-// that naming another one is refused whatever is selected), and counts only when
-// it asks for totalCount; known, when set, is a count already read with the parent.
-func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, first *int, after *string, known *int) (*model.LinkConnection, error) {
+// findLinks runs one links list at the root of a query. It reads the page only
+// when the query asks for items (or names an account, so that naming another one
+// is refused whatever is selected), and counts only when it asks for totalCount.
+func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, first *int, after *string) (*model.LinkConnection, error) {
 	p, err := page(first, after)
 	if err != nil {
 		return nil, err
 	}
 	filter.Page = p
-	count := func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }
-	if known != nil {
-		n := *known
-		count = func(context.Context) (int, error) { return n, nil }
-	}
 	list := &linkapi.LinkList{}
 	if selectsPage(ctx) || filter.AccountID != nil {
 		if list, err = r.LinkService.FindLinks(ctx, filter); err != nil {
 			return nil, err
 		}
+		r.prefetchLinks(ctx, list.Links, connectionItems(ctx, "Link"))
 	}
-	return linkConnection(list, count), nil
+	return linkConnection(list, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }), nil
 }
 
-// findTags runs one tags list.
+// findTags runs one tags list at the root of a query.
 func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first *int, after *string) (*model.TagConnection, error) {
 	p, err := page(first, after)
 	if err != nil {
@@ -145,8 +140,73 @@ func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first
 		if list, err = r.TagService.FindTags(ctx, filter); err != nil {
 			return nil, err
 		}
+		r.prefetchTags(ctx, list.Tags, connectionItems(ctx, "Tag"))
 	}
 	return tagConnection(list, func(ctx context.Context) (int, error) { return r.TagService.CountTags(ctx, filter) }), nil
+}
+
+// batchPages reads one page for each of many parents, through load.
+type batchPages[L any] func(ctx context.Context, parents []int64, p linkapi.Page) (map[int64]*L, bool, error)
+
+// batchCounter counts for each of many parents, through load.
+type batchCounter func(ctx context.Context, parents []int64) (map[int64]int, bool, error)
+
+// nestedLinks runs the links list of one parent object (a tag, an account): it
+// reads the page with pages when the query asks for items, and counts with count
+// when it asks for totalCount, both through load, so that the same list of many
+// parents costs one statement.
+func (r *Resolver) nestedLinks(ctx context.Context, parent int64, first *int, after *string, pages batchPages[linkapi.LinkList], count batchCounter) (*model.LinkConnection, error) {
+	list, err := nestedPage(ctx, parent, first, after, pages, &linkapi.LinkList{Links: []*linkapi.Link{}},
+		func(l *linkapi.LinkList) { r.prefetchLinks(ctx, l.Links, connectionItems(ctx, "Link")) })
+	if err != nil {
+		return nil, err
+	}
+	return linkConnection(list, parentCounter(parent, count)), nil
+}
+
+// nestedTags is nestedLinks for tags.
+func (r *Resolver) nestedTags(ctx context.Context, parent int64, first *int, after *string, pages batchPages[linkapi.TagList], count batchCounter) (*model.TagConnection, error) {
+	list, err := nestedPage(ctx, parent, first, after, pages, &linkapi.TagList{Tags: []*linkapi.Tag{}},
+		func(l *linkapi.TagList) { r.prefetchTags(ctx, l.Tags, connectionItems(ctx, "Tag")) })
+	if err != nil {
+		return nil, err
+	}
+	return tagConnection(list, parentCounter(parent, count)), nil
+}
+
+// nestedPage reads parent's page for nestedLinks and nestedTags: empty when the
+// query asks for no items or the parent has none. When it read the page itself,
+// rather than finding it read, it looks ahead at its items with prefetch.
+func nestedPage[L any](ctx context.Context, parent int64, first *int, after *string, pages batchPages[L], empty *L, prefetch func(*L)) (*L, error) {
+	p, err := page(first, after)
+	if err != nil || !selectsPage(ctx) {
+		return empty, err
+	}
+	lists, fresh, err := pages(ctx, []int64{parent}, p)
+	if err != nil {
+		return nil, err
+	}
+	list := lists[parent]
+	if list == nil {
+		return empty, nil
+	}
+	if fresh {
+		prefetch(list)
+	}
+	return list, nil
+}
+
+func parentCounter(parent int64, count batchCounter) model.Counter {
+	return func(ctx context.Context) (int, error) {
+		n, _, err := count(ctx, []int64{parent})
+		return n[parent], err
+	}
+}
+
+// connectionItems returns the fields that the connection being resolved selects
+// on its items of type typ.
+func connectionItems(ctx context.Context, typ string) []graphql.CollectedField {
+	return itemFields(graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Selections, typ)
 }
 
 // nullIfNotFound turns NOT_FOUND into a null result, for the nullable lookups.

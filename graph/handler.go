@@ -97,6 +97,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.AroundResponses(capErrors(budget.Errors))
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
 	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
+	srv.AroundRootFields(withReads)
 	srv.SetErrorPresenter(ErrorPresenter(logger, o.RequestID))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil

@@ -2,30 +2,237 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"linkapi/internal/linkapi"
 )
 
-// Link.tags, Link.account and Tag.account are gqlgen batch resolvers
-// (`batch: true` in gqlgen.yml): gqlgen hands each one all the sibling objects of a
-// list at once, so each costs one statement per list however long the list, and
-// every fetch goes through the same tenant-confined services as everything else.
+// Every field that reads something for a parent object (Link.tags, Link.account,
+// Tag.links, Tag.account, Account.links, Account.tags) reads it through load, for
+// many parents at once, so that a request costs a number of statements that grows
+// with its document but not with its lists, however deeply they nest. Two things
+// make that so:
 //
-// A field under one of them that is itself resolved per object would undo that:
-// Tag.links { totalCount } under Link.tags would count once per tag of every link.
-// So Link.tags looks ahead and, when its tags are asked for links { totalCount },
-// counts the links of all of them at once (countTagLinks), and Tag.links answers
-// from that count, as it does for a page of tags.
+//   - Reads are kept for the root field they serve (withReads), keyed by what they
+//     read, for which parent, at which page: a parent whose value another field
+//     has read, or is reading, is not read again. 100 links of one account asking
+//     account { links { totalCount } } count once.
+//   - Whoever reads a list looks ahead (prefetchLinks, prefetchTags,
+//     prefetchAccounts) at what the query selects on its items, and reads it for
+//     all of them at once, recursively, before their own resolvers run; those then
+//     find it read. links { nodes { tags { links { nodes { id } } } } } reads the
+//     links of every tag of every link in one statement.
+//
+// A root field's reads are not shared with the next: the root fields of a
+// mutation run one after another, and each must see what the one before wrote.
+// Everything is read through the same tenant-confined services as everything
+// else, and each resolver still reads whatever it does not find read, so looking
+// ahead only ever saves statements: when it cannot read a field's arguments, it
+// leaves the field to its resolver. It skips a field whose @hasScope the caller
+// does not pass, which its resolver would refuse.
 
-// accounts returns the account of each id, in order, with one query; an account
-// the caller may not see is NOT_FOUND at its place.
+// readKind names what a read reads, for one parent.
+type readKind uint8
+
+const (
+	tagsOfLink readKind = iota
+	accountOfID
+	linksOfTag
+	linkCountOfTag
+	linksOfAccount
+	linkCountOfAccount
+	tagsOfAccount
+	tagCountOfAccount
+)
+
+type readKey struct {
+	kind   readKind
+	parent int64
+	page   linkapi.Page
+}
+
+// readEntry is one parent's value, ready when done is closed.
+type readEntry struct {
+	done  chan struct{}
+	value any
+	err   error
+}
+
+// reads holds the reads of one root field.
+type reads struct {
+	mu sync.Mutex
+	m  map[readKey]*readEntry
+}
+
+type readsContextKey struct{}
+
+// withReads gives each root field its own reads; NewHandler installs it.
+func withReads(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	return next(context.WithValue(ctx, readsContextKey{}, &reads{m: map[readKey]*readEntry{}}))
+}
+
+// errUnfinished is the answer of a read whose fetch panicked.
+var errUnfinished = linkapi.Errorf(linkapi.EINTERNAL, "a read did not finish")
+
+// load returns, keyed by parent, the value of kind at page p of each of parents
+// that has one. It reads with one call of fetch the parents that no other call has
+// read or is reading, and waits for the others; fresh reports whether it read any
+// itself (the caller that did looks ahead for the parents it read). Without reads
+// in ctx (outside NewHandler) it reads them all.
+func load[V any](ctx context.Context, kind readKind, p linkapi.Page, parents []int64, fetch func([]int64) (map[int64]V, error)) (out map[int64]V, fresh bool, err error) {
+	rs, _ := ctx.Value(readsContextKey{}).(*reads)
+	if rs == nil {
+		out, err := fetch(distinct(parents))
+		return out, true, err
+	}
+	entries := make(map[int64]*readEntry, len(parents))
+	var mine []int64
+	rs.mu.Lock()
+	for _, id := range parents {
+		if entries[id] != nil {
+			continue
+		}
+		k := readKey{kind: kind, parent: id, page: p}
+		e := rs.m[k]
+		if e == nil {
+			e = &readEntry{done: make(chan struct{})}
+			rs.m[k] = e
+			mine = append(mine, id)
+		}
+		entries[id] = e
+	}
+	rs.mu.Unlock()
+	if len(mine) > 0 {
+		func() {
+			var got map[int64]V
+			var err error = errUnfinished
+			defer func() {
+				for _, id := range mine {
+					e := entries[id]
+					if v, ok := got[id]; ok {
+						e.value = v
+					}
+					e.err = err
+					close(e.done)
+				}
+			}()
+			got, err = fetch(mine)
+		}()
+	}
+	out = make(map[int64]V, len(entries))
+	for id, e := range entries {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+		if e.err != nil {
+			return nil, false, e.err
+		}
+		if v, ok := e.value.(V); ok {
+			out[id] = v
+		}
+	}
+	return out, len(mine) > 0, nil
+}
+
+func distinct(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (r *Resolver) tagsOfLinks(ctx context.Context, ids []int64) (map[int64][]*linkapi.Tag, bool, error) {
+	return load(ctx, tagsOfLink, linkapi.Page{}, ids, func(ids []int64) (map[int64][]*linkapi.Tag, error) {
+		return r.TagService.FindTagsByLinkIDs(ctx, ids)
+	})
+}
+
+func (r *Resolver) accountsOfIDs(ctx context.Context, ids []int64) (map[int64]*linkapi.Account, bool, error) {
+	return load(ctx, accountOfID, linkapi.Page{}, ids, func(ids []int64) (map[int64]*linkapi.Account, error) {
+		return r.AccountService.FindAccountsByIDs(ctx, ids)
+	})
+}
+
+func (r *Resolver) linksOfTags(ctx context.Context, ids []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, bool, error) {
+	return load(ctx, linksOfTag, p, ids, func(ids []int64) (map[int64]*linkapi.LinkList, error) {
+		return r.LinkService.FindLinksByTagIDs(ctx, ids, p)
+	})
+}
+
+func (r *Resolver) linkCountsOfTags(ctx context.Context, ids []int64) (map[int64]int, bool, error) {
+	return load(ctx, linkCountOfTag, linkapi.Page{}, ids, func(ids []int64) (map[int64]int, error) {
+		return r.TagService.CountLinksByTagIDs(ctx, ids)
+	})
+}
+
+func (r *Resolver) linksOfAccounts(ctx context.Context, ids []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, bool, error) {
+	return load(ctx, linksOfAccount, p, ids, func(ids []int64) (map[int64]*linkapi.LinkList, error) {
+		return r.LinkService.FindLinksByAccountIDs(ctx, ids, p)
+	})
+}
+
+func (r *Resolver) linkCountsOfAccounts(ctx context.Context, ids []int64) (map[int64]int, bool, error) {
+	return load(ctx, linkCountOfAccount, linkapi.Page{}, ids, func(ids []int64) (map[int64]int, error) {
+		return r.LinkService.CountLinksByAccountIDs(ctx, ids)
+	})
+}
+
+func (r *Resolver) tagsOfAccounts(ctx context.Context, ids []int64, p linkapi.Page) (map[int64]*linkapi.TagList, bool, error) {
+	return load(ctx, tagsOfAccount, p, ids, func(ids []int64) (map[int64]*linkapi.TagList, error) {
+		return r.TagService.FindTagsByAccountIDs(ctx, ids, p)
+	})
+}
+
+func (r *Resolver) tagCountsOfAccounts(ctx context.Context, ids []int64) (map[int64]int, bool, error) {
+	return load(ctx, tagCountOfAccount, linkapi.Page{}, ids, func(ids []int64) (map[int64]int, error) {
+		return r.TagService.CountTagsByAccountIDs(ctx, ids)
+	})
+}
+
+// tagsOfEach returns the tags of each of the links of ids, in order. When it read
+// them, it looks ahead at what the query selects on them.
+func (r *Resolver) tagsOfEach(ctx context.Context, ids []int64) ([][]*linkapi.Tag, error) {
+	byLink, fresh, err := r.tagsOfLinks(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]*linkapi.Tag, len(ids))
+	var all []*linkapi.Tag
+	for i, id := range ids {
+		if out[i] = byLink[id]; out[i] == nil {
+			out[i] = []*linkapi.Tag{}
+		}
+		all = append(all, out[i]...)
+	}
+	if fresh {
+		r.prefetchTags(ctx, all, graphql.CollectFieldsCtx(ctx, []string{"Tag"}))
+	}
+	return out, nil
+}
+
+// tagLinkCounter counts the links of tag: its LinkCount when it was read with
+// one, else through load.
+func (r *Resolver) tagLinkCounter(tag *linkapi.Tag) batchCounter {
+	if tag.LinkCount == nil {
+		return r.linkCountsOfTags
+	}
+	n := *tag.LinkCount
+	return func(context.Context, []int64) (map[int64]int, bool, error) {
+		return map[int64]int{tag.ID: n}, false, nil
+	}
+}
+
+// accounts returns the account of each id, in order; an account the caller may
+// not see is NOT_FOUND at its place. When it read them, it looks ahead at what
+// the query selects on them.
 func (r *Resolver) accounts(ctx context.Context, ids []int64) ([]*linkapi.Account, error) {
-	distinct := slices.Clone(ids)
-	slices.Sort(distinct)
-	byID, err := r.AccountService.FindAccountsByIDs(ctx, slices.Compact(distinct))
+	byID, fresh, err := r.accountsOfIDs(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -39,47 +246,271 @@ func (r *Resolver) accounts(ctx context.Context, ids []int64) ([]*linkapi.Accoun
 			errs[i] = linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
 		}
 	}
+	if fresh {
+		r.prefetchAccounts(ctx, values(byID), graphql.CollectFieldsCtx(ctx, []string{"Account"}))
+	}
 	if errs != nil {
 		return out, errs
 	}
 	return out, nil
 }
 
-// selectsLinkCount reports whether the tags being resolved are asked for
-// links { totalCount }, under any alias.
-func selectsLinkCount(ctx context.Context) bool {
+// prefetchLinks reads, for all of links at once, what fields (selected on each
+// of them) will read, and so on down. A read that fails is left for the
+// resolvers, which find its error.
+func (r *Resolver) prefetchLinks(ctx context.Context, links []*linkapi.Link, fields []graphql.CollectedField) {
+	links = uniq(links, func(l *linkapi.Link) int64 { return l.ID })
+	if len(links) == 0 {
+		return
+	}
 	oc := graphql.GetOperationContext(ctx)
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		if f.Name != "links" {
+	for _, f := range fields {
+		if !allowed(ctx, f) {
 			continue
 		}
-		for _, g := range graphql.CollectFields(oc, f.Selections, nil) {
-			if g.Name == "totalCount" {
-				return true
+		switch f.Name {
+		case "tags":
+			ids := make([]int64, len(links))
+			for i, l := range links {
+				ids[i] = l.ID
+			}
+			if byLink, _, err := r.tagsOfLinks(ctx, ids); err == nil {
+				var tags []*linkapi.Tag
+				for _, l := range links {
+					tags = append(tags, byLink[l.ID]...)
+				}
+				r.prefetchTags(ctx, tags, graphql.CollectFields(oc, f.Selections, []string{"Tag"}))
+			}
+		case "account":
+			prefetchAccountsOf(ctx, r, links, func(l *linkapi.Link) int64 { return l.AccountID }, f)
+		}
+	}
+}
+
+// prefetchTags is prefetchLinks for tags.
+func (r *Resolver) prefetchTags(ctx context.Context, tags []*linkapi.Tag, fields []graphql.CollectedField) {
+	tags = uniq(tags, func(t *linkapi.Tag) int64 { return t.ID })
+	if len(tags) == 0 {
+		return
+	}
+	oc := graphql.GetOperationContext(ctx)
+	ids := make([]int64, 0, len(tags))
+	var uncounted []int64
+	for _, t := range tags {
+		ids = append(ids, t.ID)
+		if t.LinkCount == nil {
+			uncounted = append(uncounted, t.ID)
+		}
+	}
+	for _, f := range fields {
+		if !allowed(ctx, f) {
+			continue
+		}
+		switch f.Name {
+		case "links":
+			p, items, count, ok := nested(oc, f)
+			if !ok {
+				continue
+			}
+			if count && len(uncounted) > 0 {
+				_, _, _ = r.linkCountsOfTags(ctx, uncounted)
+			}
+			if items {
+				if lists, _, err := r.linksOfTags(ctx, ids, p); err == nil {
+					r.prefetchLinks(ctx, linksOf(lists), itemFields(oc, f.Selections, "Link"))
+				}
+			}
+		case "account":
+			prefetchAccountsOf(ctx, r, tags, func(t *linkapi.Tag) int64 { return t.AccountID }, f)
+		}
+	}
+}
+
+// prefetchAccountsOf reads the accounts of items for the field f that selects
+// them, and looks ahead at them.
+func prefetchAccountsOf[T any](ctx context.Context, r *Resolver, items []T, account func(T) int64, f graphql.CollectedField) {
+	ids := make([]int64, len(items))
+	for i, item := range items {
+		ids[i] = account(item)
+	}
+	if byID, _, err := r.accountsOfIDs(ctx, ids); err == nil {
+		r.prefetchAccounts(ctx, values(byID), graphql.CollectFields(graphql.GetOperationContext(ctx), f.Selections, []string{"Account"}))
+	}
+}
+
+// prefetchAccounts is prefetchLinks for accounts.
+func (r *Resolver) prefetchAccounts(ctx context.Context, accounts []*linkapi.Account, fields []graphql.CollectedField) {
+	if len(accounts) == 0 {
+		return
+	}
+	oc := graphql.GetOperationContext(ctx)
+	ids := make([]int64, len(accounts))
+	for i, a := range accounts {
+		ids[i] = a.ID
+	}
+	for _, f := range fields {
+		if f.Name != "links" && f.Name != "tags" || !allowed(ctx, f) {
+			continue
+		}
+		p, items, count, ok := nested(oc, f)
+		if !ok {
+			continue
+		}
+		switch f.Name {
+		case "links":
+			if count {
+				_, _, _ = r.linkCountsOfAccounts(ctx, ids)
+			}
+			if items {
+				if lists, _, err := r.linksOfAccounts(ctx, ids, p); err == nil {
+					r.prefetchLinks(ctx, linksOf(lists), itemFields(oc, f.Selections, "Link"))
+				}
+			}
+		case "tags":
+			if count {
+				_, _, _ = r.tagCountsOfAccounts(ctx, ids)
+			}
+			if items {
+				if lists, _, err := r.tagsOfAccounts(ctx, ids, p); err == nil {
+					var tags []*linkapi.Tag
+					for _, l := range lists {
+						tags = append(tags, l.Tags...)
+					}
+					r.prefetchTags(ctx, tags, itemFields(oc, f.Selections, "Tag"))
+				}
 			}
 		}
 	}
-	return false
 }
 
-// countTagLinks sets the LinkCount of every tag in byLink with one query.
-func (r *Resolver) countTagLinks(ctx context.Context, byLink map[int64][]*linkapi.Tag) error {
-	var ids []int64
-	for _, tags := range byLink {
-		for _, t := range tags {
-			ids = append(ids, t.ID)
+// allowed reports whether the caller holds the scopes that f's @hasScope asks
+// for, so that looking ahead reads nothing for a field its resolver will refuse.
+func allowed(ctx context.Context, f graphql.CollectedField) bool {
+	if f.Definition == nil {
+		return false
+	}
+	for _, d := range f.Definition.Directives.ForNames("hasScope") {
+		arg := d.Arguments.ForName("scopes")
+		if arg == nil || arg.Value == nil {
+			return false
+		}
+		scopes := make([]string, len(arg.Value.Children))
+		for i, c := range arg.Value.Children {
+			scopes[i] = c.Value.Raw
+		}
+		if checkScopes(ctx, scopes) != nil {
+			return false
 		}
 	}
-	slices.Sort(ids)
-	counts, err := r.TagService.CountLinksByTagIDs(ctx, slices.Compact(ids))
+	return true
+}
+
+func linksOf(lists map[int64]*linkapi.LinkList) []*linkapi.Link {
+	var out []*linkapi.Link
+	for _, l := range lists {
+		out = append(out, l.Links...)
+	}
+	return out
+}
+
+// uniq returns items without repeats of an id, in order.
+func uniq[T any](items []T, id func(T) int64) []T {
+	seen := make(map[int64]bool, len(items))
+	out := items[:0:0]
+	for _, item := range items {
+		if !seen[id(item)] {
+			seen[id(item)] = true
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func values[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// nested reads the page a connection field f asks for and whether it selects
+// items (edges, nodes or pageInfo) and totalCount; ok is false when its arguments
+// are not a page, which its resolver will then refuse.
+func nested(oc *graphql.OperationContext, f graphql.CollectedField) (p linkapi.Page, items, count, ok bool) {
+	var first *int
+	var after *string
+	for _, a := range f.Arguments {
+		v, err := a.Value.Value(oc.Variables)
+		if err != nil {
+			return p, false, false, false
+		}
+		switch a.Name {
+		case "first":
+			if v != nil {
+				n, isInt := asInt(v)
+				if !isInt {
+					return p, false, false, false
+				}
+				first = &n
+			}
+		case "after":
+			if v != nil {
+				s, isString := v.(string)
+				if !isString {
+					return p, false, false, false
+				}
+				after = &s
+			}
+		}
+	}
+	p, err := page(first, after)
 	if err != nil {
-		return err
+		return p, false, false, false
 	}
-	for _, tags := range byLink {
-		for _, t := range tags {
-			n := counts[t.ID]
-			t.LinkCount = &n
+	for _, g := range graphql.CollectFields(oc, f.Selections, nil) {
+		switch g.Name {
+		case "edges", "nodes", "pageInfo":
+			items = true
+		case "totalCount":
+			count = true
 		}
 	}
-	return nil
+	return p, items, count, true
+}
+
+// asInt reads an Int argument: int64 from a literal or a coerced variable, the
+// others for whatever else a variable may hold.
+func asInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int64:
+		return int(n), int64(int(n)) == n
+	case int:
+		return n, true
+	case float64:
+		return int(n), float64(int(n)) == n
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil && int64(int(i)) == i
+	}
+	return 0, false
+}
+
+// itemFields returns the fields that a connection's selection sel selects on its
+// items of type typ, under nodes and under edges { node }.
+func itemFields(oc *graphql.OperationContext, sel ast.SelectionSet, typ string) []graphql.CollectedField {
+	var out []graphql.CollectedField
+	for _, g := range graphql.CollectFields(oc, sel, nil) {
+		switch g.Name {
+		case "nodes":
+			out = append(out, graphql.CollectFields(oc, g.Selections, []string{typ})...)
+		case "edges":
+			for _, h := range graphql.CollectFields(oc, g.Selections, nil) {
+				if h.Name == "node" {
+					out = append(out, graphql.CollectFields(oc, h.Selections, []string{typ})...)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -17,12 +17,12 @@ import (
 
 // Links is the resolver for the links field.
 func (r *accountResolver) Links(ctx context.Context, obj *linkapi.Account, first *int, after *string) (*model.LinkConnection, error) {
-	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: &obj.ID}, first, after, nil)
+	return r.nestedLinks(ctx, obj.ID, first, after, r.linksOfAccounts, r.linkCountsOfAccounts)
 }
 
 // Tags is the resolver for the tags field.
 func (r *accountResolver) Tags(ctx context.Context, obj *linkapi.Account, first *int, after *string) (*model.TagConnection, error) {
-	return r.findTags(ctx, linkapi.TagFilter{AccountID: &obj.ID}, first, after)
+	return r.nestedTags(ctx, obj.ID, first, after, r.tagsOfAccounts, r.tagCountsOfAccounts)
 }
 
 // TotalCount is the resolver for the totalCount field.
@@ -36,22 +36,7 @@ func (r *linkResolver) Tags(ctx context.Context, objs []*linkapi.Link) ([][]*lin
 	for i, l := range objs {
 		ids[i] = l.ID
 	}
-	byLink, err := r.TagService.FindTagsByLinkIDs(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	if selectsLinkCount(ctx) {
-		if err := r.countTagLinks(ctx, byLink); err != nil {
-			return nil, err
-		}
-	}
-	out := make([][]*linkapi.Tag, len(objs))
-	for i, l := range objs {
-		if out[i] = byLink[l.ID]; out[i] == nil {
-			out[i] = []*linkapi.Tag{}
-		}
-	}
-	return out, nil
+	return r.tagsOfEach(ctx, ids)
 }
 
 // Account is the batch resolver for the account field.
@@ -262,7 +247,7 @@ func (r *queryResolver) Links(ctx context.Context, first *int, after *string, ta
 	if err != nil {
 		return nil, err
 	}
-	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: owner, TagName: tag, Search: search}, first, after, nil)
+	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: owner, TagName: tag, Search: search}, first, after)
 }
 
 // Tag is the resolver for the tag field.
@@ -326,7 +311,7 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]*linkapi.APIToken, err
 
 // Links is the resolver for the links field.
 func (r *tagResolver) Links(ctx context.Context, obj *linkapi.Tag, first *int, after *string) (*model.LinkConnection, error) {
-	return r.findLinks(ctx, linkapi.LinkFilter{TagID: &obj.ID}, first, after, obj.LinkCount)
+	return r.nestedLinks(ctx, obj.ID, first, after, r.linksOfTags, r.tagLinkCounter(obj))
 }
 
 // Account is the batch resolver for the account field.

@@ -11,7 +11,9 @@ import (
 	"linkapi/internal/store/storetest"
 )
 
-// statementLog records every SQL statement the server sends while it is on.
+// statementLog records every SQL statement the server sends while it is on. gorm
+// runs its query callbacks on a subquery too, as a dry run that sends nothing,
+// to build its SQL: those are not counted.
 type statementLog struct {
 	on   atomic.Bool
 	mu   sync.Mutex
@@ -19,7 +21,7 @@ type statementLog struct {
 }
 
 func (l *statementLog) record(db *gorm.DB) {
-	if l.on.Load() {
+	if l.on.Load() && !db.DryRun {
 		l.mu.Lock()
 		l.sqls = append(l.sqls, db.Statement.SQL.String())
 		l.mu.Unlock()
@@ -60,60 +62,185 @@ func (l *statementLog) during(fn func()) []string {
 
 // TestStatementsPerRequestDoNotGrowWithThePage seeds pages of 5 and of 100 links and
 // checks that each request sends the same, small number of statements, the
-// lookup of the caller's account included.
+// lookup of the caller's account included, and answers right: nested
+// connections, under nodes or edges and however deep, are read for all their
+// parents at once.
 func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
-	queries := []struct {
-		name  string
-		query string
-		max   int
-	}{
-		{"links with tags and account", `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 4},
-		{"me with links, tags and counts", `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 4},
-		{"tags with their account", `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 4},
-		// Priced 19933, just under the default complexity limit.
-		{"link counts of each link's tags", tagLinkCounts, 4},
-	}
 	for _, size := range []int{5, 100} {
 		t.Run(fmt.Sprintf("%d links", size), func(t *testing.T) {
 			storetest.ForEachDB(t, func(t *testing.T, url string) {
 				log := &statementLog{}
 				s := startServerWith(t, url, log.attach(t))
 				s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+				s.createAccount(t, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
+				s.createAccount(t, "root@example.com", "root-password", "admin:read")
 				token := s.login(t, "ann@example.com", "ann-password")
-				for i := 0; i < size; i++ {
-					s.ok(t, token, `mutation($u: String!, $t: [String!]) { createLink(input: {url: $u, tags: $t}) { id } }`,
-						map[string]any{"u": fmt.Sprintf("https://example.com/%d", i), "t": []string{fmt.Sprintf("t%d", i%7), "all"}})
+				bob := s.login(t, "bob@example.com", "bob-password")
+				admin := s.login(t, "root@example.com", "root-password")
+				w := seedStatementLinks(t, s, token, bob, size)
+				// Each bound is one statement per list the query reads, plus one for
+				// the caller's account when the account cache has let it go.
+				queries := []struct {
+					name  string
+					token string
+					query string
+					max   int
+					check func(t *testing.T, d map[string]any)
+				}{
+					{"links with tags and account", token, `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 4, nil},
+					{"me with links, tags and counts", token, `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 4, nil},
+					{"tags with their account", token, `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 4, nil},
+					// Priced 19933, just under the default complexity limit.
+					{"link counts of each link's tags", token, tagLinkCounts, 4, func(t *testing.T, d map[string]any) {
+						for _, tag := range eachTag(t, d) {
+							w.wantInt(t, tag, w.count[str(t, tag, "name")], "links", "totalCount")
+						}
+					}},
+					{"newest link of each link's tags", token, `{ links(first: 60) { nodes { tags { name links(first: 1) { nodes { id } } } } } }`, 4, func(t *testing.T, d map[string]any) {
+						for _, tag := range eachTag(t, d) {
+							w.wantIDs(t, tag, w.newest[str(t, tag, "name")][:1], "links", "nodes")
+						}
+					}},
+					{"link count of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { totalCount } } } } }`, 4, func(t *testing.T, d map[string]any) {
+						for _, l := range get(t, d, "links", "nodes").([]any) {
+							w.wantInt(t, l, size, "account", "links", "totalCount")
+						}
+					}},
+					{"tag count of each link's account", token, `{ links(first: 100) { nodes { account { tags(first: 1) { totalCount } } } } }`, 4, func(t *testing.T, d map[string]any) {
+						for _, l := range get(t, d, "links", "nodes").([]any) {
+							w.wantInt(t, l, len(w.count), "account", "tags", "totalCount")
+						}
+					}},
+					{"newest link of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { nodes { id } } } } } }`, 4, func(t *testing.T, d map[string]any) {
+						for _, l := range get(t, d, "links", "nodes").([]any) {
+							w.wantIDs(t, l, w.all[:1], "account", "links", "nodes")
+						}
+					}},
+					{"newest link of each tag", token, `{ tags(first: 100) { nodes { name links(first: 1) { nodes { id } } } } }`, 4, func(t *testing.T, d map[string]any) {
+						for _, tag := range get(t, d, "tags", "nodes").([]any) {
+							w.wantIDs(t, tag, w.newest[str(t, tag, "name")][:1], "links", "nodes")
+						}
+					}},
+					{"the same under edges", token, `{ links(first: 40) { edges { node { tags { name links(first: 1) { edges { node { id } } } } account { links(first: 1) { totalCount } } } } } }`, 6, func(t *testing.T, d map[string]any) {
+						for _, e := range get(t, d, "links", "edges").([]any) {
+							w.wantInt(t, e, size, "node", "account", "links", "totalCount")
+							for _, tag := range get(t, e, "node", "tags").([]any) {
+								if got, want := str(t, tag, "links", "edges", 0, "node", "id"), w.newest[str(t, tag, "name")][0]; got != want {
+									t.Errorf("tag %s: newest link %s, want %s", str(t, tag, "name"), got, want)
+								}
+							}
+						}
+					}},
+					{"tags of the links of each tag", token, `{ tags(first: 50) { nodes { links(first: 1) { nodes { tags { name links(first: 1) { totalCount } } } } } } }`, 5, nil},
+					{"links and tags of each tag's account", token, `{ tags(first: 100) { nodes { account { links(first: 3) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name } } } } } }`, 7, func(t *testing.T, d map[string]any) {
+						for _, tag := range get(t, d, "tags", "nodes").([]any) {
+							w.wantInt(t, tag, size, "account", "links", "totalCount")
+							w.wantIDs(t, tag, w.all[:3], "account", "links", "nodes")
+							w.wantInt(t, tag, len(w.count), "account", "tags", "totalCount")
+						}
+					}},
+					// An administrator's page holds the links of two accounts.
+					{"accounts of an administrator's page", admin, `{ links(first: 100) { nodes { account { email links(first: 1) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name links(first: 1) { nodes { id } } } } } } } }`, 8, func(t *testing.T, d map[string]any) {
+						for _, l := range get(t, d, "links", "nodes").([]any) {
+							if str(t, l, "account", "email") == "bob@example.com" {
+								w.wantInt(t, l, 2, "account", "links", "totalCount")
+								w.wantInt(t, l, 1, "account", "tags", "totalCount")
+								continue
+							}
+							w.wantInt(t, l, size, "account", "links", "totalCount")
+							w.wantIDs(t, l, w.all[:1], "account", "links", "nodes")
+							for _, tag := range get(t, l, "account", "tags", "nodes").([]any) {
+								w.wantIDs(t, tag, w.newest[str(t, tag, "name")][:1], "links", "nodes")
+							}
+						}
+					}},
+				}
+				// Looking ahead reads nothing for a field the caller may not read.
+				reader := str(t, s.ok(t, "", `mutation { login(email: "ann@example.com", password: "ann-password", scopes: ["links:read"]) { accessToken } }`, nil), "login", "accessToken")
+				sqls := log.during(func() {
+					if r := s.do(t, reader, `{ links(first: 50) { nodes { id tags { name links(first: 1) { totalCount } } account { email } } } }`, nil); r.Code() != "FORBIDDEN" {
+						t.Errorf("links:read asking for tags and account: got %q, want FORBIDDEN", r.Code())
+					}
+				})
+				if len(sqls) > 2 {
+					t.Errorf("links:read asking for tags and account: got %d statements, want at most 2:\n%v", len(sqls), sqls)
 				}
 				for _, q := range queries {
-					sqls := log.during(func() { s.ok(t, token, q.query, nil) })
+					var d map[string]any
+					sqls := log.during(func() { d = s.ok(t, q.token, q.query, nil) })
+					t.Logf("%s: %d statements", q.name, len(sqls))
 					if len(sqls) > q.max {
 						t.Errorf("%s: got %d statements, want at most %d:\n%v", q.name, len(sqls), q.max, sqls)
 					}
+					if q.check != nil {
+						q.check(t, d)
+					}
 				}
-				checkTagLinkCounts(t, s.ok(t, token, tagLinkCounts, nil), size)
 			})
 		})
+	}
+}
+
+// statementLinks is what seedStatementLinks made: link ids newest first, and for
+// each tag name its links newest first and their number.
+type statementLinks struct {
+	all    []string
+	newest map[string][]string
+	count  map[string]int
+}
+
+// seedStatementLinks gives the caller of token size links, link i tagged "all",
+// "t<i mod 7>" and "u<i>", and the caller of other two links tagged "all", which must
+// never show in the first's answers.
+func seedStatementLinks(t *testing.T, s *testServer, token, other string, size int) *statementLinks {
+	t.Helper()
+	w := &statementLinks{newest: map[string][]string{}, count: map[string]int{}}
+	for i := 0; i < size; i++ {
+		tags := []string{fmt.Sprintf("t%d", i%7), "all", fmt.Sprintf("u%d", i)}
+		d := s.ok(t, token, `mutation($u: String!, $t: [String!]) { createLink(input: {url: $u, tags: $t}) { id } }`,
+			map[string]any{"u": fmt.Sprintf("https://example.com/%d", i), "t": tags})
+		id := str(t, d, "createLink", "id")
+		w.all = append([]string{id}, w.all...)
+		for _, tag := range tags {
+			w.newest[tag] = append([]string{id}, w.newest[tag]...)
+			w.count[tag]++
+		}
+	}
+	for i := 0; i < 2; i++ {
+		s.ok(t, other, `mutation($u: String!) { createLink(input: {url: $u, tags: ["all"]}) { id } }`,
+			map[string]any{"u": fmt.Sprintf("https://example.org/%d", i)})
+	}
+	return w
+}
+
+// eachTag returns the tags of every link of d's links.
+func eachTag(t *testing.T, d map[string]any) []any {
+	var out []any
+	for _, l := range get(t, d, "links", "nodes").([]any) {
+		out = append(out, get(t, l, "tags").([]any)...)
+	}
+	return out
+}
+
+func (w *statementLinks) wantInt(t *testing.T, v any, want int, path ...any) {
+	t.Helper()
+	if got := get(t, v, path...); got != float64(want) {
+		t.Errorf("%v: got %v, want %d", path, got, want)
+	}
+}
+
+// wantIDs checks that the nodes at path are the links of ids, in order.
+func (w *statementLinks) wantIDs(t *testing.T, v any, ids []string, path ...any) {
+	t.Helper()
+	var got []string
+	for _, n := range get(t, v, path...).([]any) {
+		got = append(got, str(t, n, "id"))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Errorf("%v: got %v, want %v", path, got, ids)
 	}
 }
 
 // tagLinkCounts asks for the number of links of every tag of a page of links, which
 // Link.tags counts for all of its tags at once.
 const tagLinkCounts = `{ links(first: 66) { nodes { tags { name links(first: 1) { totalCount } } } } }`
-
-// checkTagLinkCounts checks the counts of tagLinkCounts on size links, link i
-// tagged "all" and "t<i mod 7>".
-func checkTagLinkCounts(t *testing.T, d map[string]any, size int) {
-	t.Helper()
-	want := map[string]int{"all": size}
-	for i := 0; i < size; i++ {
-		want[fmt.Sprintf("t%d", i%7)]++
-	}
-	for _, l := range get(t, d, "links", "nodes").([]any) {
-		for _, tag := range get(t, l, "tags").([]any) {
-			name := str(t, tag, "name")
-			if got := get(t, tag, "links", "totalCount"); got != float64(want[name]) {
-				t.Errorf("tag %s: totalCount %v, want %d", name, got, want[name])
-			}
-		}
-	}
-}

@@ -132,6 +132,14 @@ type LinkService interface {
 	FindLinks(ctx context.Context, filter LinkFilter) (*LinkList, error)
 	// CountLinks counts what FindLinks would list without paging.
 	CountLinks(ctx context.Context, filter LinkFilter) (int, error)
+	// FindLinksByTagIDs and FindLinksByAccountIDs return, keyed by parent id, the
+	// page FindLinks would list for each tag (TagID) or account (AccountID) the
+	// caller may read, all with one query; a parent with an empty page is absent.
+	FindLinksByTagIDs(ctx context.Context, tagIDs []int64, p Page) (map[int64]*LinkList, error)
+	FindLinksByAccountIDs(ctx context.Context, accountIDs []int64, p Page) (map[int64]*LinkList, error)
+	// CountLinksByAccountIDs returns the number of links of each account, keyed by
+	// account id; an account with none is absent.
+	CountLinksByAccountIDs(ctx context.Context, accountIDs []int64) (map[int64]int, error)
 	// CreateLink returns BAD_USER_INPUT for a bad URL or tag name or when the
 	// account's Quota has no room, FORBIDDEN for another account's AccountID.
 	CreateLink(ctx context.Context, in LinkCreate) (*Link, error)
@@ -156,6 +164,13 @@ type TagService interface {
 	// CountLinksByTagIDs returns the number of links carrying each tag, keyed by
 	// tag id; a tag with none is absent.
 	CountLinksByTagIDs(ctx context.Context, tagIDs []int64) (map[int64]int, error)
+	// FindTagsByAccountIDs returns, keyed by account id, the page FindTags would
+	// list for each account the caller may read, with one query; an account with
+	// an empty page is absent.
+	FindTagsByAccountIDs(ctx context.Context, accountIDs []int64, p Page) (map[int64]*TagList, error)
+	// CountTagsByAccountIDs returns the number of tags of each account, keyed by
+	// account id; an account with none is absent.
+	CountTagsByAccountIDs(ctx context.Context, accountIDs []int64) (map[int64]int, error)
 	// CreateTag returns CONFLICT when the account already has the name.
 	CreateTag(ctx context.Context, in TagCreate) (*Tag, error)
 	// RenameTag returns NOT_FOUND, BAD_USER_INPUT or CONFLICT.

@@ -106,29 +106,11 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 // keyed by tag id, with one statement; a tag with no links, or one the caller may
 // not read, is absent.
 func (s *Store) CountLinksByTagIDs(ctx context.Context, tagIDs []int64) (map[int64]int, error) {
-	out := make(map[int64]int, len(tagIDs))
-	if len(tagIDs) == 0 {
-		return out, nil
-	}
 	tx, _, err := s.owned(ctx, reading, &linkTagRow{})
 	if err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		TagID int64
-		N     int
-	}
-	err = tx.Select("link_tags.tag_id, COUNT(*) AS n").
-		Where("link_tags.tag_id IN ?", tagIDs).
-		Group("link_tags.tag_id").
-		Scan(&rows).Error
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		out[r.TagID] = r.N
-	}
-	return out, nil
+	return countBy(tx, "link_tags.tag_id", tagIDs)
 }
 
 // CreateTag creates a tag. BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, or CONFLICT when the
