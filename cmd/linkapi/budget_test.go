@@ -279,8 +279,11 @@ func TestBudgetSettings(t *testing.T) {
 	if r := s.send(t, req); r.Code() != "VARIABLE_LIMIT_EXCEEDED" {
 		t.Errorf("GET with 101 values: got %d %q (%.200s), want VARIABLE_LIMIT_EXCEEDED", r.Status, r.Code(), r.Raw)
 	}
-	if r := s.do(t, "", "{ a b c }", nil); len(r.Errors) != 2 || r.Errors[1].Extensions["code"] != "TOO_MANY_ERRORS" {
-		t.Errorf("three unknown fields with LINKAPI_MAX_ERRORS=1: got %s", r.Raw)
+	if r := s.do(t, "", "{ a }", nil); len(r.Errors) != 1 || r.Code() != "GRAPHQL_VALIDATION_FAILED" {
+		t.Errorf("one unknown field with LINKAPI_MAX_ERRORS=1: got %s", r.Raw)
+	}
+	if r := s.do(t, "", "{ a b }", nil); len(r.Errors) != 2 || r.Errors[1].Extensions["code"] != "TOO_MANY_ERRORS" {
+		t.Errorf("two unknown fields with LINKAPI_MAX_ERRORS=1: got %s", r.Raw)
 	}
 	for _, name := range []string{"LINKAPI_MAX_DOCUMENT_BYTES", "LINKAPI_MAX_TOKENS", "LINKAPI_MAX_SELECTIONS", "LINKAPI_MAX_FIELD_REPEATS", "LINKAPI_MAX_VARIABLE_VALUES", "LINKAPI_MAX_ERRORS"} {
 		for _, bad := range []string{"0", "-3", "lots"} {
