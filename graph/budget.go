@@ -112,8 +112,12 @@ func (b budgetExtension) MutateOperationParameters(ctx context.Context, params *
 	if _, ok := b.cache.Get(ctx, params.Query); ok {
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil // the executor reports the deadline or the client is gone
+	if ctx.Err() != nil {
+		// The deadline has passed or the client is gone: nothing more is done
+		// for this request, the document is neither counted nor validated.
+		err := gqlerror.Errorf("the request took longer than the server allows")
+		errcode.Set(err, "TIMEOUT")
+		return err
 	}
 	return b.checkDocument(params.Query)
 }

@@ -284,4 +284,10 @@ func TestDeadlinePassedBeforeExecution(t *testing.T) {
 	if r.Code() != "TIMEOUT" || r.Data != nil {
 		t.Errorf("got %d %q (%s), want TIMEOUT and no data", r.Status, r.Code(), r.Raw)
 	}
+	// A document nobody has seen is not even validated past the deadline: an
+	// unknown field is TIMEOUT, not a validation error.
+	r = s.do(t, "", "{ nosuchfield }", nil)
+	if r.Code() != "TIMEOUT" || r.Data != nil {
+		t.Errorf("an invalid document past the deadline: got %d %q (%s), want TIMEOUT", r.Status, r.Code(), r.Raw)
+	}
 }
