@@ -1,48 +1,37 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"gorm.io/gorm"
-
+	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
 )
 
-// statementLog records every SQL statement the server sends while it is on. gorm
-// runs its query callbacks on a subquery too, as a dry run that sends nothing,
-// to build its SQL: those are not counted.
+// statementLog records every SQL statement the server sends while it is on.
 type statementLog struct {
 	on   atomic.Bool
 	mu   sync.Mutex
 	sqls []string
 }
 
-func (l *statementLog) record(db *gorm.DB) {
-	if l.on.Load() && !db.DryRun {
+func (l *statementLog) record(_ context.Context, st store.Statement) error {
+	if l.on.Load() {
 		l.mu.Lock()
-		l.sqls = append(l.sqls, db.Statement.SQL.String())
+		l.sqls = append(l.sqls, st.SQL)
 		l.mu.Unlock()
 	}
+	return nil
 }
 
-// attach registers l after each of gorm's statement-running callbacks.
-func (l *statementLog) attach(t *testing.T) func(*gorm.DB) {
-	return func(db *gorm.DB) {
-		cb := db.Callback()
-		for _, err := range []error{
-			cb.Query().After("gorm:query").Register("test:count", l.record),
-			cb.Create().After("gorm:create").Register("test:count", l.record),
-			cb.Update().After("gorm:update").Register("test:count", l.record),
-			cb.Delete().After("gorm:delete").Register("test:count", l.record),
-			cb.Row().After("gorm:row").Register("test:count", l.record),
-			cb.Raw().After("gorm:raw").Register("test:count", l.record),
-		} {
-			if err != nil {
-				t.Error(err)
-			}
+// attach makes the server's database tell l of each statement it sends.
+func (l *statementLog) attach(t *testing.T) func(*store.DB) {
+	return func(db *store.DB) {
+		if err := db.OnStatement(l.record); err != nil {
+			t.Error(err)
 		}
 	}
 }
