@@ -31,7 +31,7 @@ func (p *Program) accountCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer closeDB(db)
+	defer db.Close()
 	if email == "" {
 		return errors.New("account create: --email is required")
 	}
@@ -76,7 +76,7 @@ func (p *Program) accountList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer closeDB(db)
+	defer db.Close()
 	st := store.New(db)
 	sys := auth.NewContext(ctx, auth.System())
 	w := tabwriter.NewWriter(p.Stdout, 0, 4, 2, ' ', 0)
@@ -112,7 +112,7 @@ func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer closeDB(db)
+	defer db.Close()
 	if email == "" || !scopesSet {
 		return errors.New("account set-scopes: --email and --scopes are required")
 	}
@@ -148,14 +148,14 @@ func (p *Program) accountFlags(ctx context.Context, name string, args []string, 
 	}
 	st := store.New(db, store.WithQuota(cfg.Quota))
 	if email == "" {
-		closeDB(db)
+		db.Close()
 		return nil, nil, nil, nil, fmt.Errorf("%s: --email is required", name)
 	}
 	sys := auth.NewContext(ctx, auth.System())
 	a, err := st.FindAccountByEmail(sys, email)
 	if err != nil {
-		closeDB(db)
+		db.Close()
 		return nil, nil, nil, nil, fmt.Errorf("%s: no account has email %q", name, email)
 	}
-	return st, a, sys, func() { closeDB(db) }, nil
+	return st, a, sys, func() { db.Close() }, nil
 }

@@ -10,9 +10,8 @@ import (
 	"slices"
 	"testing"
 
-	"gorm.io/gorm"
-
 	"linkapi/internal/server"
+	"linkapi/internal/store"
 )
 
 // slowLogins makes the server's database hold every statement that reads the
@@ -23,16 +22,16 @@ type slowLogins struct {
 	entered, left chan struct{}
 }
 
-func (s *slowLogins) attach(t *testing.T) func(*gorm.DB) {
-	return func(db *gorm.DB) {
-		err := db.Callback().Query().After("gorm:query").Register("test:slow-login", func(db *gorm.DB) {
-			if !slices.Contains(db.Statement.Vars, any(s.email)) {
-				return
+func (s *slowLogins) attach(t *testing.T) func(*store.DB) {
+	return func(db *store.DB) {
+		err := db.OnStatement(func(ctx context.Context, st store.Statement) error {
+			if !slices.Contains(st.Vars, any(s.email)) {
+				return nil
 			}
 			s.entered <- struct{}{}
-			<-db.Statement.Context.Done()
-			_ = db.AddError(db.Statement.Context.Err())
+			<-ctx.Done()
 			s.left <- struct{}{}
+			return ctx.Err()
 		})
 		if err != nil {
 			t.Error(err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
@@ -635,7 +634,7 @@ type azParty struct {
 // parties are shared.
 type azFixture struct {
 	s       *testServer
-	db      *gorm.DB // a connection of the test's own, for snapshots
+	db      *sql.DB // a connection of the test's own, for snapshots
 	owner   *azParty
 	parties map[string]*azParty // every caller but anonymous, read-only and owner
 	narrow  map[string]string   // owner tokens by their scopes, for nested fields
@@ -648,8 +647,8 @@ func azSetup(t *testing.T, s *testServer) *azFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closeDB(db) })
-	f := &azFixture{s: s, db: db, parties: map[string]*azParty{}, narrow: map[string]string{}, seq: new(int)}
+	t.Cleanup(func() { db.Close() })
+	f := &azFixture{s: s, db: db.SQL(), parties: map[string]*azParty{}, narrow: map[string]string{}, seq: new(int)}
 
 	f.owner = f.newParty(t, "owner", auth.DefaultScopes...)
 	f.owner.roToken = azLogin(t, s, f.owner.email, f.owner.password, azReadOnlyScopes)
@@ -1026,15 +1025,35 @@ func (f *azFixture) snapshot(t *testing.T) *azSnapshot {
 	t.Helper()
 	var s azSnapshot
 	for _, q := range []struct {
-		sql  string
-		dest any
+		sql string
+		row func(*sql.Rows) error
 	}{
-		{"SELECT id, email, scopes, password_hash, password_changed_at, updated_at FROM accounts ORDER BY id", &s.Accounts},
-		{"SELECT id, account_id, url, title, description, updated_at FROM links ORDER BY id", &s.Links},
-		{"SELECT id, account_id, name FROM tags ORDER BY id", &s.Tags},
-		{"SELECT link_id, tag_id, account_id FROM link_tags ORDER BY link_id, tag_id", &s.Pairs},
+		{"SELECT id, email, scopes, password_hash, password_changed_at, updated_at FROM accounts ORDER BY id", func(rs *sql.Rows) error {
+			var a azAccountRow
+			err := rs.Scan(&a.ID, &a.Email, &a.Scopes, &a.PasswordHash, &a.PasswordChangedAt, &a.UpdatedAt)
+			s.Accounts = append(s.Accounts, a)
+			return err
+		}},
+		{"SELECT id, account_id, url, title, description, updated_at FROM links ORDER BY id", func(rs *sql.Rows) error {
+			var l azLinkRow
+			err := rs.Scan(&l.ID, &l.AccountID, &l.URL, &l.Title, &l.Description, &l.UpdatedAt)
+			s.Links = append(s.Links, l)
+			return err
+		}},
+		{"SELECT id, account_id, name FROM tags ORDER BY id", func(rs *sql.Rows) error {
+			var tg azTagRow
+			err := rs.Scan(&tg.ID, &tg.AccountID, &tg.Name)
+			s.Tags = append(s.Tags, tg)
+			return err
+		}},
+		{"SELECT link_id, tag_id, account_id FROM link_tags ORDER BY link_id, tag_id", func(rs *sql.Rows) error {
+			var p azPairRow
+			err := rs.Scan(&p.LinkID, &p.TagID, &p.AccountID)
+			s.Pairs = append(s.Pairs, p)
+			return err
+		}},
 	} {
-		if err := f.db.Raw(q.sql).Scan(q.dest).Error; err != nil {
+		if err := eachRow(f.db, q.sql, q.row); err != nil {
 			t.Fatalf("snapshot: %v", err)
 		}
 	}

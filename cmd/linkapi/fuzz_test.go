@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -14,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"gorm.io/gorm"
 
 	"linkapi/internal/store"
 )
@@ -57,7 +56,7 @@ const fuzzBobSecret = "bob-secret"
 // fuzzServer is serve's handler on a seeded SQLite database, driven in-process.
 type fuzzServer struct {
 	h       http.Handler
-	db      *gorm.DB
+	db      *sql.DB
 	log     *syncBuffer
 	bearers [fuzzCallerCount]string
 	// seed is every row of every table after seeding, which each request is
@@ -103,7 +102,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { closeDB(db) })
+	f.Cleanup(func() { db.Close() })
 	// The accounts come before the handler, so that serve creates no
 	// administrator of its own.
 	ts := &testServer{Store: store.New(db)}
@@ -114,7 +113,7 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s := &fuzzServer{h: h, db: db, log: log}
+	s := &fuzzServer{h: h, db: db.SQL(), log: log}
 	login := func(email, password string) string {
 		d := s.ok(f, "", `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }`,
 			`{"e":`+strconv.Quote(email)+`,"p":`+strconv.Quote(password)+`}`)
@@ -282,11 +281,29 @@ func (s *fuzzServer) dump(t testing.TB) map[string][]map[string]any {
 		if table == "link_tags" {
 			order = "link_id, tag_id"
 		}
-		if err := s.db.Table(table).Order(order).Find(&rows).Error; err != nil {
+		err := eachRow(s.db, "SELECT * FROM "+table+" ORDER BY "+order, func(rs *sql.Rows) error {
+			names, err := rs.Columns()
+			if err != nil {
+				return err
+			}
+			values := make([]any, len(names))
+			ptrs := make([]any, len(names))
+			for i := range values {
+				ptrs[i] = &values[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				return err
+			}
+			row := map[string]any{}
+			for i, name := range names {
+				row[name] = values[i]
+			}
+			delete(row, "last_used_at")
+			rows = append(rows, row)
+			return nil
+		})
+		if err != nil {
 			t.Fatal(err)
-		}
-		for _, r := range rows {
-			delete(r, "last_used_at")
 		}
 		out[table] = rows
 	}
@@ -296,23 +313,30 @@ func (s *fuzzServer) dump(t testing.TB) map[string][]map[string]any {
 // restore puts every table back to its seed.
 func (s *fuzzServer) restore(t testing.TB) {
 	t.Helper()
-	err := s.db.Transaction(func(tx *gorm.DB) error {
-		for _, table := range slices.Backward(fuzzTables) {
-			if err := tx.Exec("DELETE FROM " + table).Error; err != nil {
-				return err
-			}
-		}
-		for _, table := range fuzzTables {
-			for _, row := range s.seed[table] {
-				// gorm writes back what it inserted, so it gets a copy.
-				if err := tx.Table(table).Create(maps.Clone(row)).Error; err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	tx, err := s.db.Begin()
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, table := range slices.Backward(fuzzTables) {
+		if _, err := tx.Exec("DELETE FROM " + table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, table := range fuzzTables {
+		for _, row := range s.seed[table] {
+			names := slices.Sorted(maps.Keys(row))
+			values := make([]any, len(names))
+			for i, name := range names {
+				values[i] = row[name]
+			}
+			q := "INSERT INTO " + table + " (" + strings.Join(names, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(names)-1) + ")"
+			if _, err := tx.Exec(q, values...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	if after := s.dump(t); !reflect.DeepEqual(after, s.seed) {

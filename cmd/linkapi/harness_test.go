@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
@@ -62,13 +61,13 @@ func startServer(t testing.TB, dbURL string) *testServer {
 }
 
 // startServerWith is startServer that hands the server's database to opened.
-func startServerWith(t testing.TB, dbURL string, opened func(*gorm.DB)) *testServer {
+func startServerWith(t testing.TB, dbURL string, opened func(*store.DB)) *testServer {
 	t.Helper()
 	return startServerEnv(t, dbURL, opened, nil)
 }
 
 // startServerEnv is startServerWith with more environment variables.
-func startServerEnv(t testing.TB, dbURL string, opened func(*gorm.DB), vars map[string]string) *testServer {
+func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string) *testServer {
 	t.Helper()
 	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
 	for k, v := range vars {
@@ -80,13 +79,13 @@ func startServerEnv(t testing.TB, dbURL string, opened func(*gorm.DB), vars map[
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closeDB(db) })
+	t.Cleanup(func() { db.Close() })
 	return &testServer{URL: "http://" + addr, DBURL: dbURL, Store: store.New(db), Log: log}
 }
 
 // launch runs serve with vars as its whole environment and returns its address,
 // its output and a stop that ends it and reports how it ended.
-func launch(t testing.TB, vars map[string]string, opened func(*gorm.DB)) (string, *syncBuffer, func()) {
+func launch(t testing.TB, vars map[string]string, opened func(*store.DB)) (string, *syncBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
@@ -241,14 +240,47 @@ func str(t testing.TB, v any, path ...any) string {
 
 // openDB opens another connection to a test server's database, for a test to
 // reach under the API (to age a row, say).
-func openDB(t testing.TB, dbURL string) *gorm.DB {
+func openDB(t testing.TB, dbURL string) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closeDB(db) })
+	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// execSQL runs a statement on db, straight under the store.
+func execSQL(t testing.TB, db *sql.DB, query string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eachRow calls row on each row query reads from db, to scan it.
+func eachRow(db *sql.DB, query string, row func(*sql.Rows) error, args ...any) error {
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// queryInt returns the one number query reads from db.
+func queryInt(t testing.TB, db *sql.DB, query string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func formatInt(id int64) string { return strconv.FormatInt(id, 10) }

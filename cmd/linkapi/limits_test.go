@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"gorm.io/gorm"
+	"linkapi/internal/store"
 )
 
 func TestAliasesAndConfiguredLimits(t *testing.T) {
@@ -82,7 +82,7 @@ func TestRequestDeadlineCancelsWork(t *testing.T) {
 // and checks that the client learns nothing but a code and a request id.
 func TestInternalErrorsCarryARequestIDOnly(t *testing.T) {
 	var pool *sql.DB
-	s := startServerWith(t, "sqlite:"+t.TempDir()+"/i.db", func(db *gorm.DB) { pool, _ = db.DB() })
+	s := startServerWith(t, "sqlite:"+t.TempDir()+"/i.db", func(db *store.DB) { pool = db.SQL() })
 	s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
 	token := s.login(t, "ann@example.com", "ann-password")
 	s.ok(t, token, `mutation { createLink(input: {url: "https://example.com/"}) { id } }`, nil)

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"gorm.io/gorm"
-
 	"linkapi/graph"
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
@@ -49,7 +47,7 @@ type Program struct {
 	// Listening, when set, is told the address serve listens on.
 	Listening func(addr string)
 	// Opened, when set, is given the database serve opened, before it serves.
-	Opened func(db *gorm.DB)
+	Opened func(db *store.DB)
 }
 
 const usage = `usage:
@@ -111,7 +109,7 @@ func (p *Program) flags(name string) *flag.FlagSet {
 
 // open reads the configuration and opens and migrates the database. check, when
 // set, vets the configuration before the database is touched.
-func (p *Program) open(ctx context.Context, name string, args []string, extra func(*flag.FlagSet), check func(*config) error) (*config, *gorm.DB, error) {
+func (p *Program) open(ctx context.Context, name string, args []string, extra func(*flag.FlagSet), check func(*config) error) (*config, *store.DB, error) {
 	fs := p.flags(name)
 	if extra != nil {
 		extra(fs)
@@ -129,17 +127,11 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := store.Migrate(ctx, db); err != nil {
-		closeDB(db)
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
 		return nil, nil, err
 	}
 	return cfg, db, nil
-}
-
-func closeDB(db *gorm.DB) {
-	if sqlDB, err := db.DB(); err == nil {
-		sqlDB.Close()
-	}
 }
 
 func (p *Program) migrate(ctx context.Context, args []string) error {
@@ -147,8 +139,8 @@ func (p *Program) migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer closeDB(db)
-	current, _, err := store.MigrationVersion(ctx, db)
+	defer db.Close()
+	current, _, err := db.MigrationVersion(ctx)
 	if err != nil {
 		return err
 	}
@@ -161,7 +153,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer closeDB(db)
+	defer db.Close()
 	if p.Opened != nil {
 		p.Opened(db)
 	}
@@ -175,7 +167,7 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 // handler builds what serve serves on db: the GraphQL endpoint and the routes
 // around it, as configured by cfg. It creates the first administrator on an empty
 // database.
-func (p *Program) handler(ctx context.Context, cfg *config, db *gorm.DB) (http.Handler, error) {
+func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.Handler, error) {
 	secret, err := jwtSecret(cfg, p.Stderr)
 	if err != nil {
 		return nil, err
@@ -194,11 +186,7 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *gorm.DB) (http.H
 	} else {
 		logger = slog.New(slog.NewTextHandler(p.Stderr, nil))
 	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	metrics := server.NewMetrics(sqlDB)
+	metrics := server.NewMetrics(db.SQL())
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
@@ -215,7 +203,7 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *gorm.DB) (http.H
 	return server.New(server.Config{
 		GraphQL:        gql,
 		Authenticator:  authn,
-		Ready:          func(ctx context.Context) error { return store.Ready(ctx, db) },
+		Ready:          db.Ready,
 		CORSOrigins:    cfg.CORSOrigins,
 		Logger:         logger,
 		GraphiQL:       cfg.GraphiQL,

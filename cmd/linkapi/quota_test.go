@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
-	"gorm.io/gorm"
 
 	"linkapi/internal/auth"
 	"linkapi/internal/bookmarks"
@@ -28,40 +28,35 @@ const (
 
 // wantUsage fails t unless the account's counters say links and bytes and agree
 // with its links, counted again one by one.
-func wantUsage(t *testing.T, db *gorm.DB, account int64, links, bytes int) {
+func wantUsage(t *testing.T, db *sql.DB, account int64, links, bytes int) {
 	t.Helper()
 	var got struct{ LinkCount, TextBytes int }
-	if err := db.Table("accounts").Select("link_count, text_bytes").Where("id = ?", account).Take(&got).Error; err != nil {
+	if err := db.QueryRow("SELECT link_count, text_bytes FROM accounts WHERE id = ?", account).Scan(&got.LinkCount, &got.TextBytes); err != nil {
 		t.Fatal(err)
 	}
-	var rows []struct {
-		URL         string
-		Title       *string
-		Description *string
-	}
-	if err := db.Table("links").Select("url, title, description").Where("account_id = ?", account).Find(&rows).Error; err != nil {
+	n, actual := 0, 0
+	err := eachRow(db, "SELECT url, title, description FROM links WHERE account_id = ?", func(rs *sql.Rows) error {
+		var l linkapi.Link
+		n++
+		err := rs.Scan(&l.URL, &l.Title, &l.Description)
+		actual += l.TextBytes()
+		return err
+	}, account)
+	if err != nil {
 		t.Fatal(err)
-	}
-	actual := 0
-	for _, r := range rows {
-		actual += (&linkapi.Link{URL: r.URL, Title: r.Title, Description: r.Description}).TextBytes()
 	}
 	if got.LinkCount != links || got.TextBytes != bytes {
 		t.Errorf("account %d counts %d links and %d bytes, want %d and %d", account, got.LinkCount, got.TextBytes, links, bytes)
 	}
-	if got.LinkCount != len(rows) || got.TextBytes != actual {
-		t.Errorf("account %d counts %d links and %d bytes, but has %d and %d", account, got.LinkCount, got.TextBytes, len(rows), actual)
+	if got.LinkCount != n || got.TextBytes != actual {
+		t.Errorf("account %d counts %d links and %d bytes, but has %d and %d", account, got.LinkCount, got.TextBytes, n, actual)
 	}
 }
 
 // countedText returns the account's text_bytes counter.
-func countedText(t *testing.T, db *gorm.DB, account int64) int {
+func countedText(t *testing.T, db *sql.DB, account int64) int {
 	t.Helper()
-	var n int
-	if err := db.Table("accounts").Select("text_bytes").Where("id = ?", account).Scan(&n).Error; err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return int(queryInt(t, db, "SELECT text_bytes FROM accounts WHERE id = ?", account))
 }
 
 // wantRefused fails t unless r is BAD_USER_INPUT without data.
@@ -89,13 +84,13 @@ func bookmarkFile(t *testing.T, urls ...string) string {
 // quotaServers runs fn against a server with the given settings on SQLite and,
 // when LINKAPI_TEST_MYSQL_URL is set, on MySQL, with ann (an owner), bob and an
 // administrator, and a connection to its database.
-func quotaServers(t *testing.T, vars map[string]string, fn func(t *testing.T, s *testServer, db *gorm.DB, ann, admin string, annID, bobID int64)) {
+func quotaServers(t *testing.T, vars map[string]string, fn func(t *testing.T, s *testServer, db *sql.DB, ann, admin string, annID, bobID int64)) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		s := startServerEnv(t, url, nil, vars)
 		annID := s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
 		bobID := s.createAccount(t, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
 		s.createAccount(t, "root@example.com", "root-password", "admin:write")
-		fn(t, s, openDB(t, url), s.login(t, "ann@example.com", "ann-password"), s.login(t, "root@example.com", "root-password"), annID, bobID)
+		fn(t, s, openDB(t, url).SQL(), s.login(t, "ann@example.com", "ann-password"), s.login(t, "root@example.com", "root-password"), annID, bobID)
 	})
 }
 
@@ -103,7 +98,7 @@ func quotaServers(t *testing.T, vars map[string]string, fn func(t *testing.T, s 
 // write that adds links: the last link allowed passes, one more is refused with
 // BAD_USER_INPUT and nothing written, whoever writes; deleting gives the room back.
 func TestAccountLinkBound(t *testing.T) {
-	quotaServers(t, map[string]string{linkapi.SettingMaxLinks: "3"}, func(t *testing.T, s *testServer, db *gorm.DB, ann, admin string, annID, bobID int64) {
+	quotaServers(t, map[string]string{linkapi.SettingMaxLinks: "3"}, func(t *testing.T, s *testServer, db *sql.DB, ann, admin string, annID, bobID int64) {
 		create := func(token, url string, account *int64) *gqlResponse {
 			vars := map[string]any{"u": url, "tags": []string{"new-tag"}}
 			if account != nil {
@@ -188,7 +183,7 @@ func TestAccountLinkBound(t *testing.T) {
 // with BAD_USER_INPUT and nothing written, by createLink, updateLink (a longer
 // description) and importBookmarks alike; shortening or deleting gives room back.
 func TestAccountTextBound(t *testing.T) {
-	quotaServers(t, map[string]string{linkapi.SettingMaxText: "100"}, func(t *testing.T, s *testServer, db *gorm.DB, ann, admin string, annID, _ int64) {
+	quotaServers(t, map[string]string{linkapi.SettingMaxText: "100"}, func(t *testing.T, s *testServer, db *sql.DB, ann, admin string, annID, _ int64) {
 		u1, u2 := "https://example.com/1", "https://example.com/2" // 21 bytes each
 		title := strings.Repeat("é", 14)                           // 14 characters, 28 bytes
 		d1 := strings.Repeat("d", 100-21-21-len(title)-1)          // leaves one byte
@@ -226,7 +221,7 @@ func TestAccountTextBound(t *testing.T) {
 // updates and deletes too.
 func TestAccountBoundUnderConcurrentWrites(t *testing.T) {
 	const bound, racers = 8, 20
-	quotaServers(t, map[string]string{linkapi.SettingMaxLinks: fmt.Sprint(bound)}, func(t *testing.T, s *testServer, db *gorm.DB, ann, _ string, annID, _ int64) {
+	quotaServers(t, map[string]string{linkapi.SettingMaxLinks: fmt.Sprint(bound)}, func(t *testing.T, s *testServer, db *sql.DB, ann, _ string, annID, _ int64) {
 		for i := range bound - 5 {
 			s.ok(t, ann, quotaCreate, map[string]any{"u": fmt.Sprintf("https://example.com/before/%d", i)})
 		}
@@ -269,16 +264,13 @@ func TestAccountBoundUnderConcurrentWrites(t *testing.T) {
 func TestUsageBackfill(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		db := openDB(t, url)
-		sqlDB, err := db.DB()
-		if err != nil {
-			t.Fatal(err)
-		}
+		sdb := openDB(t, url)
+		db := sdb.SQL()
 		dialect := goose.DialectSQLite3
-		if store.Dialect(db) == store.DialectMySQL {
+		if sdb.Dialect() == store.DialectMySQL {
 			dialect = goose.DialectMySQL
 		}
-		p, err := goose.NewProvider(dialect, sqlDB, os.DirFS("../../internal/store/migrations/"+store.Dialect(db)), goose.WithDisableGlobalRegistry(true))
+		p, err := goose.NewProvider(dialect, db, os.DirFS("../../internal/store/migrations/"+sdb.Dialect()), goose.WithDisableGlobalRegistry(true))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,20 +284,14 @@ func TestUsageBackfill(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Second)
 		var ids [3]int64
 		for i, email := range []string{"ann@example.com", "bob@example.com", "eve@example.com"} {
-			if err := db.Exec(`INSERT INTO accounts (email, password_hash, scopes, password_changed_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				email, hash, "links:write tags:write", now.Add(-time.Hour), now, now).Error; err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Raw(`SELECT id FROM accounts WHERE email = ?`, email).Scan(&ids[i]).Error; err != nil {
-				t.Fatal(err)
-			}
+			execSQL(t, db, `INSERT INTO accounts (email, password_hash, scopes, password_changed_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				email, hash, "links:write tags:write", now.Add(-time.Hour), now, now)
+			ids[i] = queryInt(t, db, `SELECT id FROM accounts WHERE email = ?`, email)
 		}
 		title, desc := "Ünïcödé ✓", "日本語の説明"
 		insert := func(account int64, url string, title, desc *string) {
-			if err := db.Exec(`INSERT INTO links (account_id, url, title, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				account, url, title, desc, now, now).Error; err != nil {
-				t.Fatal(err)
-			}
+			execSQL(t, db, `INSERT INTO links (account_id, url, title, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+				account, url, title, desc, now, now)
 		}
 		insert(ids[0], "https://example.com/1", &title, &desc)
 		insert(ids[0], "https://example.com/2", nil, nil)

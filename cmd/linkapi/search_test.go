@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"linkapi/internal/linkapi"
 	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
@@ -19,30 +18,32 @@ import (
 
 // seedLongLinks gives an account n links whose URLs are about 2 KB of "a", the
 // worst case for a substring search, straight in the database.
-func seedLongLinks(t *testing.T, db *gorm.DB, accountID int64, n int) {
+func seedLongLinks(t *testing.T, db *sql.DB, accountID int64, n int) {
 	t.Helper()
 	now := time.Now().UTC()
 	long := strings.Repeat("a", 2000)
 	const batch = 500
-	err := db.Transaction(func(tx *gorm.DB) error {
-		for i := 0; i < n; i += batch {
-			var q strings.Builder
-			var args []any
-			q.WriteString("INSERT INTO links (account_id, url, created_at, updated_at) VALUES ")
-			for j := i; j < min(i+batch, n); j++ {
-				if j > i {
-					q.WriteString(", ")
-				}
-				q.WriteString("(?, ?, ?, ?)")
-				args = append(args, accountID, fmt.Sprintf("https://e.x/%d/%s", j, long), now, now)
-			}
-			if err := tx.Exec(q.String(), args...).Error; err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	tx, err := db.Begin()
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for i := 0; i < n; i += batch {
+		var q strings.Builder
+		var args []any
+		q.WriteString("INSERT INTO links (account_id, url, created_at, updated_at) VALUES ")
+		for j := i; j < min(i+batch, n); j++ {
+			if j > i {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?)")
+			args = append(args, accountID, fmt.Sprintf("https://e.x/%d/%s", j, long), now, now)
+		}
+		if _, err := tx.Exec(q.String(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -62,7 +63,7 @@ func TestSlowSearchStopsAtItsDeadline(t *testing.T) {
 		bobToken := quick.login(t, "bob@example.com", "bob-password")
 		quick.ok(t, bobToken, `mutation { createLink(input: {url: "https://example.com/"}) { id } }`, nil)
 		db := openDB(t, url)
-		seedLongLinks(t, db, ann, 20000)
+		seedLongLinks(t, db.SQL(), ann, 20000)
 
 		slow := startServerEnv(t, url, nil, map[string]string{"LINKAPI_REQUEST_TIMEOUT": "200ms"})
 		search := strings.Repeat("a", linkapi.MaxSearchLength-1) + "b"
@@ -103,8 +104,8 @@ func TestSlowSearchStopsAtItsDeadline(t *testing.T) {
 		if n := linkCount(t, slow, bobToken); n != 1 {
 			t.Errorf("bob's links after the slow searches: got %d, want 1", n)
 		}
-		if store.Dialect(db) == store.DialectMySQL {
-			waitForNoSearchStatements(t, db)
+		if db.Dialect() == store.DialectMySQL {
+			waitForNoSearchStatements(t, db.SQL())
 		}
 	})
 }
@@ -112,16 +113,13 @@ func TestSlowSearchStopsAtItsDeadline(t *testing.T) {
 // waitForNoSearchStatements waits until no connection to the test database runs
 // a LIKE search. A killed statement takes a moment to unwind; one that was not
 // killed runs for far longer than this waits.
-func waitForNoSearchStatements(t *testing.T, db *gorm.DB) {
+func waitForNoSearchStatements(t *testing.T, db *sql.DB) {
 	t.Helper()
 	const q = `SELECT COUNT(*) FROM information_schema.PROCESSLIST
 		WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE '%ESCAPE%'`
 	var n int64
 	for range 300 {
-		if err := db.Raw(q).Scan(&n).Error; err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
+		if n = queryInt(t, db, q); n == 0 {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

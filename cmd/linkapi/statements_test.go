@@ -1,48 +1,37 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"gorm.io/gorm"
-
+	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
 )
 
-// statementLog records every SQL statement the server sends while it is on. gorm
-// runs its query callbacks on a subquery too, as a dry run that sends nothing,
-// to build its SQL: those are not counted.
+// statementLog records every SQL statement the server sends while it is on.
 type statementLog struct {
 	on   atomic.Bool
 	mu   sync.Mutex
 	sqls []string
 }
 
-func (l *statementLog) record(db *gorm.DB) {
-	if l.on.Load() && !db.DryRun {
+func (l *statementLog) record(_ context.Context, st store.Statement) error {
+	if l.on.Load() {
 		l.mu.Lock()
-		l.sqls = append(l.sqls, db.Statement.SQL.String())
+		l.sqls = append(l.sqls, st.SQL)
 		l.mu.Unlock()
 	}
+	return nil
 }
 
-// attach registers l after each of gorm's statement-running callbacks.
-func (l *statementLog) attach(t *testing.T) func(*gorm.DB) {
-	return func(db *gorm.DB) {
-		cb := db.Callback()
-		for _, err := range []error{
-			cb.Query().After("gorm:query").Register("test:count", l.record),
-			cb.Create().After("gorm:create").Register("test:count", l.record),
-			cb.Update().After("gorm:update").Register("test:count", l.record),
-			cb.Delete().After("gorm:delete").Register("test:count", l.record),
-			cb.Row().After("gorm:row").Register("test:count", l.record),
-			cb.Raw().After("gorm:raw").Register("test:count", l.record),
-		} {
-			if err != nil {
-				t.Error(err)
-			}
+// attach makes the server's database tell l of each statement it sends.
+func (l *statementLog) attach(t *testing.T) func(*store.DB) {
+	return func(db *store.DB) {
+		if err := db.OnStatement(l.record); err != nil {
+			t.Error(err)
 		}
 	}
 }
@@ -78,50 +67,52 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 				bob := s.login(t, "bob@example.com", "bob-password")
 				admin := s.login(t, "root@example.com", "root-password")
 				w := seedStatementLinks(t, s, token, bob, size)
-				// Each bound is one statement per list the query reads, plus one for
-				// the caller's account when the account cache has let it go.
+				// Each query sends at least min statements, one per list it reads,
+				// so that a log that counts nothing cannot pass, and at most max,
+				// which allows one more for the caller's account when the account
+				// cache has let it go.
 				queries := []struct {
-					name  string
-					token string
-					query string
-					max   int
-					check func(t *testing.T, d map[string]any)
+					name     string
+					token    string
+					query    string
+					min, max int
+					check    func(t *testing.T, d map[string]any)
 				}{
-					{"links with tags and account", token, `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 4, nil},
-					{"me with links, tags and counts", token, `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 4, nil},
-					{"tags with their account", token, `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 4, nil},
+					{"links with tags and account", token, `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
+					{"me with links, tags and counts", token, `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 3, 4, nil},
+					{"tags with their account", token, `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 3, 4, nil},
 					// Priced 19933, just under the default complexity limit.
-					{"link counts of each link's tags", token, tagLinkCounts, 4, func(t *testing.T, d map[string]any) {
+					{"link counts of each link's tags", token, tagLinkCounts, 3, 4, func(t *testing.T, d map[string]any) {
 						for _, tag := range eachTag(t, d) {
 							w.wantInt(t, tag, w.count[str(t, tag, "name")], "links", "totalCount")
 						}
 					}},
-					{"newest link of each link's tags", token, `{ links(first: 60) { nodes { tags { name links(first: 1) { nodes { id } } } } } }`, 4, func(t *testing.T, d map[string]any) {
+					{"newest link of each link's tags", token, `{ links(first: 60) { nodes { tags { name links(first: 1) { nodes { id } } } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
 						for _, tag := range eachTag(t, d) {
 							w.wantIDs(t, tag, w.newest[str(t, tag, "name")][:1], "links", "nodes")
 						}
 					}},
-					{"link count of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { totalCount } } } } }`, 4, func(t *testing.T, d map[string]any) {
+					{"link count of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { totalCount } } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
 						for _, l := range get(t, d, "links", "nodes").([]any) {
 							w.wantInt(t, l, size, "account", "links", "totalCount")
 						}
 					}},
-					{"tag count of each link's account", token, `{ links(first: 100) { nodes { account { tags(first: 1) { totalCount } } } } }`, 4, func(t *testing.T, d map[string]any) {
+					{"tag count of each link's account", token, `{ links(first: 100) { nodes { account { tags(first: 1) { totalCount } } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
 						for _, l := range get(t, d, "links", "nodes").([]any) {
 							w.wantInt(t, l, len(w.count), "account", "tags", "totalCount")
 						}
 					}},
-					{"newest link of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { nodes { id } } } } } }`, 4, func(t *testing.T, d map[string]any) {
+					{"newest link of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { nodes { id } } } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
 						for _, l := range get(t, d, "links", "nodes").([]any) {
 							w.wantIDs(t, l, w.all[:1], "account", "links", "nodes")
 						}
 					}},
-					{"newest link of each tag", token, `{ tags(first: 100) { nodes { name links(first: 1) { nodes { id } } } } }`, 4, func(t *testing.T, d map[string]any) {
+					{"newest link of each tag", token, `{ tags(first: 100) { nodes { name links(first: 1) { nodes { id } } } } }`, 2, 4, func(t *testing.T, d map[string]any) {
 						for _, tag := range get(t, d, "tags", "nodes").([]any) {
 							w.wantIDs(t, tag, w.newest[str(t, tag, "name")][:1], "links", "nodes")
 						}
 					}},
-					{"the same under edges", token, `{ links(first: 40) { edges { node { tags { name links(first: 1) { edges { node { id } } } } account { links(first: 1) { totalCount } } } } } }`, 6, func(t *testing.T, d map[string]any) {
+					{"the same under edges", token, `{ links(first: 40) { edges { node { tags { name links(first: 1) { edges { node { id } } } } account { links(first: 1) { totalCount } } } } } }`, 5, 6, func(t *testing.T, d map[string]any) {
 						for _, e := range get(t, d, "links", "edges").([]any) {
 							w.wantInt(t, e, size, "node", "account", "links", "totalCount")
 							for _, tag := range get(t, e, "node", "tags").([]any) {
@@ -131,8 +122,8 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 							}
 						}
 					}},
-					{"tags of the links of each tag", token, `{ tags(first: 50) { nodes { links(first: 1) { nodes { tags { name links(first: 1) { totalCount } } } } } } }`, 5, nil},
-					{"links and tags of each tag's account", token, `{ tags(first: 100) { nodes { account { links(first: 3) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name } } } } } }`, 7, func(t *testing.T, d map[string]any) {
+					{"tags of the links of each tag", token, `{ tags(first: 50) { nodes { links(first: 1) { nodes { tags { name links(first: 1) { totalCount } } } } } } }`, 4, 5, nil},
+					{"links and tags of each tag's account", token, `{ tags(first: 100) { nodes { account { links(first: 3) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name } } } } } }`, 6, 7, func(t *testing.T, d map[string]any) {
 						for _, tag := range get(t, d, "tags", "nodes").([]any) {
 							w.wantInt(t, tag, size, "account", "links", "totalCount")
 							w.wantIDs(t, tag, w.all[:3], "account", "links", "nodes")
@@ -140,7 +131,7 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 						}
 					}},
 					// An administrator's page holds the links of two accounts.
-					{"accounts of an administrator's page", admin, `{ links(first: 100) { nodes { account { email links(first: 1) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name links(first: 1) { nodes { id } } } } } } } }`, 8, func(t *testing.T, d map[string]any) {
+					{"accounts of an administrator's page", admin, `{ links(first: 100) { nodes { account { email links(first: 1) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name links(first: 1) { nodes { id } } } } } } } }`, 7, 8, func(t *testing.T, d map[string]any) {
 						for _, l := range get(t, d, "links", "nodes").([]any) {
 							if str(t, l, "account", "email") == "bob@example.com" {
 								w.wantInt(t, l, 2, "account", "links", "totalCount")
@@ -162,15 +153,16 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 						t.Errorf("links:read asking for tags and account: got %q, want FORBIDDEN", r.Code())
 					}
 				})
-				if len(sqls) > 2 {
-					t.Errorf("links:read asking for tags and account: got %d statements, want at most 2:\n%v", len(sqls), sqls)
+				// The page of links, and the caller's account when the cache has let it go.
+				if len(sqls) < 1 || len(sqls) > 2 {
+					t.Errorf("links:read asking for tags and account: got %d statements, want 1 to 2:\n%v", len(sqls), sqls)
 				}
 				for _, q := range queries {
 					var d map[string]any
 					sqls := log.during(func() { d = s.ok(t, q.token, q.query, nil) })
 					t.Logf("%s: %d statements", q.name, len(sqls))
-					if len(sqls) > q.max {
-						t.Errorf("%s: got %d statements, want at most %d:\n%v", q.name, len(sqls), q.max, sqls)
+					if len(sqls) < q.min || len(sqls) > q.max {
+						t.Errorf("%s: got %d statements, want %d to %d:\n%v", q.name, len(sqls), q.min, q.max, sqls)
 					}
 					if q.check != nil {
 						q.check(t, d)

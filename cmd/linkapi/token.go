@@ -27,7 +27,7 @@ func (p *Program) tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer closeDB(db)
+	defer db.Close()
 	if email == "" || name == "" || strings.TrimSpace(scopes) == "" {
 		return errors.New("token create: --email, --name and --scopes are required")
 	}

@@ -172,18 +172,15 @@ func linkTitle(i int) *string {
 // argon2id hash of benchPassword shared by all), their tags, links and link tags.
 // Account a (from 1) owns links (a-1)*Links+1 ... and tags (a-1)*TagPool+1 ...
 func seed(ctx context.Context, dbURL string, s seedSpec) error {
-	gdb, err := store.Open(ctx, dbURL)
+	sdb, err := store.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}
-	db, err := gdb.DB()
-	if err != nil {
+	defer sdb.Close()
+	if err := sdb.Migrate(ctx); err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := store.Migrate(ctx, gdb); err != nil {
-		return err
-	}
+	db := sdb.SQL()
 	hash, err := auth.HashPassword(benchPassword)
 	if err != nil {
 		return err

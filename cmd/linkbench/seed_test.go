@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"linkapi/internal/linkapi"
@@ -18,22 +19,19 @@ func TestSeedCountsUsage(t *testing.T) {
 	if err := seed(ctx, url, spec); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, url)
+	sdb, err := store.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	}()
+	defer sdb.Close()
+	db := sdb.SQL()
 	for a := 1; a <= spec.Accounts; a++ {
 		var got linkapi.Usage
-		if err := db.Table("accounts").Select("link_count AS links, text_bytes").Where("id = ?", a).Take(&got).Error; err != nil {
+		if err := db.QueryRowContext(ctx, "SELECT link_count, text_bytes FROM accounts WHERE id = ?", a).Scan(&got.Links, &got.TextBytes); err != nil {
 			t.Fatal(err)
 		}
-		var links []linkapi.Link
-		if err := db.Table("links").Select("url, title, description").Where("account_id = ?", a).Find(&links).Error; err != nil {
+		links, err := seededLinks(ctx, db, a)
+		if err != nil {
 			t.Fatal(err)
 		}
 		want := linkapi.Usage{Links: len(links)}
@@ -44,4 +42,22 @@ func TestSeedCountsUsage(t *testing.T) {
 			t.Errorf("account %d: counters %+v, links %+v (want %d links)", a, got, want, spec.Links)
 		}
 	}
+}
+
+// seededLinks reads the text of account a's links.
+func seededLinks(ctx context.Context, db *sql.DB, a int) ([]linkapi.Link, error) {
+	rows, err := db.QueryContext(ctx, "SELECT url, title, description FROM links WHERE account_id = ?", a)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var links []linkapi.Link
+	for rows.Next() {
+		var l linkapi.Link
+		if err := rows.Scan(&l.URL, &l.Title, &l.Description); err != nil {
+			return nil, err
+		}
+		links = append(links, l)
+	}
+	return links, rows.Err()
 }

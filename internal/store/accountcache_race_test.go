@@ -26,7 +26,7 @@ func TestAccountCacheReadRacingAChange(t *testing.T) {
 	}
 	paused, resume := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	db.Callback().Query().After("gorm:query").Register("test:pause", func(tx *gorm.DB) {
+	db.orm.Callback().Query().After("gorm:query").Register("test:pause", func(tx *gorm.DB) {
 		if tx.Statement.Table == "accounts" && tx.Statement.Context.Value(pauseKey{}) != nil {
 			once.Do(func() { close(paused); <-resume })
 		}

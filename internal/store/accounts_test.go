@@ -21,7 +21,7 @@ func TestFindAccountByEmailReadsNoHash(t *testing.T) {
 		db := dbtOpen(t, url)
 		var mu sync.Mutex
 		var queries []string
-		if err := db.Callback().Query().After("gorm:query").Register("test:record", func(tx *gorm.DB) {
+		if err := db.orm.Callback().Query().After("gorm:query").Register("test:record", func(tx *gorm.DB) {
 			mu.Lock()
 			defer mu.Unlock()
 			queries = append(queries, tx.Statement.SQL.String())

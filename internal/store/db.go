@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -34,11 +35,19 @@ const pingTimeout = 5 * time.Second
 //go:embed migrations/sqlite/*.sql migrations/mysql/*.sql
 var migrationFiles embed.FS
 
+// DB is a database the store works on, SQLite or MySQL, as Open opened it. It is
+// what the commands and the tests hold: they open, migrate, check and close it and
+// hand it to New, and they never see gorm, which stays inside this package.
+type DB struct {
+	orm  *gorm.DB
+	pool *sql.DB
+}
+
 // Open connects to the database named by url, which is either sqlite:PATH (the file
 // is created if missing) or mysql://USER[:PASS]@HOST:PORT/DB[?params], and checks
 // that it answers. It does not migrate; call Migrate for that. Every error it
 // returns has a one-line message that never contains the password.
-func Open(ctx context.Context, url string) (*gorm.DB, error) {
+func Open(ctx context.Context, url string) (*DB, error) {
 	var (
 		sqlDB     *sql.DB
 		dialector gorm.Dialector
@@ -73,7 +82,58 @@ func Open(ctx context.Context, url string) (*gorm.DB, error) {
 		sqlDB.Close()
 		return nil, oneLine("database: cannot initialise gorm", err)
 	}
-	return db, nil
+	return &DB{orm: db, pool: sqlDB}, nil
+}
+
+// Close closes the database's connections. A Store on it fails from then on.
+func (db *DB) Close() error {
+	return db.pool.Close()
+}
+
+// SQL returns the database's connection pool, for what works below the store:
+// the pool's statistics, and tests that read or write rows directly.
+func (db *DB) SQL() *sql.DB {
+	return db.pool
+}
+
+// Statement is a statement the store has sent, as OnStatement reports it.
+type Statement struct {
+	SQL  string // with ? for each of Vars
+	Vars []any
+}
+
+// hooks numbers the callbacks OnStatement registers, which gorm tells apart by name.
+var hooks atomic.Int64
+
+// OnStatement calls fn after each statement a Store on db sends, with the
+// statement's context, before the Store sees its result; an error fn returns
+// becomes the statement's. It is for tests that count the statements of a request
+// or hold one; it does not see transactions begin and end, nor migrations.
+func (db *DB) OnStatement(fn func(ctx context.Context, st Statement) error) error {
+	name := fmt.Sprintf("store:on-statement-%d", hooks.Add(1))
+	hook := func(tx *gorm.DB) {
+		if tx.DryRun { // a subquery built for its SQL, never sent
+			return
+		}
+		st := Statement{SQL: tx.Statement.SQL.String(), Vars: tx.Statement.Vars}
+		if err := fn(tx.Statement.Context, st); err != nil {
+			_ = tx.AddError(err)
+		}
+	}
+	cb := db.orm.Callback()
+	for _, err := range []error{
+		cb.Query().After("gorm:query").Register(name, hook),
+		cb.Create().After("gorm:create").Register(name, hook),
+		cb.Update().After("gorm:update").Register(name, hook),
+		cb.Delete().After("gorm:delete").Register(name, hook),
+		cb.Row().After("gorm:row").Register(name, hook),
+		cb.Raw().After("gorm:raw").Register(name, hook),
+	} {
+		if err != nil {
+			return fmt.Errorf("database: registering a statement hook: %w", err)
+		}
+	}
+	return nil
 }
 
 func unsupportedScheme(raw string) error {
@@ -174,21 +234,17 @@ func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
 	return sqlDB, nil
 }
 
-// Dialect returns "sqlite" or "mysql", the kind of database db talks to.
-func Dialect(db *gorm.DB) string {
-	return db.Dialector.Name()
+// Dialect returns "sqlite" or "mysql", the kind of database db is.
+func (db *DB) Dialect() string {
+	return db.orm.Dialector.Name()
 }
 
 // Ready reports whether the database answers, within a short timeout. It backs
 // /readyz.
-func Ready(ctx context.Context, db *gorm.DB) error {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return oneLine("database: not ready", err)
-	}
+func (db *DB) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := sqlDB.PingContext(ctx); err != nil {
+	if err := db.pool.PingContext(ctx); err != nil {
 		return oneLine("database: not ready", err)
 	}
 	return nil
@@ -196,8 +252,8 @@ func Ready(ctx context.Context, db *gorm.DB) error {
 
 // Migrate applies the pending schema migrations of db's dialect. Calling it on an
 // up-to-date database does nothing.
-func Migrate(ctx context.Context, db *gorm.DB) error {
-	p, err := migrationProvider(db)
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := db.migrationProvider()
 	if err != nil {
 		return err
 	}
@@ -209,8 +265,8 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 
 // MigrationVersion returns the schema version db is at and the latest version
 // this build knows; they differ when migrations are pending.
-func MigrationVersion(ctx context.Context, db *gorm.DB) (current, latest int64, err error) {
-	p, err := migrationProvider(db)
+func (db *DB) MigrationVersion(ctx context.Context) (current, latest int64, err error) {
+	p, err := db.migrationProvider()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -221,9 +277,9 @@ func MigrationVersion(ctx context.Context, db *gorm.DB) (current, latest int64, 
 	return current, latest, nil
 }
 
-func migrationProvider(db *gorm.DB) (*goose.Provider, error) {
+func (db *DB) migrationProvider() (*goose.Provider, error) {
 	var dialect goose.Dialect
-	switch name := Dialect(db); name {
+	switch name := db.Dialect(); name {
 	case DialectSQLite:
 		dialect = goose.DialectSQLite3
 	case DialectMySQL:
@@ -231,15 +287,11 @@ func migrationProvider(db *gorm.DB) (*goose.Provider, error) {
 	default:
 		return nil, fmt.Errorf("database: no migrations for dialect %q", name)
 	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, oneLine("database: migrations need a plain connection", err)
-	}
-	fsys, err := fs.Sub(migrationFiles, "migrations/"+Dialect(db))
+	fsys, err := fs.Sub(migrationFiles, "migrations/"+db.Dialect())
 	if err != nil {
 		return nil, oneLine("database: embedded migrations", err)
 	}
-	p, err := goose.NewProvider(dialect, sqlDB, fsys, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, db.pool, fsys, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return nil, oneLine("database: loading migrations", err)
 	}

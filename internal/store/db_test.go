@@ -3,97 +3,97 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
 
+	"linkapi/internal/auth"
+	"linkapi/internal/linkapi"
 	"linkapi/internal/store/storetest"
 )
 
 // dbtOpen opens url, migrates it and closes it when t ends.
-func dbtOpen(t *testing.T, url string) *gorm.DB {
+func dbtOpen(t *testing.T, url string) *DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := Open(ctx, url)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	if err := Migrate(ctx, db); err != nil {
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return db
 }
 
 // dbtExec runs a raw statement and returns its error, already translated by gorm.
-func dbtExec(db *gorm.DB, sql string, args ...any) error {
-	return db.Exec(sql, args...).Error
+func dbtExec(db *DB, sql string, args ...any) error {
+	return db.orm.Exec(sql, args...).Error
 }
 
-func dbtMustExec(t *testing.T, db *gorm.DB, sql string, args ...any) {
+func dbtMustExec(t *testing.T, db *DB, sql string, args ...any) {
 	t.Helper()
 	if err := dbtExec(db, sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
 
-func dbtCount(t *testing.T, db *gorm.DB, table string) int64 {
+func dbtCount(t *testing.T, db *DB, table string) int64 {
 	t.Helper()
 	var n int64
-	if err := db.Table(table).Count(&n).Error; err != nil {
+	if err := db.orm.Table(table).Count(&n).Error; err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n
 }
 
-func dbtAccount(t *testing.T, db *gorm.DB, email string) int64 {
+func dbtAccount(t *testing.T, db *DB, email string) int64 {
 	t.Helper()
 	now := time.Now().UTC()
 	dbtMustExec(t, db, `INSERT INTO accounts (email, password_hash, scopes, password_changed_at, created_at, updated_at)
 		VALUES (?, 'x', 'links:write', ?, ?, ?)`, email, now, now, now)
 	var id int64
-	if err := db.Raw(`SELECT id FROM accounts WHERE email = ?`, email).Scan(&id).Error; err != nil || id == 0 {
+	if err := db.orm.Raw(`SELECT id FROM accounts WHERE email = ?`, email).Scan(&id).Error; err != nil || id == 0 {
 		t.Fatalf("account %s: id %d, err %v", email, id, err)
 	}
 	return id
 }
 
-func dbtLink(t *testing.T, db *gorm.DB, accountID int64, url string) int64 {
+func dbtLink(t *testing.T, db *DB, accountID int64, url string) int64 {
 	t.Helper()
 	now := time.Now().UTC()
 	dbtMustExec(t, db, `INSERT INTO links (account_id, url, created_at, updated_at) VALUES (?, ?, ?, ?)`,
 		accountID, url, now, now)
 	var id int64
-	if err := db.Raw(`SELECT id FROM links WHERE account_id = ? AND url = ?`, accountID, url).Scan(&id).Error; err != nil || id == 0 {
+	if err := db.orm.Raw(`SELECT id FROM links WHERE account_id = ? AND url = ?`, accountID, url).Scan(&id).Error; err != nil || id == 0 {
 		t.Fatalf("link %s: id %d, err %v", url, id, err)
 	}
 	return id
 }
 
-func dbtInsertTag(db *gorm.DB, accountID int64, name string) error {
+func dbtInsertTag(db *DB, accountID int64, name string) error {
 	return dbtExec(db, `INSERT INTO tags (account_id, name, created_at) VALUES (?, ?, ?)`,
 		accountID, name, time.Now().UTC())
 }
 
-func dbtTag(t *testing.T, db *gorm.DB, accountID int64, name string) int64 {
+func dbtTag(t *testing.T, db *DB, accountID int64, name string) int64 {
 	t.Helper()
 	if err := dbtInsertTag(db, accountID, name); err != nil {
 		t.Fatalf("tag %s: %v", name, err)
 	}
 	var id int64
-	if err := db.Raw(`SELECT id FROM tags WHERE account_id = ? AND name = ?`, accountID, name).Scan(&id).Error; err != nil || id == 0 {
+	if err := db.orm.Raw(`SELECT id FROM tags WHERE account_id = ? AND name = ?`, accountID, name).Scan(&id).Error; err != nil || id == 0 {
 		t.Fatalf("tag %s: id %d, err %v", name, id, err)
 	}
 	return id
 }
 
-func dbtInsertPair(db *gorm.DB, linkID, tagID, accountID int64) error {
+func dbtInsertPair(db *DB, linkID, tagID, accountID int64) error {
 	return dbtExec(db, `INSERT INTO link_tags (link_id, tag_id, account_id, created_at) VALUES (?, ?, ?, ?)`,
 		linkID, tagID, accountID, time.Now().UTC())
 }
@@ -102,10 +102,10 @@ func TestMigrate(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db := dbtOpen(t, url)
-		if err := Migrate(ctx, db); err != nil {
+		if err := db.Migrate(ctx); err != nil {
 			t.Fatalf("second Migrate: %v", err)
 		}
-		current, latest, err := MigrationVersion(ctx, db)
+		current, latest, err := db.MigrationVersion(ctx)
 		if err != nil {
 			t.Fatalf("MigrationVersion: %v", err)
 		}
@@ -113,15 +113,57 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("MigrationVersion = %d, %d; want equal and at least 1", current, latest)
 		}
 		for _, table := range []string{"accounts", "links", "tags", "link_tags"} {
-			if !db.Migrator().HasTable(table) {
+			if !db.orm.Migrator().HasTable(table) {
 				t.Errorf("table %s is missing", table)
 			}
 		}
-		if got, want := Dialect(db), t.Name()[strings.LastIndex(t.Name(), "/")+1:]; got != want {
+		if got, want := db.Dialect(), t.Name()[strings.LastIndex(t.Name(), "/")+1:]; got != want {
 			t.Errorf("Dialect = %q, want %q", got, want)
 		}
-		if err := Ready(ctx, db); err != nil {
+		if err := db.Ready(ctx); err != nil {
 			t.Errorf("Ready: %v", err)
+		}
+	})
+}
+
+// TestOnStatement registers a statement hook: it sees what a Store sends, with
+// its arguments and context, and an error it returns is the Store's.
+func TestOnStatement(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, url string) {
+		db := dbtOpen(t, url)
+		type failKey struct{}
+		refused := errors.New("refused by the hook")
+		var mu sync.Mutex
+		var seen []Statement
+		if err := db.OnStatement(func(ctx context.Context, st Statement) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, st)
+			if ctx.Value(failKey{}) != nil {
+				return refused
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s := New(db)
+		sys := auth.NewContext(context.Background(), auth.System())
+		if _, err := s.CreateAccount(sys, linkapi.AccountCreate{Email: "hook@example.com", Password: "password-1"}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		found := slices.ContainsFunc(seen, func(st Statement) bool {
+			return strings.Contains(st.SQL, "INSERT INTO") && slices.Contains(st.Vars, any("hook@example.com"))
+		})
+		mu.Unlock()
+		if !found {
+			t.Errorf("the hook did not see the account's insert with its email: %v", seen)
+		}
+		if n, err := s.CountAllAccounts(context.Background()); err != nil || n != 1 {
+			t.Errorf("CountAllAccounts: %d, %v; want 1, nil", n, err)
+		}
+		if _, err := s.CountAllAccounts(context.WithValue(context.Background(), failKey{}, true)); !errors.Is(err, refused) {
+			t.Errorf("CountAllAccounts with a refusing hook: got %v, want the hook's error", err)
 		}
 	})
 }
@@ -185,8 +227,8 @@ func TestDeleteAccountCascades(t *testing.T) {
 
 		for _, table := range []string{"links", "tags", "link_tags"} {
 			var left, kept int64
-			db.Table(table).Where("account_id = ?", a).Count(&left)
-			db.Table(table).Where("account_id = ?", b).Count(&kept)
+			db.orm.Table(table).Where("account_id = ?", a).Count(&left)
+			db.orm.Table(table).Where("account_id = ?", b).Count(&kept)
 			if left != 0 || kept != 1 {
 				t.Errorf("%s: %d rows of the deleted account, %d of the other; want 0 and 1", table, left, kept)
 			}
@@ -194,13 +236,13 @@ func TestDeleteAccountCascades(t *testing.T) {
 
 		// Deleting a link or a tag removes its pairs too.
 		var link, tag int64
-		db.Raw(`SELECT link_id FROM link_tags WHERE account_id = ?`, b).Scan(&link)
+		db.orm.Raw(`SELECT link_id FROM link_tags WHERE account_id = ?`, b).Scan(&link)
 		dbtMustExec(t, db, `DELETE FROM links WHERE id = ?`, link)
 		if got := dbtCount(t, db, "link_tags"); got != 0 {
 			t.Errorf("link_tags has %d rows after deleting the link, want 0", got)
 		}
 		link = dbtLink(t, db, b, "https://example.org")
-		db.Raw(`SELECT id FROM tags WHERE account_id = ?`, b).Scan(&tag)
+		db.orm.Raw(`SELECT id FROM tags WHERE account_id = ?`, b).Scan(&tag)
 		if err := dbtInsertPair(db, link, tag, b); err != nil {
 			t.Fatalf("pair: %v", err)
 		}
@@ -245,14 +287,14 @@ func TestUniqueConstraints(t *testing.T) {
 func TestTimestampsRoundTrip(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		db := dbtOpen(t, url)
-		now := db.NowFunc()
+		now := db.orm.NowFunc()
 		if now.Location() != time.UTC || now.Nanosecond()%1000 != 0 {
 			t.Errorf("NowFunc() = %v, want UTC in whole microseconds", now)
 		}
 		dbtMustExec(t, db, `INSERT INTO accounts (email, password_hash, password_changed_at, created_at, updated_at)
 			VALUES (?, 'x', ?, ?, ?)`, "t@example.com", now, now, now)
 		var row struct{ CreatedAt time.Time }
-		if err := db.Raw(`SELECT created_at FROM accounts WHERE email = ?`, "t@example.com").Scan(&row).Error; err != nil {
+		if err := db.orm.Raw(`SELECT created_at FROM accounts WHERE email = ?`, "t@example.com").Scan(&row).Error; err != nil {
 			t.Fatalf("select: %v", err)
 		}
 		if !row.CreatedAt.Equal(now) || row.CreatedAt.Location() != time.UTC {
@@ -285,7 +327,7 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("Open(%q) succeeded, want an error", tt.url)
 			}
 			if db != nil {
-				t.Errorf("Open(%q) returned a *gorm.DB with its error", tt.url)
+				t.Errorf("Open(%q) returned a *DB with its error", tt.url)
 			}
 			msg := err.Error()
 			if strings.Contains(msg, "\n") {

@@ -17,10 +17,7 @@ import (
 // connection it ran on answers the next statement.
 func TestEndlessStatementStopsWithItsContext(t *testing.T) {
 	db := dbtOpen(t, storetest.SQLiteURL(t))
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
+	sqlDB := db.SQL()
 	sqlDB.SetMaxOpenConns(1)
 	const endless = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c`
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -40,14 +40,14 @@ func WithClock(now func() time.Time) Option {
 
 // New returns a Store on db, which must already be migrated. It reuses the
 // account read for a token for AccountCacheTTL.
-func New(db *gorm.DB, opts ...Option) *Store {
+func New(db *DB, opts ...Option) *Store {
 	return NewWithAccountCache(db, AccountCacheTTL, opts...)
 }
 
 // NewWithAccountCache is New with another reuse time; 0 reads the account on
 // every request.
-func NewWithAccountCache(db *gorm.DB, ttl time.Duration, opts ...Option) *Store {
-	s := &Store{db: db, now: db.Config.NowFunc, accounts: accountCache{ttl: ttl}, quota: linkapi.DefaultQuota}
+func NewWithAccountCache(db *DB, ttl time.Duration, opts ...Option) *Store {
+	s := &Store{db: db.orm, now: db.orm.Config.NowFunc, accounts: accountCache{ttl: ttl}, quota: linkapi.DefaultQuota}
 	for _, o := range opts {
 		o(s)
 	}

@@ -18,7 +18,7 @@ func TestUsageLocksFindNothingGone(t *testing.T) {
 		s := New(db)
 		account := dbtAccount(t, db, "ann@example.com")
 		link := &linkRow{ID: dbtLink(t, db, account, "https://example.com/"), AccountID: account}
-		err := db.Transaction(func(tx *gorm.DB) error {
+		err := db.orm.Transaction(func(tx *gorm.DB) error {
 			u, err := s.lockUsage(tx, account)
 			if err != nil {
 				return err
@@ -43,7 +43,7 @@ func TestUsageLocksFindNothingGone(t *testing.T) {
 				return err
 			},
 		} {
-			if got := linkapi.ErrorCode(db.Transaction(lock)); got != linkapi.ENOTFOUND {
+			if got := linkapi.ErrorCode(db.orm.Transaction(lock)); got != linkapi.ENOTFOUND {
 				t.Errorf("locking %s: got %q, want NOT_FOUND", name, got)
 			}
 		}
