@@ -69,6 +69,9 @@ func Open(ctx context.Context, url string) (*gorm.DB, error) {
 		// databases.
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	})
+	if err == nil {
+		err = registerGuard(db)
+	}
 	if err != nil {
 		sqlDB.Close()
 		return nil, oneLine("database: cannot initialise gorm", err)
