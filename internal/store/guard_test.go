@@ -50,6 +50,16 @@ func TestGuard(t *testing.T) {
 				var rows []linkRow
 				return tn.table(&linkRow{}).Where("links.id IN (?)", s.db.Table("link_tags").Select("link_id")).Find(&rows).Error
 			},
+			"a subquery written out in a bare select": func() error {
+				var n int64
+				return s.db.Table("(?) AS t", tn.table(&linkRow{}).Select("links.id")).
+					Select("(SELECT COUNT(*) FROM tags) AS n").Scan(&n).Error
+			},
+			"a subquery written out in a bare where": func() error {
+				var ids []int64
+				return s.db.Table("(?) AS t", tn.table(&linkRow{}).Select("links.id")).
+					Where("t.id IN (SELECT link_id FROM link_tags)").Pluck("t.id", &ids).Error
+			},
 			"a bare derived table": func() error {
 				var n int64
 				return s.db.Table("(?) AS t", s.db.Table("links").Select("id")).Count(&n).Error
@@ -81,6 +91,10 @@ func TestGuard(t *testing.T) {
 				}
 				var r linkRow
 				return q.Where("links.id = ?", link).Take(&r).Error
+			},
+			"a tenant's derived table": func() error {
+				var ids []int64
+				return tn.from(tn.table(&linkRow{}).Select("links.id"), "t").Pluck("t.id", &ids).Error
 			},
 			"an owned subquery": func() error {
 				var rows []linkRow

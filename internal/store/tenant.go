@@ -236,6 +236,16 @@ func bare(stmt *gorm.Statement) bool {
 				return true
 			}
 		}
+		for _, c := range stmt.Clauses {
+			if exprNamesOwned(c.Expression) {
+				return true
+			}
+		}
+		for _, c := range stmt.Selects {
+			if namesOwned(c) {
+				return true
+			}
+		}
 	}
 	if stmt.TableExpr != nil && bareVars(stmt.TableExpr.Vars) {
 		return true
@@ -243,6 +253,41 @@ func bare(stmt *gorm.Statement) bool {
 	for _, c := range stmt.Clauses {
 		if w, ok := c.Expression.(clause.Where); ok && bareExprs(w.Exprs) {
 			return true
+		}
+	}
+	return false
+}
+
+// exprNamesOwned reports whether the SQL text of a WHERE or SELECT clause names
+// an owned table, as a subquery written out in it would.
+func exprNamesOwned(e clause.Expression) bool {
+	switch e := e.(type) {
+	case clause.Expr:
+		return namesOwned(e.SQL)
+	case clause.Select:
+		for _, c := range e.Columns {
+			if namesOwned(c.Name) {
+				return true
+			}
+		}
+		return e.Expression != nil && exprNamesOwned(e.Expression)
+	case clause.Where:
+		for _, x := range e.Exprs {
+			if exprNamesOwned(x) {
+				return true
+			}
+		}
+	case clause.AndConditions:
+		for _, x := range e.Exprs {
+			if exprNamesOwned(x) {
+				return true
+			}
+		}
+	case clause.OrConditions:
+		for _, x := range e.Exprs {
+			if exprNamesOwned(x) {
+				return true
+			}
 		}
 	}
 	return false
