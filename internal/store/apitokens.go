@@ -6,8 +6,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
@@ -87,7 +85,6 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 	}
 	now := s.now()
 	row := apiTokenRow{
-		AccountID:  c.AccountID,
 		Name:       name,
 		SecretHash: hash,
 		Scopes:     strings.Join(scopes, " "),
@@ -96,18 +93,18 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 	}
 	// The account is locked while its tokens are counted, so that concurrent
 	// creations cannot pass the cap together.
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transact(ctx, writing, c.AccountID, func(tx tenant) error {
 		if err := lockRow(tx, &accountRow{}, c.AccountID); err != nil {
 			return translate(err, "account")
 		}
 		var n int64
-		if err := tx.Model(&apiTokenRow{}).Where("account_id = ?", c.AccountID).Count(&n).Error; err != nil {
+		if err := tx.table(&apiTokenRow{}).Count(&n).Error; err != nil {
 			return err
 		}
 		if n >= linkapi.MaxAPITokens {
 			return linkapi.Errorf(linkapi.EINVALID, "an account has at most %d API tokens; revoke some first", linkapi.MaxAPITokens)
 		}
-		return translate(tx.Create(&row).Error, "API token")
+		return translate(createOne(tx, &row), "API token")
 	})
 	if err != nil {
 		return nil, "", err
@@ -118,12 +115,16 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 // FindAPITokens lists the caller's own tokens, newest first; expired ones too,
 // until they are revoked, so that their owner sees them lapse.
 func (s *Store) FindAPITokens(ctx context.Context) ([]*linkapi.APIToken, error) {
-	tx, c, err := s.owned(ctx, reading, &apiTokenRow{})
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tn, err := s.as(ctx, reading, c.AccountID)
 	if err != nil {
 		return nil, err
 	}
 	var rows []apiTokenRow
-	if err := tx.Where("api_tokens.account_id = ?", c.AccountID).Order("api_tokens.id DESC").Find(&rows).Error; err != nil {
+	if err := tn.table(&apiTokenRow{}).Order("api_tokens.id DESC").Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	return domains(rows, (*apiTokenRow).domain), nil
@@ -143,12 +144,14 @@ const apiTokenTouchEvery = time.Minute
 func (s *Store) FindAPITokenForAuth(ctx context.Context, hash string) (*linkapi.APIToken, error) {
 	now := s.now()
 	var row apiTokenRow
-	err := s.db.WithContext(ctx).Where("secret_hash = ? AND expires_at > ?", hash, now).Take(&row).Error
+	err := s.unscoped(ctx, "authentication: the token a secret names, before there is a caller").
+		Where("secret_hash = ? AND expires_at > ?", hash, now).Take(&row).Error
 	if err != nil {
 		return nil, translate(err, "API token")
 	}
 	if row.LastUsedAt == nil || row.LastUsedAt.Before(now.Add(-apiTokenTouchEvery)) {
-		err := s.db.WithContext(ctx).Model(&apiTokenRow{}).Where("id = ?", row.ID).Update("last_used_at", now).Error
+		err := s.unscoped(ctx, "authentication: records the use of the token just found").
+			Model(&apiTokenRow{}).Where("id = ?", row.ID).Update("last_used_at", now).Error
 		if err != nil {
 			return nil, err
 		}

@@ -78,6 +78,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		// databases.
 		NowFunc: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 	})
+	if err == nil {
+		err = registerGuard(db)
+	}
 	if err != nil {
 		sqlDB.Close()
 		return nil, oneLine("database: cannot initialise gorm", err)

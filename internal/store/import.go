@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"gorm.io/gorm"
-
 	"linkapi/internal/linkapi"
 )
 
@@ -26,13 +24,13 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		return nil, err
 	}
 	res := &linkapi.ImportResult{}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := s.lockUsage(tx, owner)
+	err = s.transact(ctx, writing, owner, func(tx tenant) error {
+		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err
 		}
 		var urls []string
-		if err := tx.Model(&linkRow{}).Where("account_id = ?", owner).Pluck("url", &urls).Error; err != nil {
+		if err := tx.table(&linkRow{}).Pluck("links.url", &urls).Error; err != nil {
 			return err
 		}
 		seen := make(map[string]bool, len(urls)+len(links))
@@ -40,7 +38,7 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 			seen[u] = true
 		}
 		var tags []tagRow
-		if err := tx.Where("account_id = ?", owner).Find(&tags).Error; err != nil {
+		if err := tx.table(&tagRow{}).Find(&tags).Error; err != nil {
 			return err
 		}
 		tagIDs := make(map[string]int64, len(tags))
@@ -66,7 +64,7 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 			if !in.CreatedAt.IsZero() && in.CreatedAt.Before(now) {
 				created = in.CreatedAt.UTC().Truncate(time.Microsecond)
 			}
-			rows = append(rows, linkRow{AccountID: owner, URL: in.URL, Title: emptyToNil(in.Title),
+			rows = append(rows, linkRow{URL: in.URL, Title: emptyToNil(in.Title),
 				Description: emptyToNil(in.Description), CreatedAt: created, UpdatedAt: now})
 			rowTags = append(rowTags, names)
 		}
@@ -80,14 +78,14 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		if err := u.add(len(rows), bytes); err != nil {
 			return err
 		}
-		if err := tx.CreateInBatches(&rows, importBatch).Error; err != nil {
+		if err := create(tx, rows, importBatch); err != nil {
 			return err
 		}
 		// Read the new ids back by URL and name rather than trust that a multi-row
 		// INSERT numbered its rows consecutively, which MySQL's interleaved
 		// auto-increment mode does not promise.
 		linkIDs := make(map[string]int64, len(rows))
-		if err := readIDs(tx, &linkRow{}, "url", owner, rows, func(r linkRow) string { return r.URL }, linkIDs); err != nil {
+		if err := readIDs(tx, &linkRow{}, "url", rows, func(r linkRow) string { return r.URL }, linkIDs); err != nil {
 			return err
 		}
 		var newTags []tagRow
@@ -95,28 +93,26 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 			for _, n := range names {
 				if _, ok := tagIDs[n]; !ok {
 					tagIDs[n] = 0
-					newTags = append(newTags, tagRow{AccountID: owner, Name: n, CreatedAt: now})
+					newTags = append(newTags, tagRow{Name: n, CreatedAt: now})
 				}
 			}
 		}
 		if len(newTags) > 0 {
-			if err := tx.CreateInBatches(&newTags, importBatch).Error; err != nil {
+			if err := create(tx, newTags, importBatch); err != nil {
 				return err
 			}
-			if err := readIDs(tx, &tagRow{}, "name", owner, newTags, func(r tagRow) string { return r.Name }, tagIDs); err != nil {
+			if err := readIDs(tx, &tagRow{}, "name", newTags, func(r tagRow) string { return r.Name }, tagIDs); err != nil {
 				return err
 			}
 		}
 		var pairs []linkTagRow
 		for i, names := range rowTags {
 			for _, n := range names {
-				pairs = append(pairs, linkTagRow{LinkID: linkIDs[rows[i].URL], TagID: tagIDs[n], AccountID: owner, CreatedAt: now})
+				pairs = append(pairs, linkTagRow{LinkID: linkIDs[rows[i].URL], TagID: tagIDs[n], CreatedAt: now})
 			}
 		}
-		if len(pairs) > 0 {
-			if err := tx.CreateInBatches(&pairs, importBatch).Error; err != nil {
-				return err
-			}
+		if err := create(tx, pairs, importBatch); err != nil {
+			return err
 		}
 		res.Imported, res.TagsMade = len(rows), len(newTags)
 		return nil
@@ -127,10 +123,10 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 	return res, nil
 }
 
-// readIDs fills ids with the id of each row of the account, keyed by column, in
-// batches. Where a key repeats (a concurrent writer's duplicate URL), the newest
-// row wins.
-func readIDs[R any](tx *gorm.DB, model any, column string, account int64, rows []R, key func(R) string, ids map[string]int64) error {
+// readIDs fills ids with the id of each row of the tenant's account, keyed by
+// column, in batches. Where a key repeats (a concurrent writer's duplicate URL),
+// the newest row wins.
+func readIDs[R any](tx tenant, model table, column string, rows []R, key func(R) string, ids map[string]int64) error {
 	for start := 0; start < len(rows); start += importBatch {
 		end := min(start+importBatch, len(rows))
 		keys := make([]string, 0, end-start)
@@ -141,8 +137,8 @@ func readIDs[R any](tx *gorm.DB, model any, column string, account int64, rows [
 			ID  int64
 			Key string
 		}
-		err := tx.Model(model).Select("id, "+column+" AS `key`").
-			Where("account_id = ? AND "+column+" IN ?", account, keys).
+		err := tx.table(model).Select("id, "+column+" AS `key`").
+			Where(column+" IN ?", keys).
 			Order("id").Find(&found).Error
 		if err != nil {
 			return err
@@ -169,12 +165,12 @@ func (s *Store) ExportSize(ctx context.Context, accountID *int64) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	tn, err := s.as(ctx, reading, owner)
 	if err != nil {
 		return 0, err
 	}
 	var size int64
-	err = tx.Where("links.account_id = ?", owner).
+	err = tn.table(&linkRow{}).
 		Select("COALESCE(SUM(LENGTH(links.url) + COALESCE(LENGTH(links.title), 0) + COALESCE(LENGTH(links.description), 0)), 0)").
 		Scan(&size).Error
 	return size, err
@@ -187,22 +183,17 @@ func (s *Store) ExportLinks(ctx context.Context, accountID *int64) ([]*linkapi.L
 	if err != nil {
 		return nil, nil, err
 	}
-	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	tn, err := s.as(ctx, reading, owner)
 	if err != nil {
 		return nil, nil, err
 	}
 	var rows []linkRow
-	if err := tx.Where("links.account_id = ?", owner).Order("links.id").Find(&rows).Error; err != nil {
-		return nil, nil, err
-	}
-	tagTx, _, err := s.owned(ctx, reading, &tagRow{})
-	if err != nil {
+	if err := tn.table(&linkRow{}).Order("links.id").Find(&rows).Error; err != nil {
 		return nil, nil, err
 	}
 	var pairs []tagJoinRow
-	err = tagTx.Select("tags.*, link_tags.link_id AS link_id").
+	err = tn.table(&tagRow{}).Select("tags.*, link_tags.link_id AS link_id").
 		Joins("JOIN link_tags ON link_tags.tag_id = tags.id").
-		Where("tags.account_id = ?", owner).
 		Order("tags.name").
 		Find(&pairs).Error
 	if err != nil {

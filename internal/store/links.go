@@ -37,18 +37,16 @@ func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm
 	if err := linkapi.ValidateText("search", filter.Search, linkapi.MaxSearchLength); err != nil {
 		return nil, err
 	}
-	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	tn, err := s.listTenant(ctx, filter.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	if tx, err = s.listScope(ctx, tx, "links.account_id", filter.AccountID); err != nil {
-		return nil, err
-	}
+	tx := tn.table(&linkRow{})
 	if filter.TagID != nil {
-		tx = tx.Where("links.id IN (?)", s.db.Table("link_tags").Select("link_id").Where("tag_id = ?", *filter.TagID))
+		tx = tx.Where("links.id IN (?)", tn.table(&linkTagRow{}).Select("link_tags.link_id").Where("link_tags.tag_id = ?", *filter.TagID))
 	}
 	if filter.TagName != nil {
-		tx = tx.Where("links.id IN (?)", s.db.Table("link_tags").
+		tx = tx.Where("links.id IN (?)", tn.table(&linkTagRow{}).
 			Select("link_tags.link_id").
 			Joins("JOIN tags ON tags.id = link_tags.tag_id").
 			Where("tags.name = ?", *filter.TagName))
@@ -117,24 +115,24 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 		return nil, err
 	}
 	now := s.now()
-	row := linkRow{AccountID: accountID, URL: in.URL, Title: in.Title, Description: in.Description, CreatedAt: now, UpdatedAt: now}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := s.lockUsage(tx, accountID)
+	row := linkRow{URL: in.URL, Title: in.Title, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
+		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err
 		}
 		if err := u.add(1, row.textBytes()); err != nil {
 			return err
 		}
-		if err := tx.Create(&row).Error; err != nil {
+		if err := createOne(tx, &row); err != nil {
 			return err
 		}
 		for _, name := range names {
-			tag, err := findOrCreateTag(tx, accountID, name, now)
+			tag, err := findOrCreateTag(tx, name, now)
 			if err != nil {
 				return err
 			}
-			if err := pair(tx, row.ID, tag.ID, accountID, now); err != nil {
+			if err := pair(tx, row.ID, tag.ID, now); err != nil {
 				return err
 			}
 		}
@@ -146,27 +144,27 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 	return row.domain(), nil
 }
 
-// findOrCreateTag returns the account's tag called name, creating it when missing.
-func findOrCreateTag(tx *gorm.DB, accountID int64, name string, now time.Time) (*tagRow, error) {
+// findOrCreateTag returns the tenant's tag called name, creating it when missing.
+func findOrCreateTag(tx tenant, name string, now time.Time) (*tagRow, error) {
 	var tag tagRow
-	err := tx.Where("account_id = ? AND name = ?", accountID, name).Limit(1).Find(&tag).Error
+	err := tx.table(&tagRow{}).Where("tags.name = ?", name).Limit(1).Find(&tag).Error
 	if err != nil {
 		return nil, err
 	}
 	if tag.ID != 0 {
 		return &tag, nil
 	}
-	tag = tagRow{AccountID: accountID, Name: name, CreatedAt: now}
-	if err := tx.Create(&tag).Error; err != nil {
+	tag = tagRow{Name: name, CreatedAt: now}
+	if err := createOne(tx, &tag); err != nil {
 		return nil, err
 	}
 	return &tag, nil
 }
 
-// pair joins a link and a tag; joining them again is not an error.
-func pair(tx *gorm.DB, linkID, tagID, accountID int64, now time.Time) error {
-	return tx.Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&linkTagRow{LinkID: linkID, TagID: tagID, AccountID: accountID, CreatedAt: now}).Error
+// pair joins a link and a tag of the tenant's account; joining them again is not
+// an error.
+func pair(tx tenant, linkID, tagID int64, now time.Time) error {
+	return createOne(tx, &linkTagRow{LinkID: linkID, TagID: tagID, CreatedAt: now}, clause.OnConflict{DoNothing: true})
 }
 
 // UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT, the
@@ -180,12 +178,12 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		return nil, err
 	}
 	var row *linkRow
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := s.lockUsage(tx, found.AccountID)
+	err = s.transact(ctx, writing, found.AccountID, func(tx tenant) error {
+		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err
 		}
-		if row, err = lockLink(tx, found); err != nil {
+		if row, err = lockLink(tx, found.ID); err != nil {
 			return err
 		}
 		before := row.textBytes()
@@ -202,7 +200,7 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		if err := u.add(0, row.textBytes()-before); err != nil {
 			return err
 		}
-		return tx.Model(row).Select("url", "title", "description", "updated_at").Updates(row).Error
+		return tx.table(row).Select("url", "title", "description", "updated_at").Updates(row).Error
 	})
 	if err != nil {
 		return nil, translate(err, "link")
@@ -213,10 +211,10 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 // lockLink reads again, with its row locked until tx ends, a link found before
 // tx began, so that a write sees the latest committed text. NOT_FOUND when it was
 // deleted in between.
-func lockLink(tx *gorm.DB, found *linkRow) (*linkRow, error) {
+func lockLink(tx tenant, id int64) (*linkRow, error) {
 	var row linkRow
-	err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Where("id = ? AND account_id = ?", found.ID, found.AccountID).Take(&row).Error
+	err := tx.table(&linkRow{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Where("links.id = ?", id).Take(&row).Error
 	if err != nil {
 		return nil, translate(err, "link")
 	}
@@ -238,16 +236,16 @@ func (s *Store) DeleteLink(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := s.lockUsage(tx, found.AccountID)
+	return s.transact(ctx, writing, found.AccountID, func(tx tenant) error {
+		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err
 		}
-		row, err := lockLink(tx, found)
+		row, err := lockLink(tx, found.ID)
 		if err != nil {
 			return err
 		}
-		if err := tx.Delete(row).Error; err != nil {
+		if err := tx.table(row).Delete(row).Error; err != nil {
 			return err
 		}
 		return u.add(-1, -row.textBytes())
@@ -263,19 +261,19 @@ func (s *Store) TagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transact(ctx, writing, link.AccountID, func(tx tenant) error {
 		if err := lockRow(tx, &linkRow{}, link.ID); err != nil {
 			return translate(err, "link")
 		}
 		var n int64
-		err := tx.Model(&linkTagRow{}).Where("link_id = ? AND tag_id <> ?", link.ID, tag.ID).Count(&n).Error
+		err := tx.table(&linkTagRow{}).Where("link_tags.link_id = ? AND link_tags.tag_id <> ?", link.ID, tag.ID).Count(&n).Error
 		if err != nil {
 			return err
 		}
 		if n >= linkapi.MaxTagsPerLink {
 			return linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
 		}
-		return translate(pair(tx, link.ID, tag.ID, link.AccountID, s.now()), "tag")
+		return translate(pair(tx, link.ID, tag.ID, s.now()), "tag")
 	})
 	if err != nil {
 		return nil, err
@@ -287,10 +285,10 @@ func (s *Store) TagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link
 // writers which count the rows under it and then add one take turns: on MySQL
 // with SELECT ... FOR UPDATE; SQLite's transactions already take turns, as they
 // take the write lock when they begin (see openSQLite). gorm.ErrRecordNotFound
-// when the row is gone.
-func lockRow(tx *gorm.DB, model tabler, id int64) error {
-	return tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Select("id").Where("id = ?", id).Take(model).Error
+// when the row is gone or not the tenant's.
+func lockRow(tx tenant, model table, id int64) error {
+	return tx.table(model).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Select(model.TableName()+".id").Where(model.TableName()+".id = ?", id).Take(model).Error
 }
 
 // UntagLink takes a tag off a link; taking off a tag the link lacks is not an error.
@@ -299,7 +297,11 @@ func (s *Store) UntagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Li
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.WithContext(ctx).Where("link_id = ? AND tag_id = ?", link.ID, tag.ID).Delete(&linkTagRow{}).Error
+	tn, err := s.as(ctx, writing, link.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	err = tn.table(&linkTagRow{}).Where("link_tags.link_id = ? AND link_tags.tag_id = ?", link.ID, tag.ID).Delete(&linkTagRow{}).Error
 	if err != nil {
 		return nil, err
 	}

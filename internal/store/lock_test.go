@@ -14,12 +14,13 @@ import (
 func TestLockRow(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		db := dbtOpen(t, url)
-		link := dbtLink(t, db, dbtAccount(t, db, "ann@example.com"), "https://example.com/")
-		err := db.orm.Transaction(func(tx *gorm.DB) error { return lockRow(tx, &linkRow{}, link) })
+		ann := dbtAccount(t, db, "ann@example.com")
+		link := dbtLink(t, db, ann, "https://example.com/")
+		err := db.orm.Transaction(func(tx *gorm.DB) error { return lockRow(tenant{db: tx, account: ann}, &linkRow{}, link) })
 		if err != nil {
 			t.Fatalf("locking a link: %v", err)
 		}
-		err = db.orm.Transaction(func(tx *gorm.DB) error { return lockRow(tx, &linkRow{}, link+1) })
+		err = db.orm.Transaction(func(tx *gorm.DB) error { return lockRow(tenant{db: tx, account: ann}, &linkRow{}, link+1) })
 		if !errors.Is(err, gorm.ErrRecordNotFound) {
 			t.Fatalf("locking a missing link: got %v, want gorm.ErrRecordNotFound", err)
 		}

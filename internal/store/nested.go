@@ -25,23 +25,23 @@ import (
 // keyed by tag id, as FindLinks with that TagID would list them; a tag with no
 // links on the page, or one the caller may not read, is absent.
 func (s *Store) FindLinksByTagIDs(ctx context.Context, tagIDs []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, error) {
-	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil || len(tagIDs) == 0 {
 		return nil, err
 	}
-	tx = tx.Joins("JOIN link_tags ON link_tags.link_id = links.id").Where("link_tags.tag_id IN ?", tagIDs)
-	return s.linkPages(ctx, tx, "link_tags.tag_id", p)
+	tx := tn.table(&linkRow{}).Joins("JOIN link_tags ON link_tags.link_id = links.id").Where("link_tags.tag_id IN ?", tagIDs)
+	return linkPages(tn, tx, "link_tags.tag_id", p)
 }
 
 // FindLinksByAccountIDs returns page p of the links of each of the given
 // accounts, keyed by account id, as FindLinks with that AccountID would list them;
 // an account with no links on the page, or one the caller may not read, is absent.
 func (s *Store) FindLinksByAccountIDs(ctx context.Context, accountIDs []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, error) {
-	tx, _, err := s.owned(ctx, reading, &linkRow{})
+	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil || len(accountIDs) == 0 {
 		return nil, err
 	}
-	return s.linkPages(ctx, tx.Where("links.account_id IN ?", accountIDs), "links.account_id", p)
+	return linkPages(tn, tn.table(&linkRow{}).Where("links.account_id IN ?", accountIDs), "links.account_id", p)
 }
 
 // FindTagsByAccountIDs returns page p of the tags of each of the given accounts,
@@ -49,11 +49,11 @@ func (s *Store) FindLinksByAccountIDs(ctx context.Context, accountIDs []int64, p
 // would list them; an account with no tags on the page, or one the caller may not
 // read, is absent.
 func (s *Store) FindTagsByAccountIDs(ctx context.Context, accountIDs []int64, p linkapi.Page) (map[int64]*linkapi.TagList, error) {
-	tx, _, err := s.owned(ctx, reading, &tagRow{})
+	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil || len(accountIDs) == 0 {
 		return nil, err
 	}
-	ranked := s.ranked(ctx, tx.Where("tags.account_id IN ?", accountIDs),
+	ranked := ranked(tn, tn.table(&tagRow{}).Where("tags.account_id IN ?", accountIDs),
 		"tags.id, tags.account_id, tags.name, tags.created_at", "tags.account_id", "tags.id", p).
 		Select("id, account_id, name, created_at, parent_id, " +
 			"(SELECT COUNT(*) FROM link_tags WHERE link_tags.tag_id = ranked.id) AS link_count")
@@ -103,14 +103,14 @@ func (s *Store) CountTagsByAccountIDs(ctx context.Context, accountIDs []int64) (
 	return countBy(tx, "tags.account_id", accountIDs)
 }
 
-// linkPages reads page p of the links of tx, a tenant-confined links query, for
-// each value of the column parent.
-func (s *Store) linkPages(ctx context.Context, tx *gorm.DB, parent string, p linkapi.Page) (map[int64]*linkapi.LinkList, error) {
+// linkPages reads page p of the links of tx, a links query of tn, for each value
+// of the column parent.
+func linkPages(tn tenant, tx *gorm.DB, parent string, p linkapi.Page) (map[int64]*linkapi.LinkList, error) {
 	type rankedLink struct {
 		linkRow
 		parent int64
 	}
-	ranked := s.ranked(ctx, tx, linkColumns, parent, "links.id", p).
+	ranked := ranked(tn, tx, linkColumns, parent, "links.id", p).
 		Select("id, account_id, url, title, description, created_at, updated_at, parent_id")
 	rows, err := scanRows(ranked, func(rows *sql.Rows, r *rankedLink) error {
 		return rows.Scan(&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.CreatedAt, &r.UpdatedAt, &r.parent)
@@ -130,17 +130,17 @@ func (s *Store) linkPages(ctx context.Context, tx *gorm.DB, parent string, p lin
 	return out, nil
 }
 
-// ranked selects columns and the column parent (as parent_id) of tx's rows with an
-// id below p.After, numbered newest first within each parent, and keeps the first
-// p.First+1 of each parent, ordered by parent and then newest first. The caller
-// selects from it, as ranked, the columns it reads.
-func (s *Store) ranked(ctx context.Context, tx *gorm.DB, columns, parent, id string, p linkapi.Page) *gorm.DB {
+// ranked selects columns and the column parent (as parent_id) of tx's rows, a
+// query of tn, with an id below p.After, numbered newest first within each
+// parent, and keeps the first p.First+1 of each parent, ordered by parent and
+// then newest first. The caller selects from it, as ranked, the columns it reads.
+func ranked(tn tenant, tx *gorm.DB, columns, parent, id string, p linkapi.Page) *gorm.DB {
 	if p.After > 0 {
 		tx = tx.Where(id+" < ?", p.After)
 	}
 	inner := tx.Select(columns + ", " + parent + " AS parent_id, " +
 		"ROW_NUMBER() OVER (PARTITION BY " + parent + " ORDER BY " + id + " DESC) AS row_rank")
-	return s.db.WithContext(ctx).Table("(?) AS ranked", inner).
+	return tn.from(inner, "ranked").
 		Where("row_rank <= ?", p.First+1).
 		Order("parent_id, row_rank")
 }

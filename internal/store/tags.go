@@ -30,15 +30,13 @@ func (s *Store) findTag(ctx context.Context, a access, id int64) (*tagRow, error
 }
 
 func (s *Store) tagQuery(ctx context.Context, filter linkapi.TagFilter) (*gorm.DB, error) {
-	tx, _, err := s.owned(ctx, reading, &tagRow{})
+	tn, err := s.listTenant(ctx, filter.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	if tx, err = s.listScope(ctx, tx, "tags.account_id", filter.AccountID); err != nil {
-		return nil, err
-	}
+	tx := tn.table(&tagRow{})
 	if filter.LinkID != nil {
-		tx = tx.Where("tags.id IN (?)", s.db.Table("link_tags").Select("tag_id").Where("link_id = ?", *filter.LinkID))
+		tx = tx.Where("tags.id IN (?)", tn.table(&linkTagRow{}).Select("link_tags.tag_id").Where("link_tags.link_id = ?", *filter.LinkID))
 	}
 	return tx, nil
 }
@@ -124,8 +122,12 @@ func (s *Store) CreateTag(ctx context.Context, in linkapi.TagCreate) (*linkapi.T
 	if err != nil {
 		return nil, err
 	}
-	row := tagRow{AccountID: accountID, Name: name, CreatedAt: s.now()}
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	tn, err := s.as(ctx, writing, accountID)
+	if err != nil {
+		return nil, err
+	}
+	row := tagRow{Name: name, CreatedAt: s.now()}
+	if err := createOne(tn, &row); err != nil {
 		return nil, translate(err, "tag")
 	}
 	return row.domain(), nil
@@ -141,7 +143,11 @@ func (s *Store) RenameTag(ctx context.Context, id int64, name string) (*linkapi.
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.WithContext(ctx).Model(row).Update("name", name).Error; err != nil {
+	tn, err := s.as(ctx, writing, row.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	if err := tn.table(row).Update("name", name).Error; err != nil {
 		return nil, translate(err, "tag")
 	}
 	row.Name = name

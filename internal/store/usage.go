@@ -13,23 +13,22 @@ import (
 // transaction, so they stay exact under concurrent writes and one row read tells
 // whether a write fits the quota.
 type usage struct {
-	tx      *gorm.DB
-	account int64
-	quota   linkapi.Quota
+	tx    tenant
+	quota linkapi.Quota
 	linkapi.Usage
 }
 
-// lockUsage locks the account row and reads its counters, as lockRow does: on
-// MySQL with SELECT ... FOR UPDATE, on SQLite by the write lock the transaction
-// took when it began. NOT_FOUND when the account is gone.
-func (s *Store) lockUsage(tx *gorm.DB, account int64) (*usage, error) {
+// lockUsage locks the row of tx's account and reads its counters, as lockRow
+// does: on MySQL with SELECT ... FOR UPDATE, on SQLite by the write lock the
+// transaction took when it began. NOT_FOUND when the account is gone.
+func (s *Store) lockUsage(tx tenant) (*usage, error) {
 	var row struct{ LinkCount, TextBytes int }
-	err := tx.Table(accountRow{}.TableName()).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
-		Select("link_count, text_bytes").Where("id = ?", account).Take(&row).Error
+	err := tx.table(&accountRow{}).Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+		Select("accounts.link_count, accounts.text_bytes").Take(&row).Error
 	if err != nil {
 		return nil, translate(err, "account")
 	}
-	return &usage{tx: tx, account: account, quota: s.quota, Usage: linkapi.Usage{Links: row.LinkCount, TextBytes: row.TextBytes}}, nil
+	return &usage{tx: tx, quota: s.quota, Usage: linkapi.Usage{Links: row.LinkCount, TextBytes: row.TextBytes}}, nil
 }
 
 // add records links and bytes more (or, negative, fewer) in the account, or
@@ -41,7 +40,7 @@ func (u *usage) add(links, bytes int) error {
 	if links == 0 && bytes == 0 {
 		return nil
 	}
-	err := u.tx.Table(accountRow{}.TableName()).Where("id = ?", u.account).UpdateColumns(map[string]any{
+	err := u.tx.table(&accountRow{}).UpdateColumns(map[string]any{
 		"link_count": gorm.Expr("link_count + ?", links),
 		"text_bytes": gorm.Expr("text_bytes + ?", bytes),
 	}).Error

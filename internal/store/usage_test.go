@@ -17,29 +17,30 @@ func TestUsageLocksFindNothingGone(t *testing.T) {
 		db := dbtOpen(t, url)
 		s := New(db)
 		account := dbtAccount(t, db, "ann@example.com")
-		link := &linkRow{ID: dbtLink(t, db, account, "https://example.com/"), AccountID: account}
+		link := dbtLink(t, db, account, "https://example.com/")
+		as := func(tx *gorm.DB, account int64) tenant { return tenant{db: tx, account: account} }
 		err := db.orm.Transaction(func(tx *gorm.DB) error {
-			u, err := s.lockUsage(tx, account)
+			u, err := s.lockUsage(as(tx, account))
 			if err != nil {
 				return err
 			}
 			if u.Usage != (linkapi.Usage{}) {
 				t.Errorf("usage of an account the store never wrote to: got %+v, want zero", u.Usage)
 			}
-			_, err = lockLink(tx, link)
+			_, err = lockLink(as(tx, account), link)
 			return err
 		})
 		if err != nil {
 			t.Fatalf("locking what exists: %v", err)
 		}
 		for name, lock := range map[string]func(tx *gorm.DB) error{
-			"a deleted account": func(tx *gorm.DB) error { _, err := s.lockUsage(tx, account+1); return err },
+			"a deleted account": func(tx *gorm.DB) error { _, err := s.lockUsage(as(tx, account+1)); return err },
 			"a deleted link": func(tx *gorm.DB) error {
-				_, err := lockLink(tx, &linkRow{ID: link.ID + 1, AccountID: account})
+				_, err := lockLink(as(tx, account), link+1)
 				return err
 			},
 			"another's link": func(tx *gorm.DB) error {
-				_, err := lockLink(tx, &linkRow{ID: link.ID, AccountID: account + 1})
+				_, err := lockLink(as(tx, account+1), link)
 				return err
 			},
 		} {
