@@ -38,6 +38,10 @@ type interruptingConnector struct {
 	base    driver.Connector
 	stopper func(ctx context.Context, c driver.Conn) (func(), error)
 	repeat  time.Duration
+	// afterDrop also stops a statement whose connection the driver dropped
+	// because its context ended, as MySQL's driver does, before the stop had
+	// run: the statement may still run on the server.
+	afterDrop bool
 }
 
 func (ic *interruptingConnector) Driver() driver.Driver { return ic.base.Driver() }
@@ -56,7 +60,7 @@ func (ic *interruptingConnector) Connect(ctx context.Context) (driver.Conn, erro
 		c.Close()
 		return nil, err
 	}
-	return &interruptingConn{Conn: c, stop: stop, repeat: ic.repeat}, nil
+	return &interruptingConn{Conn: c, stop: stop, repeat: ic.repeat, afterDrop: ic.afterDrop}, nil
 }
 
 // contextual reports whether c has every context-taking method that
@@ -165,8 +169,9 @@ func mysqlConnectionID(ctx context.Context, c driver.Conn) (int64, error) {
 // contexts end. Everything else passes through to Conn.
 type interruptingConn struct {
 	driver.Conn
-	stop   func()
-	repeat time.Duration // how often stop is repeated until the statement is over; 0 for once
+	stop      func()
+	repeat    time.Duration // how often stop is repeated until the statement is over; 0 for once
+	afterDrop bool          // as for interruptingConnector
 
 	mu     sync.Mutex // orders stop against the end of a statement and Close
 	closed bool
@@ -193,7 +198,7 @@ func (c *interruptingConn) watch(ctx context.Context) (end func()) {
 	if ctx.Done() == nil {
 		return func() {}
 	}
-	over := false
+	over, stopped := false, false
 	finished := make(chan struct{})
 	release := context.AfterFunc(ctx, func() {
 		for {
@@ -203,6 +208,7 @@ func (c *interruptingConn) watch(ctx context.Context) (end func()) {
 				return
 			}
 			c.stop()
+			stopped = true
 			c.mu.Unlock()
 			if c.repeat <= 0 {
 				return
@@ -220,10 +226,23 @@ func (c *interruptingConn) watch(ctx context.Context) (end func()) {
 			release()
 			c.mu.Lock()
 			over = true
+			// The driver may have seen the context end first, dropped the
+			// connection and returned before the stop above ran; the statement
+			// then still runs on the server, and only a stop reaches it. A
+			// connection that is still valid finished its statement.
+			if c.afterDrop && !stopped && ctx.Err() != nil && !valid(c.Conn) {
+				c.stop()
+			}
 			c.mu.Unlock()
 			close(finished)
 		})
 	}
+}
+
+// valid reports whether the driver still holds c usable.
+func valid(c driver.Conn) bool {
+	v, ok := c.(driver.Validator)
+	return !ok || v.IsValid()
 }
 
 func (c *interruptingConn) Close() error {
