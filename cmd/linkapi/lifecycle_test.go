@@ -63,8 +63,18 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:10])
-	time.Sleep(200 * time.Millisecond)
+	// With Expect: 100-continue the server answers 100 Continue when the handler
+	// starts reading the body: from then on the request is in flight, with no
+	// guess at how long the server takes to get there.
+	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
+	replies := bufio.NewReader(conn)
+	cont, err := http.ReadResponse(replies, nil)
+	if err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("waiting for 100 Continue: %v %v\n%s", cont, err, stderr.String())
+	}
+	if _, err := io.WriteString(conn, body[:10]); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -75,16 +85,23 @@ func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+	// The listener closes as shutdown begins: a new connection is refused.
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
 		c.Close()
-		t.Errorf("a new connection was accepted during shutdown")
+		if i > 500 {
+			t.Fatalf("new connections were still accepted 5 s into shutdown")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	if _, err := io.WriteString(conn, body[10:]); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(replies, nil)
 	if err != nil {
 		t.Fatalf("reading the response of the request in flight: %v\n%s", err, stderr.String())
 	}
