@@ -76,9 +76,9 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
 	budget := o.Budget.orDefault()
-	srv.AddTransport(overHTTP{transport.GET{}, budget})
-	srv.AddTransport(overHTTP{transport.POST{}, budget})
-	srv.AddTransport(unsupported{})
+	srv.AddTransport(overHTTP{transport.GET{}, budget, o.Observer})
+	srv.AddTransport(overHTTP{transport.POST{}, budget, o.Observer})
+	srv.AddTransport(unsupported{o.Observer})
 	queries := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(queries)
 	if o.Production {
@@ -107,11 +107,11 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 // gqlgen would answer 400 with an uncoded error: a POST whose body is not
 // application/json is 415, a GET asking for a connection upgrade 400, any other
 // method 405; each with one BAD_REQUEST error and no data.
-type unsupported struct{}
+type unsupported struct{ observer Observer }
 
 func (unsupported) Supports(*http.Request) bool { return true }
 
-func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+func (u unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
 	status, msg := http.StatusMethodNotAllowed, "the method must be GET or POST"
 	switch r.Method {
 	case http.MethodPost:
@@ -123,6 +123,7 @@ func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExe
 	}
 	err := gqlerror.Errorf("%s", msg)
 	errcode.Set(err, "BAD_REQUEST")
+	observeRefusal(r.Context(), u.observer, "BAD_REQUEST")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": gqlerror.List{err}})
@@ -169,11 +170,12 @@ func (c apqCache) Add(ctx context.Context, hash, query string) {
 // by the same path as any other request error, without being decoded.
 type overHTTP struct {
 	graphql.Transport
-	budget Budget
+	budget   Budget
+	observer Observer
 }
 
 func (t overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	rw := &requestErrorWriter{ResponseWriter: w}
+	rw := &requestErrorWriter{ResponseWriter: w, ctx: r.Context(), observer: t.observer}
 	ex := requestErrorExec{GraphExecutor: exec, w: rw}
 	if err := t.budget.overJSON(r); err != nil {
 		ex.refuse = err
@@ -220,6 +222,10 @@ func (e requestErrorExec) DispatchOperation(ctx context.Context, oc *graphql.Ope
 type requestErrorWriter struct {
 	http.ResponseWriter
 	failed, noQuery bool
+	// ctx and observer are told of the errors gqlgen's transport writes itself,
+	// which no response middleware sees.
+	ctx      context.Context
+	observer Observer
 }
 
 func (w *requestErrorWriter) WriteHeader(status int) {
@@ -247,7 +253,10 @@ func (w *requestErrorWriter) Write(b []byte) (int, error) {
 	if !w.failed {
 		return w.ResponseWriter.Write(b)
 	}
-	if out, ok := requestErrorBody(b); ok {
+	if out, coded, ok := requestErrorBody(b); ok {
+		for range coded {
+			observeRefusal(w.ctx, w.observer, "BAD_REQUEST")
+		}
 		if _, err := w.ResponseWriter.Write(out); err != nil {
 			return 0, err
 		}
@@ -259,18 +268,18 @@ func (w *requestErrorWriter) Write(b []byte) (int, error) {
 // requestErrorBody is the response b without its null data, and with the code
 // BAD_REQUEST on each error that has none: the errors gqlgen's GET transport
 // writes itself (a mutation, variables that are not JSON), which do not pass
-// through the error presenter.
-func requestErrorBody(b []byte) ([]byte, bool) {
+// through the error presenter. It says how many errors it coded.
+func requestErrorBody(b []byte) ([]byte, int, bool) {
 	var resp map[string]json.RawMessage
 	if err := json.Unmarshal(b, &resp); err != nil {
-		return nil, false
+		return nil, 0, false
 	}
 	if string(resp["data"]) == "null" {
 		delete(resp, "data")
 	}
+	coded := 0
 	var errs []map[string]any
 	if err := json.Unmarshal(resp["errors"], &errs); err == nil {
-		coded := false
 		for _, e := range errs {
 			ext, _ := e["extensions"].(map[string]any)
 			if code, _ := ext["code"].(string); code == "" {
@@ -279,17 +288,25 @@ func requestErrorBody(b []byte) ([]byte, bool) {
 					e["extensions"] = ext
 				}
 				ext["code"] = "BAD_REQUEST"
-				coded = true
+				coded++
 			}
 		}
-		if coded {
+		if coded > 0 {
 			raw, err := json.Marshal(errs)
 			if err != nil {
-				return nil, false
+				return nil, 0, false
 			}
 			resp["errors"] = raw
 		}
 	}
 	out, err := json.Marshal(resp)
-	return out, err == nil
+	return out, coded, err == nil
+}
+
+// observeRefusal tells o of a request the transport refused with code before any
+// operation, so that every error answered is counted once under its code.
+func observeRefusal(ctx context.Context, o Observer, code string) {
+	if o != nil {
+		o.Operation(ctx, "", code, []string{code}, 0)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -174,6 +176,62 @@ func TestMetricsNameOnlyAuthenticatedOperations(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestMetricsCountEveryError sends each kind of request the server refuses
+// itself, before or around GraphQL, and checks after each that /metrics counted
+// its code exactly once.
+func TestMetricsCountEveryError(t *testing.T) {
+	s := startServer(t, "sqlite:"+t.TempDir()+"/e.db")
+	errorsOf := func(code string) int {
+		t.Helper()
+		_, body := getText(t, s.URL+"/metrics")
+		m := regexp.MustCompile(`linkapi_graphql_errors_total\{code="` + code + `"\} (\d+)`).FindStringSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	post := func(contentType, body string, header ...string) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		return req
+	}
+	get := func(query string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/graphql?"+query, nil)
+		return req
+	}
+	put, _ := http.NewRequest(http.MethodPut, s.URL+"/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+	for _, c := range []struct {
+		name   string
+		req    *http.Request
+		status int
+		code   string
+	}{
+		{"a bad bearer token", post("application/json", `{"query":"{ __typename }"}`, "Authorization", "Bearer nonsense"), 401, "UNAUTHENTICATED"},
+		{"a body over the anonymous limit", post("application/json", `{"query":"{ __typename }","variables":{"p":"`+strings.Repeat("x", 70<<10)+`"}}`), 413, "BAD_USER_INPUT"},
+		{"another method", put, 405, "BAD_REQUEST"},
+		{"a text/plain body", post("text/plain", `{"query":"{ __typename }"}`), 415, "BAD_REQUEST"},
+		{"a batch", post("application/json", `[{"query":"{ __typename }"}]`), 400, "BAD_REQUEST"},
+		{"a mutation over GET", get("query=" + url.QueryEscape(`mutation { login(email: "a@b.c", password: "x") { accessToken } }`)), 405, "BAD_REQUEST"},
+		{"GET variables that are not JSON", get("query=" + url.QueryEscape("{ __typename }") + "&variables=nope"), 400, "BAD_REQUEST"},
+		{"a document over the budget", post("application/json", `{"query":"{ `+strings.Repeat("__typename ", 40)+`}"}`), 200, "FIELD_REPEAT_LIMIT_EXCEEDED"},
+	} {
+		before := errorsOf(c.code)
+		r := s.send(t, c.req)
+		if r.Status != c.status || r.Code() != c.code {
+			t.Errorf("%s: got %d %q, want %d %s", c.name, r.Status, r.Code(), c.status, c.code)
+		}
+		if after := errorsOf(c.code); after != before+1 {
+			t.Errorf("%s: linkapi_graphql_errors_total{code=%q} went from %d to %d, want one more", c.name, c.code, before, after)
 		}
 	}
 }

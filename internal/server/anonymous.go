@@ -160,7 +160,7 @@ func limitAnonymous(l *anonLimiter, next http.Handler) http.Handler {
 		}
 		release, ok := l.acquire(r.Context().Done(), auth.AddrGroup(auth.ClientAddr(r.Context())))
 		if !ok {
-			tooManyAnonymous(w, l.retryAfter())
+			tooManyAnonymous(w, r, l.retryAfter())
 			return
 		}
 		defer release()
@@ -168,9 +168,9 @@ func limitAnonymous(l *anonLimiter, next http.Handler) http.Handler {
 	})
 }
 
-func tooManyAnonymous(w http.ResponseWriter, retryAfter int64) {
+func tooManyAnonymous(w http.ResponseWriter, r *http.Request, retryAfter int64) {
 	w.Header().Set("Retry-After", strconv.FormatInt(retryAfter, 10))
-	writeGraphQLErrorWith(w, http.StatusTooManyRequests,
+	writeGraphQLErrorWith(w, r, http.StatusTooManyRequests,
 		"too many requests without a token at once; try again shortly, or send a bearer token",
 		map[string]any{"code": "RATE_LIMITED", "retryAfter": retryAfter})
 }

@@ -20,6 +20,9 @@ type record struct {
 	accountID int64
 	operation string
 	outcome   string
+	// refused is the code of the error the server answered itself, before any
+	// GraphQL ran (401, 413, 429, ...).
+	refused string
 }
 
 func (r *record) set(f func(*record)) {
@@ -95,10 +98,13 @@ func logRequests(logger *slog.Logger, m *Metrics, next http.Handler) http.Handle
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
 
 		route := routeOf(r.URL.Path)
+		rec.mu.Lock()
 		if m != nil {
 			m.httpReqs.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+			if rec.refused != "" && rec.operation == "" {
+				m.errors.WithLabelValues(rec.refused).Inc()
+			}
 		}
-		rec.mu.Lock()
 		attrs := []any{
 			"request_id", rec.requestID,
 			"method", r.Method,
@@ -108,6 +114,8 @@ func logRequests(logger *slog.Logger, m *Metrics, next http.Handler) http.Handle
 		}
 		if rec.operation != "" {
 			attrs = append(attrs, "operation", rec.operation, "outcome", rec.outcome)
+		} else if rec.refused != "" {
+			attrs = append(attrs, "outcome", rec.refused)
 		}
 		if rec.accountID != 0 {
 			attrs = append(attrs, "account_id", rec.accountID)

@@ -111,17 +111,17 @@ func limitBody(next http.Handler) http.Handler {
 			limit = MaxAnonymousBodyBytes
 		}
 		if r.ContentLength > limit {
-			tooLarge(w, limit)
+			tooLarge(w, r, limit)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		var maxErr *http.MaxBytesError
 		switch {
 		case errors.As(err, &maxErr):
-			tooLarge(w, limit)
+			tooLarge(w, r, limit)
 			return
 		case err != nil:
-			writeGraphQLError(w, http.StatusBadRequest, "could not read the request body", "BAD_REQUEST")
+			writeGraphQLError(w, r, http.StatusBadRequest, "could not read the request body", "BAD_REQUEST")
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -129,9 +129,9 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-func tooLarge(w http.ResponseWriter, limit int64) {
+func tooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	w.Header().Set("Connection", "close")
-	writeGraphQLError(w, http.StatusRequestEntityTooLarge,
+	writeGraphQLError(w, r, http.StatusRequestEntityTooLarge,
 		fmt.Sprintf("request body is larger than %d bytes", limit), "BAD_USER_INPUT")
 }
 
@@ -155,9 +155,9 @@ func requireScope(scope string, next http.Handler) http.Handler {
 		switch {
 		case c == nil:
 			w.Header().Set("WWW-Authenticate", `Bearer`)
-			writeGraphQLError(w, http.StatusUnauthorized, "a bearer token is required", "UNAUTHENTICATED")
+			writeGraphQLError(w, r, http.StatusUnauthorized, "a bearer token is required", "UNAUTHENTICATED")
 		case !c.Has(scope):
-			writeGraphQLError(w, http.StatusForbidden, "missing scope "+scope, "FORBIDDEN")
+			writeGraphQLError(w, r, http.StatusForbidden, "missing scope "+scope, "FORBIDDEN")
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -184,7 +184,7 @@ func authenticate(a *auth.Authenticator, logger *slog.Logger, next http.Handler)
 		}
 		scheme, token, ok := strings.Cut(header, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			refuse(w, "authorization header must be Bearer <token>")
+			refuse(w, r, "authorization header must be Bearer <token>")
 			return
 		}
 		caller, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
@@ -195,31 +195,35 @@ func authenticate(a *auth.Authenticator, logger *slog.Logger, next http.Handler)
 			}
 			next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), caller)))
 		case linkapi.EUNAUTHENTICATED:
-			refuse(w, linkapi.ErrorMessage(err))
+			refuse(w, r, linkapi.ErrorMessage(err))
 		default:
 			if errors.Is(err, context.DeadlineExceeded) {
-				writeGraphQLError(w, http.StatusServiceUnavailable, "the request took longer than the server allows", "TIMEOUT")
+				writeGraphQLError(w, r, http.StatusServiceUnavailable, "the request took longer than the server allows", "TIMEOUT")
 				return
 			}
 			logger.ErrorContext(r.Context(), "authenticating a request", "err", err)
-			writeGraphQLError(w, http.StatusInternalServerError, "internal server error", "INTERNAL_SERVER_ERROR")
+			writeGraphQLError(w, r, http.StatusInternalServerError, "internal server error", "INTERNAL_SERVER_ERROR")
 		}
 	})
 }
 
-func refuse(w http.ResponseWriter, message string) {
+func refuse(w http.ResponseWriter, r *http.Request, message string) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	writeGraphQLError(w, http.StatusUnauthorized, message, "UNAUTHENTICATED")
+	writeGraphQLError(w, r, http.StatusUnauthorized, message, "UNAUTHENTICATED")
 }
 
 // writeGraphQLError answers with a GraphQL response holding one error, so that
 // clients read it like any other.
-func writeGraphQLError(w http.ResponseWriter, status int, message, code string) {
-	writeGraphQLErrorWith(w, status, message, map[string]any{"code": code})
+func writeGraphQLError(w http.ResponseWriter, r *http.Request, status int, message, code string) {
+	writeGraphQLErrorWith(w, r, status, message, map[string]any{"code": code})
 }
 
 // writeGraphQLErrorWith is writeGraphQLError with more extensions than the code.
-func writeGraphQLErrorWith(w http.ResponseWriter, status int, message string, extensions map[string]any) {
+func writeGraphQLErrorWith(w http.ResponseWriter, r *http.Request, status int, message string, extensions map[string]any) {
+	if rec := recordFrom(r.Context()); rec != nil {
+		code, _ := extensions["code"].(string)
+		rec.set(func(l *record) { l.refused = code })
+	}
 	writeJSON(w, status, map[string]any{
 		"errors": []map[string]any{{"message": message, "extensions": extensions}},
 	})
