@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/netip"
 	"net/url"
@@ -200,14 +199,16 @@ func checkSecret(cfg *config) error {
 }
 
 // jwtSecret returns the signing key: LINKAPI_JWT_SECRET when set; on SQLite,
-// otherwise, a random key kept beside the database file (mode 0600), made on first
-// use. MySQL has no such default: a cluster of servers must share one key.
-func jwtSecret(cfg *config, stderr io.Writer) ([]byte, error) {
+// otherwise, a random key kept beside the database file (mode 0600), made on
+// first use. keyFile names that file when the key came from it, and made says
+// whether it was made just now. MySQL has no such default: a cluster of servers
+// must share one key.
+func jwtSecret(cfg *config) (secret []byte, keyFile string, made bool, err error) {
 	if err := checkSecret(cfg); err != nil {
-		return nil, err
+		return nil, "", false, err
 	}
 	if cfg.JWTSecret != "" {
-		return []byte(cfg.JWTSecret), nil
+		return []byte(cfg.JWTSecret), "", false, nil
 	}
 	path := strings.TrimPrefix(cfg.DatabaseURL, "sqlite:")
 	path, _, _ = strings.Cut(path, "?")
@@ -216,26 +217,25 @@ func jwtSecret(cfg *config, stderr io.Writer) ([]byte, error) {
 	switch {
 	case err == nil:
 		if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("%s is open to other users (mode %04o); chmod 600 it", path, info.Mode().Perm())
+			return nil, "", false, fmt.Errorf("%s is open to other users (mode %04o); chmod 600 it", path, info.Mode().Perm())
 		}
-		secret := strings.TrimSpace(string(b))
-		if len(secret) < auth.MinSecretLen {
-			return nil, fmt.Errorf("%s holds a key shorter than %d bytes; delete it to make a new one", path, auth.MinSecretLen)
+		key := strings.TrimSpace(string(b))
+		if len(key) < auth.MinSecretLen {
+			return nil, "", false, fmt.Errorf("%s holds a key shorter than %d bytes; delete it to make a new one", path, auth.MinSecretLen)
 		}
-		return []byte(secret), nil
+		return []byte(key), path, false, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("reading the JWT key: %w", err)
+		return nil, "", false, fmt.Errorf("reading the JWT key: %w", err)
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return nil, err
+		return nil, "", false, err
 	}
-	secret := hex.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("writing the JWT key: %w", err)
+	key := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return nil, "", false, fmt.Errorf("writing the JWT key: %w", err)
 	}
-	fmt.Fprintf(stderr, "linkapi: LINKAPI_JWT_SECRET is not set; made a signing key and kept it in %s (mode 0600)\n", path)
-	return []byte(secret), nil
+	return []byte(key), path, true, nil
 }
 
 // checkOrigin accepts "*" or an origin: http or https, a host, an optional port,

@@ -31,7 +31,11 @@ func main() {
 	defer stop()
 	p := &Program{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	if err := p.Run(ctx, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+		case os.Getenv("LINKAPI_ENV") == "production":
+			slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error(err.Error())
+		default:
 			fmt.Fprintln(os.Stderr, "linkapi:", err)
 		}
 		os.Exit(2)
@@ -168,24 +172,26 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 // around it, as configured by cfg. It creates the first administrator on an empty
 // database.
 func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.Handler, error) {
-	secret, err := jwtSecret(cfg, p.Stderr)
+	secret, keyFile, made, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if made {
+		p.say(cfg, "LINKAPI_JWT_SECRET is not set; made a signing key and kept it in "+keyFile+" (mode 0600)", "key_file", keyFile)
+	}
+	if sqlite := !strings.HasPrefix(cfg.DatabaseURL, "mysql:"); cfg.Production && (sqlite || keyFile != "") {
+		p.logger(cfg).Warn("production wants MySQL or MariaDB and a LINKAPI_JWT_SECRET of its own; see docs/production.md",
+			"sqlite", sqlite, "key_file", keyFile)
 	}
 	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
 	if err != nil {
 		return nil, err
 	}
 	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, store.WithQuota(cfg.Quota))
-	if err := p.bootstrapAdmin(ctx, st); err != nil {
+	if err := p.bootstrapAdmin(ctx, cfg, st); err != nil {
 		return nil, err
 	}
-	var logger *slog.Logger
-	if cfg.Production {
-		logger = slog.New(slog.NewJSONHandler(p.Stderr, nil))
-	} else {
-		logger = slog.New(slog.NewTextHandler(p.Stderr, nil))
-	}
+	logger := p.logger(cfg)
 	metrics := server.NewMetrics(db.SQL())
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
 	es := graph.NewSchema(&graph.Resolver{
@@ -236,10 +242,12 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
 	srv := newHTTPServer(h)
+	graphqlURL := fmt.Sprintf("http://%s/graphql", ln.Addr())
 	if cfg.GraphiQL {
-		fmt.Fprintf(p.Stderr, "linkapi: serving GraphQL on http://%s/graphql and GraphiQL on http://%s/\n", ln.Addr(), ln.Addr())
+		p.say(cfg, fmt.Sprintf("serving GraphQL on %s and GraphiQL on http://%s/", graphqlURL, ln.Addr()),
+			"graphql", graphqlURL, "graphiql", fmt.Sprintf("http://%s/", ln.Addr()))
 	} else {
-		fmt.Fprintf(p.Stderr, "linkapi: serving GraphQL on http://%s/graphql\n", ln.Addr())
+		p.say(cfg, "serving GraphQL on "+graphqlURL, "graphql", graphqlURL)
 	}
 	if p.Listening != nil {
 		p.Listening(ln.Addr().String())
@@ -251,15 +259,34 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 		return err
 	case <-ctx.Done():
 	}
-	fmt.Fprintf(p.Stderr, "linkapi: shutting down; requests in flight have %s to finish\n", cfg.Grace)
+	p.say(cfg, fmt.Sprintf("shutting down; requests in flight have %s to finish", cfg.Grace), "grace", cfg.Grace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		srv.Close()
 		return fmt.Errorf("shutdown: requests still in flight after %s were cut off", cfg.Grace)
 	}
-	fmt.Fprintln(p.Stderr, "linkapi: stopped")
+	p.say(cfg, "stopped")
 	return nil
+}
+
+// logger is serve's log: JSON in production, text in development.
+func (p *Program) logger(cfg *config) *slog.Logger {
+	if cfg.Production {
+		return slog.New(slog.NewJSONHandler(p.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(p.Stderr, nil))
+}
+
+// say writes one of serve's own lines: "linkapi: text" for a person in
+// development, a JSON record with msg and attrs in production, where every line
+// the server writes is JSON.
+func (p *Program) say(cfg *config, text string, attrs ...any) {
+	if cfg.Production {
+		p.logger(cfg).Info(text, attrs...)
+		return
+	}
+	fmt.Fprintln(p.Stderr, "linkapi: "+text)
 }
 
 // AdminEmail is the account serve creates on a fresh, empty database.
@@ -267,7 +294,7 @@ const AdminEmail = "admin@localhost"
 
 // bootstrapAdmin creates AdminEmail with admin:write and a random password,
 // printed once, when the database has no account at all.
-func (p *Program) bootstrapAdmin(ctx context.Context, st *store.Store) error {
+func (p *Program) bootstrapAdmin(ctx context.Context, cfg *config, st *store.Store) error {
 	n, err := st.CountAllAccounts(ctx)
 	if err != nil || n > 0 {
 		return err
@@ -283,6 +310,7 @@ func (p *Program) bootstrapAdmin(ctx context.Context, st *store.Store) error {
 	if err != nil {
 		return fmt.Errorf("creating the first administrator: %w", err)
 	}
-	fmt.Fprintf(p.Stderr, "linkapi: fresh database: created %s with scope admin:write and password %s (shown only this once)\n", AdminEmail, password)
+	p.say(cfg, fmt.Sprintf("fresh database: created %s with scope admin:write and password %s (shown only this once)", AdminEmail, password),
+		"email", AdminEmail, "password", password)
 	return nil
 }

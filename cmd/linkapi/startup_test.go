@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,4 +167,42 @@ func TestMainHelperProcess(t *testing.T) {
 	os.Args = []string{"linkapi", "serve"}
 	main()
 	os.Exit(0)
+}
+
+// TestProductionLogsAreJSON serves in production on SQLite without a secret:
+// every line written, from the start to the stop, is a JSON record, and one of
+// them warns that production wants MySQL and a secret of its own.
+func TestProductionLogsAreJSON(t *testing.T) {
+	dir := t.TempDir()
+	addr, log, stop := launch(t, map[string]string{
+		"LINKAPI_DATABASE_URL": "sqlite:" + dir + "/p.db", "LINKAPI_ENV": "production",
+	}, nil)
+	res, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	stop()
+	warnings := 0
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("a line that is not JSON: %q", line)
+			continue
+		}
+		if rec["level"] == "WARN" {
+			warnings++
+			if rec["sqlite"] != true || rec["key_file"] == "" {
+				t.Errorf("the warning does not say why: %v", rec)
+			}
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("got %d warnings, want 1:\n%s", warnings, log.String())
+	}
+	for _, want := range []string{`"msg":"stopped"`, `"msg":"shutting down`, `"msg":"serving GraphQL on`, `"password":`, `"key_file":`} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, log.String())
+		}
+	}
 }
