@@ -262,3 +262,19 @@ func TestSQLiteDefaultSecret(t *testing.T) {
 		t.Errorf("serve with a key file of mode 0644: got %v, want a refusal naming chmod 600", err)
 	}
 }
+
+// TestEveryCommandRefusesAShortSecret runs the commands that read the
+// configuration with a LINKAPI_JWT_SECRET under 32 bytes: each refuses it.
+func TestEveryCommandRefusesAShortSecret(t *testing.T) {
+	dbURL := "sqlite:" + t.TempDir() + "/s.db"
+	for _, args := range [][]string{
+		{"migrate"}, {"account", "list"}, {"account", "create", "--email", "a@example.com", "--password-stdin"},
+		{"token", "create", "--email", "a@example.com", "--name", "n", "--scopes", "links:read"},
+		{"export", "--email", "a@example.com"},
+	} {
+		r := runCLIEnv(t, map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": "short"}, "password-1\n", args...)
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "LINKAPI_JWT_SECRET must be at least 32 bytes") {
+			t.Errorf("linkapi %s with a short secret: got %v", strings.Join(args, " "), r.Err)
+		}
+	}
+}

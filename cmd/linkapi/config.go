@@ -90,6 +90,11 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*c
 		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
 	}
 	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d, Grace: g}
+	// Every command refuses a secret that is set but too short, not only serve:
+	// a typo in the environment shows at once, whichever command meets it.
+	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
+		return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
+	}
 	switch mode := env("LINKAPI_ENV", "development"); mode {
 	case "development":
 	case "production":
@@ -186,12 +191,9 @@ func anonymousLimits(env func(name, def string) string) (server.AnonymousLimits,
 	return l, nil
 }
 
-// checkSecret refuses, before the database is opened, a LINKAPI_JWT_SECRET that is
-// too short or a MySQL database without one.
+// checkSecret refuses, before serve opens the database, a MySQL database without
+// a LINKAPI_JWT_SECRET (loadConfig has refused one that is too short).
 func checkSecret(cfg *config) error {
-	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
-		return fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
-	}
 	if cfg.JWTSecret == "" && strings.HasPrefix(cfg.DatabaseURL, "mysql:") {
 		return errors.New("LINKAPI_JWT_SECRET is required with a MySQL database (at least 32 bytes, e.g. from `openssl rand -hex 32`)")
 	}
