@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 const createTokenMutation = `mutation($n: String!, $s: [String!]!, $e: Int) {
@@ -205,4 +206,49 @@ func TestAPITokenCannotCreateAPITokens(t *testing.T) {
 			t.Errorf("revoked parent: got %d, want 401", r.Status)
 		}
 	})
+}
+
+// TestTokenCreateLifetimes takes days or a Go duration for --expires-in, refuses
+// one outside 1m to 366d in those words, and reports a bad value once, without
+// listing every flag.
+func TestTokenCreateLifetimes(t *testing.T) {
+	dbURL := "sqlite:" + t.TempDir() + "/l.db"
+	okCLI(t, dbURL, "ops-password\n", "account", "create", "--email", "ops@example.com", "--scopes", "links:read", "--password-stdin")
+	vars := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
+	for _, c := range []struct {
+		lifetime string
+		days     int    // the token's lifetime in days when it is made
+		refusal  string // what the error says when it is not
+	}{
+		{"90d", 90, ""},
+		{"12h", 0, ""},
+		{"366d", 366, ""},
+		{"10s", 0, "outside 1m to 366d"},
+		{"367d", 0, "outside 1m to 366d"},
+		{"90x", 0, "neither a number of days such as 90d nor a duration such as 12h"},
+	} {
+		r := runCLIEnv(t, vars, "", "token", "create", "--email", "ops@example.com", "--name", "t"+c.lifetime, "--scopes", "links:read", "--expires-in", c.lifetime)
+		if c.refusal != "" {
+			if r.Err == nil || !strings.Contains(r.Err.Error(), c.refusal) {
+				t.Errorf("--expires-in %s: got %v, want an error saying %q", c.lifetime, r.Err, c.refusal)
+			}
+			if strings.Contains(r.Stderr, "-addr") || strings.Contains(r.Stderr, c.refusal) {
+				t.Errorf("--expires-in %s: the error is repeated or the flags are listed:\n%s", c.lifetime, r.Stderr)
+			}
+			continue
+		}
+		if r.Err != nil {
+			t.Errorf("--expires-in %s: %v", c.lifetime, r.Err)
+			continue
+		}
+		if c.days > 0 {
+			want := time.Now().Add(time.Duration(c.days) * 24 * time.Hour).Format("2006-01-02")
+			if !strings.Contains(r.Stderr, "expiring "+want) {
+				t.Errorf("--expires-in %s: %s, want expiring %s", c.lifetime, r.Stderr, want)
+			}
+		}
+	}
+	if r := runCLIEnv(t, vars, "", "token", "create", "--nonsense"); r.Err == nil || strings.Contains(r.Stderr, "-addr") {
+		t.Errorf("an unknown flag: got %v, stderr:\n%s", r.Err, r.Stderr)
+	}
 }

@@ -105,9 +105,12 @@ func (p *Program) Run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 }
 
+// flags returns the flag set of a command. A bad flag is reported once, by the
+// error Run returns, not also by the flag package with every flag listed; -h
+// lists them.
 func (p *Program) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("linkapi "+name, flag.ContinueOnError)
-	fs.SetOutput(p.Stderr)
+	fs.SetOutput(io.Discard)
 	return fs
 }
 
@@ -119,6 +122,11 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 		extra(fs)
 	}
 	cfg, err := loadConfig(p.Getenv, fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(p.Stderr)
+		fmt.Fprintf(p.Stderr, "usage of linkapi %s:\n", name)
+		fs.PrintDefaults()
+	}
 	if err != nil {
 		return nil, nil, err
 	}
