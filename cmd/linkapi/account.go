@@ -159,3 +159,42 @@ func (p *Program) accountFlags(ctx context.Context, name string, args []string, 
 	}
 	return st, a, sys, func() { db.Close() }, nil
 }
+
+// accountSetPassword replaces an account's password with one read from standard
+// input, without the current one; the account's tokens issued before it end.
+func (p *Program) accountSetPassword(ctx context.Context, args []string) error {
+	var passwordStdin bool
+	st, a, sys, done, err := p.accountFlags(ctx, "account set-password", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the new password from the first line of standard input")
+	})
+	if err != nil {
+		return err
+	}
+	defer done()
+	if !passwordStdin {
+		return errors.New("account set-password: --password-stdin is required (a password never goes on the command line)")
+	}
+	password, err := readPassword(p.Stdin)
+	if err != nil {
+		return fmt.Errorf("account set-password: %w", err)
+	}
+	if err := st.SetPassword(sys, a.ID, password); err != nil {
+		return fmt.Errorf("account set-password: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "account %d %s has a new password; its tokens issued before now no longer work\n", a.ID, a.Email)
+	return nil
+}
+
+// accountDelete deletes an account with its links, tags and API tokens.
+func (p *Program) accountDelete(ctx context.Context, args []string) error {
+	st, a, sys, done, err := p.accountFlags(ctx, "account delete", args, nil)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := st.DeleteAccount(sys, a.ID); err != nil {
+		return fmt.Errorf("account delete: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "deleted account %d %s with its links, tags and API tokens\n", a.ID, a.Email)
+	return nil
+}

@@ -278,3 +278,49 @@ func TestEveryCommandRefusesAShortSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIAccountSetPasswordAndDelete resets a password from the command line:
+// the old password and the tokens issued before stop working, the new one logs
+// in; then deletes the account, whose token and login end with it. Bad input
+// changes nothing.
+func TestCLIAccountSetPasswordAndDelete(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		s := startServerEnv(t, dbURL, nil, map[string]string{"LINKAPI_ACCOUNT_CACHE_TTL": "0s"})
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "account:write")
+		old := s.login(t, "ann@example.com", "ann-password")
+		vars := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
+
+		for _, c := range []struct {
+			stdin string
+			args  []string
+		}{
+			{"new-password-1\n", []string{"account", "set-password", "--email", "ann@example.com"}},
+			{"short\n", []string{"account", "set-password", "--email", "ann@example.com", "--password-stdin"}},
+			{"new-password-1\n", []string{"account", "set-password", "--email", "nobody@example.com", "--password-stdin"}},
+			{"", []string{"account", "delete"}},
+			{"", []string{"account", "delete", "--email", "nobody@example.com"}},
+		} {
+			if r := runCLIEnv(t, vars, c.stdin, c.args...); r.Err == nil {
+				t.Errorf("%v: got success, want an error", c.args)
+			}
+		}
+		s.ok(t, old, `{ me { email } }`, nil) // nothing changed so far
+
+		if r := runCLIEnv(t, vars, "new-password-1\n", "account", "set-password", "--email", "ann@example.com", "--password-stdin"); r.Err != nil {
+			t.Fatalf("set-password: %v", r.Err)
+		}
+		wantCode(t, s.do(t, old, `{ me { email } }`, nil), "UNAUTHENTICATED")
+		wantCode(t, s.do(t, "", loginMut, map[string]any{"e": "ann@example.com", "p": "ann-password"}), "UNAUTHENTICATED")
+		fresh := s.login(t, "ann@example.com", "new-password-1")
+		s.ok(t, fresh, `mutation { createLink(input: {url: "https://example.com/"}) { id } }`, nil)
+
+		if r := runCLIEnv(t, vars, "", "account", "delete", "--email", "ann@example.com"); r.Err != nil || !strings.Contains(r.Stdout, "deleted account") {
+			t.Fatalf("delete: %v %s", r.Err, r.Stdout)
+		}
+		wantCode(t, s.do(t, fresh, `{ me { email } }`, nil), "UNAUTHENTICATED")
+		wantCode(t, s.do(t, "", loginMut, map[string]any{"e": "ann@example.com", "p": "new-password-1"}), "UNAUTHENTICATED")
+		if _, listed := listedScopes(t, dbURL, "ann@example.com"); listed {
+			t.Errorf("account list after delete still shows ann")
+		}
+	})
+}

@@ -60,6 +60,8 @@ const usage = `usage:
   linkapi account create --email E [--scopes "a b"] --password-stdin
   linkapi account list
   linkapi account set-scopes --email E --scopes "a b"
+  linkapi account set-password --email E --password-stdin
+  linkapi account delete --email E
   linkapi token create --email E --name N --scopes "a b" [--expires-in 2160h]
   linkapi import --email E [--file bookmarks.html]   (standard input by default)
   linkapi export --email E [--file bookmarks.html]   (standard output by default)`
@@ -78,7 +80,7 @@ func (p *Program) Run(ctx context.Context, args []string) error {
 		return p.migrate(ctx, args)
 	case "account":
 		if len(args) == 0 {
-			return errors.New("account needs a command: create, list or set-scopes")
+			return errors.New("account needs a command: create, list, set-scopes, set-password or delete")
 		}
 		switch args[0] {
 		case "create":
@@ -87,8 +89,12 @@ func (p *Program) Run(ctx context.Context, args []string) error {
 			return p.accountList(ctx, args[1:])
 		case "set-scopes":
 			return p.accountSetScopes(ctx, args[1:])
+		case "set-password":
+			return p.accountSetPassword(ctx, args[1:])
+		case "delete":
+			return p.accountDelete(ctx, args[1:])
 		}
-		return fmt.Errorf("unknown account command %q (want create, list or set-scopes)", args[0])
+		return fmt.Errorf("unknown account command %q (want create, list, set-scopes, set-password or delete)", args[0])
 	case "import":
 		return p.importBookmarks(ctx, args)
 	case "export":

@@ -162,6 +162,41 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
 	return s.deleteOwned(ctx, &accountRow{}, id, "account")
 }
 
+// SetPassword replaces an account's password without the current one, for an
+// operator: administrators only (FORBIDDEN). Like a password change it ends the
+// account's tokens issued before it. BAD_USER_INPUT for a password that fails
+// validation, NOT_FOUND.
+func (s *Store) SetPassword(ctx context.Context, id int64, next string) error {
+	if err := requireAdmin(ctx); err != nil {
+		return err
+	}
+	if err := auth.ValidatePassword(next); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(next)
+	if err != nil {
+		return err
+	}
+	tn, err := s.as(ctx, writing, id)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	defer s.accounts.forget(id)
+	res := tn.table(&accountRow{}).Updates(map[string]any{
+		"password_hash":       hash,
+		"password_changed_at": now,
+		"updated_at":          now,
+	})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
+	}
+	return nil
+}
+
 // ChangePassword changes the caller's own password and records when, so that
 // tokens issued before stop working. BAD_USER_INPUT when current is wrong or next
 // is unacceptable.

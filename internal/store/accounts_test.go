@@ -64,3 +64,26 @@ func TestFindAccountByEmailReadsNoHash(t *testing.T) {
 		}
 	})
 }
+
+// TestSetPasswordIsForAdministrators lets only an administrator set a password
+// without the current one: anyone else gets FORBIDDEN and the password stays.
+func TestSetPasswordIsForAdministrators(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, url string) {
+		s := New(dbtOpen(t, url))
+		sys := auth.NewContext(context.Background(), auth.System())
+		ann, err := s.CreateAccount(sys, linkapi.AccountCreate{Email: "ann@example.com", Password: "password-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		asAnn := auth.NewContext(context.Background(), &auth.Caller{AccountID: ann.ID, Scopes: auth.Expand([]string{auth.AccountWrite})})
+		if err := s.SetPassword(asAnn, ann.ID, "password-2"); linkapi.ErrorCode(err) != linkapi.EFORBIDDEN {
+			t.Errorf("the owner without admin:write: got %v, want FORBIDDEN", err)
+		}
+		if err := s.SetPassword(sys, ann.ID+100, "password-2"); linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
+			t.Errorf("no such account: got %v, want NOT_FOUND", err)
+		}
+		if _, hash, err := s.FindCredentialsByEmail(context.Background(), "ann@example.com"); err != nil || !auth.CheckPassword(hash, "password-1") {
+			t.Errorf("the password changed after refusals: %v", err)
+		}
+	})
+}
