@@ -53,7 +53,7 @@ func (s *Store) FindTagsByAccountIDs(ctx context.Context, accountIDs []int64, p 
 	if err != nil || len(accountIDs) == 0 {
 		return nil, err
 	}
-	ranked := ranked(tn, tn.table(&tagRow{}).Where("tags.account_id IN ?", accountIDs),
+	pages := ranked(tn, tn.table(&tagRow{}).Where("tags.account_id IN ?", accountIDs),
 		"tags.id, tags.account_id, tags.name, tags.created_at", "tags.account_id", "tags.id", p).
 		Select("id, account_id, name, created_at, parent_id, " +
 			"(SELECT COUNT(*) FROM link_tags WHERE link_tags.tag_id = ranked.id) AS link_count")
@@ -61,7 +61,7 @@ func (s *Store) FindTagsByAccountIDs(ctx context.Context, accountIDs []int64, p 
 		tagRow
 		parent, linkCount int64
 	}
-	rows, err := scanRows(ranked, func(rows *sql.Rows, r *rankedTag) error {
+	rows, err := scanRows(pages, func(rows *sql.Rows, r *rankedTag) error {
 		return rows.Scan(&r.ID, &r.AccountID, &r.Name, &r.CreatedAt, &r.parent, &r.linkCount)
 	})
 	if err != nil {
@@ -110,9 +110,9 @@ func linkPages(tn tenant, tx *gorm.DB, parent string, p linkapi.Page) (map[int64
 		linkRow
 		parent int64
 	}
-	ranked := ranked(tn, tx, linkColumns, parent, "links.id", p).
+	pages := ranked(tn, tx, linkColumns, parent, "links.id", p).
 		Select("id, account_id, url, title, description, created_at, updated_at, parent_id")
-	rows, err := scanRows(ranked, func(rows *sql.Rows, r *rankedLink) error {
+	rows, err := scanRows(pages, func(rows *sql.Rows, r *rankedLink) error {
 		return rows.Scan(&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.CreatedAt, &r.UpdatedAt, &r.parent)
 	})
 	if err != nil {
