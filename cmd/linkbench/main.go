@@ -189,8 +189,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	secret := hex.EncodeToString(key)
 	// Every client logs in from loopback, where the bound on anonymous requests
 	// would refuse most of the login flood; the scenarios measure the server's
-	// work, not that bound.
-	env := []string{"LINKAPI_DATABASE_URL=" + bdb.url, "LINKAPI_JWT_SECRET=" + secret, "LINKAPI_ANON_CONCURRENCY=0"}
+	// work, not that bound. Both settings are needed: with the total off, one
+	// address keeps its own bound.
+	env := []string{"LINKAPI_DATABASE_URL=" + bdb.url, "LINKAPI_JWT_SECRET=" + secret,
+		"LINKAPI_ANON_CONCURRENCY=0", "LINKAPI_ANON_CONCURRENCY_PER_ADDR=0"}
 	api, err := startProcess(ctx, "linkapi", []string{bin, "serve"}, env)
 	if err != nil {
 		return err
