@@ -1,6 +1,8 @@
 package metadata_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -199,6 +201,28 @@ func TestFetchReadsAtMostMaxBytes(t *testing.T) {
 	s, c = serve(t, page("text/html", "<title>abcdefghijklmnopqrstuvwxyz0123456789</title>"))
 	if p, err = small.Fetch(context.Background(), c, s.URL); err != nil || p.Title != "abcdefghijklmnopqrstuvw" {
 		t.Fatalf("got %q, %v; want the title cut at 30 bytes of page", p.Title, err)
+	}
+}
+
+// TestFetchCapsDecompressedBytes: the cap counts the bytes after gzip, so a
+// small compressed body that expands to 64 MiB is cut at 2 MiB like any other.
+func TestFetchCapsDecompressedBytes(t *testing.T) {
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	io.WriteString(zw, "<head><title>Bomb</title>")
+	for range 64 << 10 {
+		zw.Write([]byte(filler))
+	}
+	io.WriteString(zw, "<meta property=og:description content=late>")
+	zw.Close()
+	s, c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(zipped.Bytes())
+	})
+	p, err := metadata.Fetch(context.Background(), c, s.URL)
+	if err != nil || p.Title != "Bomb" || p.Description != "" {
+		t.Fatalf("got %+v, %v; want the title only", p, err)
 	}
 }
 
