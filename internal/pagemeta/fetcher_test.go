@@ -1,4 +1,4 @@
-package metadata_test
+package pagemeta_test
 
 import (
 	"context"
@@ -11,18 +11,18 @@ import (
 	"testing"
 	"time"
 
-	"linkapi/internal/metadata"
-	"linkapi/internal/netguard"
+	"linkapi/internal/pagemeta"
+	"linkapi/internal/safehttp"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestConfigFromEnv(t *testing.T) {
-	cfg, err := metadata.ConfigFromEnv(env(nil))
+	cfg, err := pagemeta.ConfigFromEnv(env(nil))
 	if err != nil || !cfg.Enabled || cfg.Options.Timeout != 5*time.Second || cfg.Options.MaxBytes != 2<<20 {
 		t.Fatalf("defaults: got %+v, %v; want enabled, 5s, 2 MiB", cfg, err)
 	}
-	cfg, err = metadata.ConfigFromEnv(env(map[string]string{"LINKAPI_FETCH_METADATA": "false", "LINKAPI_FETCH_TIMEOUT": "1500ms"}))
+	cfg, err = pagemeta.ConfigFromEnv(env(map[string]string{"LINKAPI_FETCH_METADATA": "false", "LINKAPI_FETCH_TIMEOUT": "1500ms"}))
 	if err != nil || cfg.Enabled || cfg.Options.Timeout != 1500*time.Millisecond {
 		t.Fatalf("got %+v, %v; want disabled, 1.5s", cfg, err)
 	}
@@ -33,7 +33,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"LINKAPI_FETCH_TIMEOUT": "-1s"},
 		{"LINKAPI_FETCH_TIMEOUT": "2m"},
 	} {
-		if _, err := metadata.ConfigFromEnv(env(bad)); err == nil {
+		if _, err := pagemeta.ConfigFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: no error", bad)
 		}
 	}
@@ -56,21 +56,21 @@ func TestNewFetcher(t *testing.T) {
 		io.WriteString(w, "<title>Wired</title>")
 	}))
 	t.Cleanup(s.Close)
-	allow := netguard.Options{Allow: []netip.AddrPort{netip.MustParseAddrPort(s.Listener.Addr().String())}}
+	allow := safehttp.Options{Allow: []netip.AddrPort{netip.MustParseAddrPort(s.Listener.Addr().String())}}
 	ctx := context.Background()
 
-	cfg, _ := metadata.ConfigFromEnv(env(map[string]string{"LINKAPI_FETCH_METADATA": "false"}))
+	cfg, _ := pagemeta.ConfigFromEnv(env(map[string]string{"LINKAPI_FETCH_METADATA": "false"}))
 	cfg.Guard = allow
-	if _, err := metadata.New(cfg).Fetch(ctx, s.URL); !errors.Is(err, metadata.ErrDisabled) || hits.Load() != 0 {
+	if _, err := pagemeta.New(cfg).Fetch(ctx, s.URL); !errors.Is(err, pagemeta.ErrDisabled) || hits.Load() != 0 {
 		t.Fatalf("disabled: got %v after %d requests; want ErrDisabled and none", err, hits.Load())
 	}
 
-	cfg, _ = metadata.ConfigFromEnv(env(map[string]string{"LINKAPI_FETCH_TIMEOUT": "50ms"}))
-	if _, err := metadata.New(cfg).Fetch(ctx, s.URL); !errors.Is(err, netguard.ErrRefused) {
+	cfg, _ = pagemeta.ConfigFromEnv(env(map[string]string{"LINKAPI_FETCH_TIMEOUT": "50ms"}))
+	if _, err := pagemeta.New(cfg).Fetch(ctx, s.URL); !errors.Is(err, safehttp.ErrRefused) {
 		t.Fatalf("production guard to loopback: got %v; want ErrRefused", err)
 	}
 	cfg.Guard = allow
-	f := metadata.New(cfg)
+	f := pagemeta.New(cfg)
 	if p, err := f.Fetch(ctx, s.URL); err != nil || p.Title != "Wired" {
 		t.Fatalf("got %+v, %v; want the page's title", p, err)
 	}

@@ -1,4 +1,4 @@
-package metadata_test
+package pagemeta_test
 
 import (
 	"net/url"
@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"linkapi/internal/linkapi"
-	"linkapi/internal/metadata"
+	"linkapi/internal/pagemeta"
 )
 
 // FuzzParse: whatever the page, Parse returns valid, capped text without control
@@ -28,12 +28,12 @@ func FuzzParse(f *testing.F) {
 	}
 	base, _ := url.Parse("https://example.com/dir/page?x=1")
 	f.Fuzz(func(t *testing.T, doc string) {
-		p := metadata.Parse(strings.NewReader(doc), base)
+		p := pagemeta.Parse(strings.NewReader(doc), base)
 		for _, c := range []struct {
 			name string
 			s    string
 			max  int
-		}{{"title", p.Title, metadata.MaxTitleLength}, {"description", p.Description, metadata.MaxDescriptionLength}} {
+		}{{"title", p.Title, pagemeta.MaxTitleLength}, {"description", p.Description, pagemeta.MaxDescriptionLength}} {
 			if !utf8.ValidString(c.s) || utf8.RuneCountInString(c.s) > c.max || strings.IndexFunc(c.s, unicode.IsControl) >= 0 {
 				t.Fatalf("%s %q: invalid, control characters or over %d characters", c.name, c.s, c.max)
 			}

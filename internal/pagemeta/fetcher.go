@@ -1,4 +1,4 @@
-package metadata
+package pagemeta
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"linkapi/internal/netguard"
+	"linkapi/internal/safehttp"
 )
 
 // MaxTimeout bounds LINKAPI_FETCH_TIMEOUT: a fetch runs inside a request.
@@ -31,7 +31,7 @@ type Config struct {
 	Options Options
 	// Guard configures the client; the server leaves it zero (the production
 	// guard), tests set Guard.Allow to reach their own pages on loopback.
-	Guard netguard.Options
+	Guard safehttp.Options
 }
 
 // ConfigFromEnv reads LINKAPI_FETCH_METADATA (a boolean, default true) and
@@ -56,14 +56,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// New returns the Fetcher cfg describes: one that fetches through a netguard
+// New returns the Fetcher cfg describes: one that fetches through a safehttp
 // client, or, when cfg.Enabled is false, one that answers ErrDisabled without a
 // request.
 func New(cfg Config) Fetcher {
 	if !cfg.Enabled {
 		return disabled{}
 	}
-	return &client{http: netguard.NewClient(cfg.Guard), options: cfg.Options}
+	return &client{http: safehttp.NewClient(cfg.Guard), options: cfg.Options}
 }
 
 type client struct {

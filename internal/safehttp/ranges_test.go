@@ -1,10 +1,10 @@
-package netguard_test
+package safehttp_test
 
 import (
 	"net/netip"
 	"testing"
 
-	"linkapi/internal/netguard"
+	"linkapi/internal/safehttp"
 )
 
 // TestClassify names one address of every refused range, in each form it can
@@ -42,7 +42,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, s := range refused {
 		a := netip.MustParseAddr(s)
-		if public, name := netguard.Classify(a); public || name == "" {
+		if public, name := safehttp.Classify(a); public || name == "" {
 			t.Errorf("Classify(%s) = %v, %q; want refused with a range name", s, public, name)
 		}
 	}
@@ -53,11 +53,11 @@ func TestClassify(t *testing.T) {
 		"2606:4700:4700::1111", "2a00:1450:4001:82a::200e", "2001:4860:4860::8888", "2c0f:fb50:4003::1",
 	}
 	for _, s := range public {
-		if ok, name := netguard.Classify(netip.MustParseAddr(s)); !ok {
+		if ok, name := safehttp.Classify(netip.MustParseAddr(s)); !ok {
 			t.Errorf("Classify(%s) = refused (%s); want public", s, name)
 		}
 	}
-	if ok, _ := netguard.Classify(netip.Addr{}); ok {
+	if ok, _ := safehttp.Classify(netip.Addr{}); ok {
 		t.Error("the zero Addr is public; want refused")
 	}
 }
@@ -70,7 +70,7 @@ func TestClassifyNamesTheForm(t *testing.T) {
 		{"2002:a00:1::", "6to4 private (RFC 1918)"},
 		{"fd12::1", "unique local"},
 	} {
-		if _, got := netguard.Classify(netip.MustParseAddr(c.addr)); got != c.name {
+		if _, got := safehttp.Classify(netip.MustParseAddr(c.addr)); got != c.name {
 			t.Errorf("Classify(%s) names %q; want %q", c.addr, got, c.name)
 		}
 	}
@@ -78,12 +78,12 @@ func TestClassifyNamesTheForm(t *testing.T) {
 
 func TestBlockedPort(t *testing.T) {
 	for _, p := range []uint16{0, 22, 25, 53, 110, 143, 465, 587, 6000, 6667, 10080} {
-		if !netguard.BlockedPort(p) {
+		if !safehttp.BlockedPort(p) {
 			t.Errorf("port %d allowed; want blocked", p)
 		}
 	}
 	for _, p := range []uint16{80, 443, 3000, 5678, 8000, 8080, 8443, 9000, 65535} {
-		if netguard.BlockedPort(p) {
+		if safehttp.BlockedPort(p) {
 			t.Errorf("port %d blocked; want allowed", p)
 		}
 	}

@@ -1,4 +1,4 @@
-package metadata_test
+package pagemeta_test
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/text/encoding/japanese"
 
-	"linkapi/internal/metadata"
-	"linkapi/internal/netguard"
+	"linkapi/internal/pagemeta"
+	"linkapi/internal/safehttp"
 )
 
 // serve starts a test server and returns it with a guarded client that may reach
@@ -26,7 +26,7 @@ func serve(t *testing.T, h http.HandlerFunc) (*httptest.Server, *http.Client) {
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	addr := netip.MustParseAddrPort(s.Listener.Addr().String())
-	return s, netguard.NewClient(netguard.Options{Allow: []netip.AddrPort{addr}})
+	return s, safehttp.NewClient(safehttp.Options{Allow: []netip.AddrPort{addr}})
 }
 
 // page serves body with the given Content-Type (none when empty).
@@ -41,10 +41,10 @@ func page(contentType, body string) http.HandlerFunc {
 	}
 }
 
-func fetch(t *testing.T, h http.HandlerFunc, path string) (metadata.Page, *httptest.Server) {
+func fetch(t *testing.T, h http.HandlerFunc, path string) (pagemeta.Page, *httptest.Server) {
 	t.Helper()
 	s, c := serve(t, h)
-	p, err := metadata.Fetch(context.Background(), c, s.URL+path)
+	p, err := pagemeta.Fetch(context.Background(), c, s.URL+path)
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -66,7 +66,7 @@ func TestFetchPrefersOpenGraph(t *testing.T) {
 <link rel="shortcut icon" href="//cdn.example.com/fav.ico">
 </head><body><p>text</p></body></html>`
 	p, s := fetch(t, page("text/html; charset=utf-8", doc), "/articles/one")
-	want := metadata.Page{
+	want := pagemeta.Page{
 		Title:           "Open Graph & title",
 		Description:     "og description",
 		PreviewImageURL: s.URL + "/articles/img/og.png",
@@ -81,32 +81,32 @@ func TestFetchPrefersOpenGraph(t *testing.T) {
 func TestFetchFallbacks(t *testing.T) {
 	for _, c := range []struct {
 		name, doc string
-		want      metadata.Page
+		want      pagemeta.Page
 	}{
 		{"twitter", `<head><meta name=twitter:title content="T"><meta property=twitter:description content="D">
 			<meta name="twitter:image:src" content="https://img.example.com/t.png"><link rel=apple-touch-icon href=/a.png><title>Plain</title>`,
-			metadata.Page{Title: "T", Description: "D", PreviewImageURL: "https://img.example.com/t.png", FaviconURL: "/a.png"}},
+			pagemeta.Page{Title: "T", Description: "D", PreviewImageURL: "https://img.example.com/t.png", FaviconURL: "/a.png"}},
 		{"plain", `<html><head><TITLE>Just a title</TITLE><META NAME="Description" CONTENT="Just a description"></head>`,
-			metadata.Page{Title: "Just a title", Description: "Just a description", FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{Title: "Just a title", Description: "Just a description", FaviconURL: "/favicon.ico"}},
 		{"og in name, icon token", `<meta name="og:title" content="Named"><link rel="ICON foo" href="i.svg"><link rel=icon href=second.ico>`,
-			metadata.Page{Title: "Named", FaviconURL: "/dir/i.svg"}},
+			pagemeta.Page{Title: "Named", FaviconURL: "/dir/i.svg"}},
 		{"missing everything", `<html><head></head><body>hello</body></html>`,
-			metadata.Page{FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{FaviconURL: "/favicon.ico"}},
 		{"blank og falls back", `<meta property=og:title content="  "><title>Real</title>`,
-			metadata.Page{Title: "Real", FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{Title: "Real", FaviconURL: "/favicon.ico"}},
 		{"no scheme but http", `<meta property=og:image content="javascript:alert(1)"><meta name=twitter:image content="data:image/png;base64,AAAA">
 			<link rel=icon href="data:image/x-icon;base64,AAAA"><link rel=icon href="ftp://x/y.ico">`,
-			metadata.Page{FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{FaviconURL: "/favicon.ico"}},
 		{"credentials in a URL", `<meta property=og:image content="http://u:p@img.example.com/x.png">`,
-			metadata.Page{FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{FaviconURL: "/favicon.ico"}},
 		{"base href", `<head><base href="https://static.example.com/assets/"><link rel=icon href="fav.png"><meta property=og:image content="og.png">`,
-			metadata.Page{FaviconURL: "https://static.example.com/assets/fav.png", PreviewImageURL: "https://static.example.com/assets/og.png"}},
+			pagemeta.Page{FaviconURL: "https://static.example.com/assets/fav.png", PreviewImageURL: "https://static.example.com/assets/og.png"}},
 		{"stops at the body", `<title>Head</title><body><meta property=og:title content=Late><svg><title>Icon</title></svg>`,
-			metadata.Page{Title: "Head", FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{Title: "Head", FaviconURL: "/favicon.ico"}},
 		{"first title only", `<title>One</title><title>Two</title>`,
-			metadata.Page{Title: "One", FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{Title: "One", FaviconURL: "/favicon.ico"}},
 		{"control characters", "<title>a\x01b\u200b\tc\u00a0d</title>",
-			metadata.Page{Title: "ab\u200b c d", FaviconURL: "/favicon.ico"}},
+			pagemeta.Page{Title: "ab\u200b c d", FaviconURL: "/favicon.ico"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, s := fetch(t, page("text/html", c.doc), "/dir/page")
@@ -156,11 +156,11 @@ func TestFetchCharsets(t *testing.T) {
 func TestFetchCapsLengths(t *testing.T) {
 	long := strings.Repeat("word ", 3000)
 	p, _ := fetch(t, page("text/html", "<title>"+long+"</title><meta name=description content='"+strings.Repeat("é", 9000)+"'>"), "/")
-	if n := len([]rune(p.Title)); n != metadata.MaxTitleLength || !strings.HasSuffix(p.Title, "…") {
-		t.Fatalf("title of %d characters ending %q; want %d ending in an ellipsis", n, p.Title[len(p.Title)-8:], metadata.MaxTitleLength)
+	if n := len([]rune(p.Title)); n != pagemeta.MaxTitleLength || !strings.HasSuffix(p.Title, "…") {
+		t.Fatalf("title of %d characters ending %q; want %d ending in an ellipsis", n, p.Title[len(p.Title)-8:], pagemeta.MaxTitleLength)
 	}
-	if n := len([]rune(p.Description)); n != metadata.MaxDescriptionLength {
-		t.Fatalf("description of %d characters; want %d", n, metadata.MaxDescriptionLength)
+	if n := len([]rune(p.Description)); n != pagemeta.MaxDescriptionLength {
+		t.Fatalf("description of %d characters; want %d", n, pagemeta.MaxDescriptionLength)
 	}
 	// An image URL longer than a link's URL may be is dropped, not cut.
 	p, _ = fetch(t, page("text/html", "<meta property=og:image content='/"+strings.Repeat("a", 3000)+"'>"), "/")
@@ -187,17 +187,17 @@ func TestFetchReadsAtMostMaxBytes(t *testing.T) {
 		}
 	}
 	s, c := serve(t, endless)
-	p, err := metadata.Fetch(context.Background(), c, s.URL+"/")
+	p, err := pagemeta.Fetch(context.Background(), c, s.URL+"/")
 	if err != nil || p.Title != "Endless" {
 		t.Fatalf("got %+v, %v; want the title and no error", p, err)
 	}
 
-	big := "<head><title>Big</title>" + strings.Repeat(filler, metadata.DefaultMaxBytes/len(filler)) + "<meta property=og:description content=late></head>"
+	big := "<head><title>Big</title>" + strings.Repeat(filler, pagemeta.DefaultMaxBytes/len(filler)) + "<meta property=og:description content=late></head>"
 	p, _ = fetch(t, page("text/html", big), "/")
 	if p.Title != "Big" || p.Description != "" {
 		t.Fatalf("got %+v; want the title, and no description from past the cap", p)
 	}
-	small := metadata.Options{MaxBytes: 30}
+	small := pagemeta.Options{MaxBytes: 30}
 	s, c = serve(t, page("text/html", "<title>abcdefghijklmnopqrstuvwxyz0123456789</title>"))
 	if p, err = small.Fetch(context.Background(), c, s.URL); err != nil || p.Title != "abcdefghijklmnopqrstuvw" {
 		t.Fatalf("got %q, %v; want the title cut at 30 bytes of page", p.Title, err)
@@ -220,7 +220,7 @@ func TestFetchCapsDecompressedBytes(t *testing.T) {
 		w.Header().Set("Content-Encoding", "gzip")
 		w.Write(zipped.Bytes())
 	})
-	p, err := metadata.Fetch(context.Background(), c, s.URL)
+	p, err := pagemeta.Fetch(context.Background(), c, s.URL)
 	if err != nil || p.Title != "Bomb" || p.Description != "" {
 		t.Fatalf("got %+v, %v; want the title only", p, err)
 	}
@@ -240,14 +240,14 @@ func TestFetchDeadline(t *testing.T) {
 	for name, h := range map[string]http.HandlerFunc{"headers": stallHeaders, "body": stallBody} {
 		t.Run(name, func(t *testing.T) {
 			s, c := serve(t, h)
-			_, err := metadata.Options{Timeout: 50 * time.Millisecond}.Fetch(context.Background(), c, s.URL)
+			_, err := pagemeta.Options{Timeout: 50 * time.Millisecond}.Fetch(context.Background(), c, s.URL)
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("got %v; want context.DeadlineExceeded", err)
 			}
 			// The caller's own deadline, shorter than the timeout, wins too.
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
-			if _, err = metadata.Fetch(ctx, c, s.URL); !errors.Is(err, context.DeadlineExceeded) {
+			if _, err = pagemeta.Fetch(ctx, c, s.URL); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("caller's deadline: got %v; want context.DeadlineExceeded", err)
 			}
 		})
@@ -257,7 +257,7 @@ func TestFetchDeadline(t *testing.T) {
 	s, c := serve(t, func(w http.ResponseWriter, r *http.Request) { close(reached); <-r.Context().Done() })
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-reached; cancel() }()
-	if _, err := metadata.Fetch(ctx, c, s.URL); !errors.Is(err, context.Canceled) {
+	if _, err := pagemeta.Fetch(ctx, c, s.URL); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: got %v; want context.Canceled", err)
 	}
 }
@@ -273,7 +273,7 @@ func TestFetchRefusesWhatIsNotHTML(t *testing.T) {
 		page("text/html;;;", "<title>x</title>"),
 	} {
 		s, c := serve(t, h)
-		if _, err := metadata.Fetch(context.Background(), c, s.URL); !errors.Is(err, metadata.ErrNotHTML) {
+		if _, err := pagemeta.Fetch(context.Background(), c, s.URL); !errors.Is(err, pagemeta.ErrNotHTML) {
 			t.Errorf("got %v; want ErrNotHTML", err)
 		}
 	}
@@ -295,8 +295,8 @@ func TestFetchStatus(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, "<title>Not found</title>")
 	})
-	_, err := metadata.Fetch(context.Background(), c, s.URL)
-	var se *metadata.StatusError
+	_, err := pagemeta.Fetch(context.Background(), c, s.URL)
+	var se *pagemeta.StatusError
 	if !errors.As(err, &se) || se.StatusCode != http.StatusNotFound {
 		t.Fatalf("got %v; want a StatusError 404", err)
 	}
@@ -318,19 +318,19 @@ func TestFetchResolvesAgainstTheFinalURL(t *testing.T) {
 }
 
 // TestFetchIsGuarded: a redirect from the allowed server to the cloud metadata
-// address is refused with netguard's error, and so is the default client's
+// address is refused with safehttp's error, and so is the default client's
 // request to loopback.
 func TestFetchIsGuarded(t *testing.T) {
 	s, c := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
 	})
-	if _, err := metadata.Fetch(context.Background(), c, s.URL); !errors.Is(err, netguard.ErrRefused) {
-		t.Fatalf("redirect to metadata: got %v; want netguard.ErrRefused", err)
+	if _, err := pagemeta.Fetch(context.Background(), c, s.URL); !errors.Is(err, safehttp.ErrRefused) {
+		t.Fatalf("redirect to metadata: got %v; want safehttp.ErrRefused", err)
 	}
-	if _, err := metadata.Fetch(context.Background(), nil, s.URL); !errors.Is(err, netguard.ErrRefused) {
-		t.Fatalf("nil client to loopback: got %v; want netguard.ErrRefused", err)
+	if _, err := pagemeta.Fetch(context.Background(), nil, s.URL); !errors.Is(err, safehttp.ErrRefused) {
+		t.Fatalf("nil client to loopback: got %v; want safehttp.ErrRefused", err)
 	}
-	if _, err := metadata.Fetch(context.Background(), c, "ftp://example.com/"); !errors.Is(err, netguard.ErrRefused) {
-		t.Fatalf("ftp: got %v; want netguard.ErrRefused", err)
+	if _, err := pagemeta.Fetch(context.Background(), c, "ftp://example.com/"); !errors.Is(err, safehttp.ErrRefused) {
+		t.Fatalf("ftp: got %v; want safehttp.ErrRefused", err)
 	}
 }

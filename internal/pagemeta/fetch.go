@@ -4,8 +4,8 @@
 //
 // Fetch reads at most Options.MaxBytes (2 MiB) of the page, within
 // Options.Timeout (5 s) in all, through the HTTP client it is given, which should
-// be netguard's: the URL is a user's, and only public addresses may be called.
-package metadata
+// be safehttp's: the URL is a user's, and only public addresses may be called.
+package pagemeta
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 
 	"golang.org/x/net/html/charset"
 
-	"linkapi/internal/netguard"
+	"linkapi/internal/safehttp"
 )
 
 // Defaults of Options.
@@ -63,16 +63,16 @@ func Fetch(ctx context.Context, client *http.Client, rawURL string) (Page, error
 	return Options{}.Fetch(ctx, client, rawURL)
 }
 
-// Fetch GETs rawURL with client (a netguard client with default options when
+// Fetch GETs rawURL with client (a safehttp client with default options when
 // nil) and parses the page. It returns ErrNotHTML for a page that is not
 // text/html (one without a Content-Type is sniffed), a *StatusError for a status
-// other than 2xx, netguard's *RefusedError for an address or URL the guard
+// other than 2xx, safehttp's *RefusedError for an address or URL the guard
 // refuses, and context.DeadlineExceeded once the timeout or ctx's deadline has
 // passed. An empty page is no error: its Page holds only FaviconURL and FinalURL.
 func (o Options) Fetch(ctx context.Context, client *http.Client, rawURL string) (Page, error) {
 	o = o.withDefaults()
 	if client == nil {
-		client = netguard.NewClient(netguard.Options{})
+		client = safehttp.NewClient(safehttp.Options{})
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()

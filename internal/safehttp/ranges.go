@@ -1,4 +1,4 @@
-package netguard
+package safehttp
 
 import (
 	"net/netip"

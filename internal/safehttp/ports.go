@@ -1,4 +1,4 @@
-package netguard
+package safehttp
 
 // blockedPorts are the Fetch Standard's "bad ports" (fetch.spec.whatwg.org,
 // port blocking), which every browser refuses for http and https: services that

@@ -1,4 +1,4 @@
-package netguard_test
+package safehttp_test
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"linkapi/internal/netguard"
+	"linkapi/internal/safehttp"
 )
 
 // resolver answers from a map, and counts its lookups per name.
@@ -78,11 +78,11 @@ func (s *server) port() string { return strconv.Itoa(int(s.addr.Port())) }
 func ok(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }
 
 // refusal returns the *RefusedError in err, failing the test when there is none.
-func refusal(t *testing.T, err error, want netguard.Reason) *netguard.RefusedError {
+func refusal(t *testing.T, err error, want safehttp.Reason) *safehttp.RefusedError {
 	t.Helper()
-	var re *netguard.RefusedError
-	if !errors.As(err, &re) || !errors.Is(err, netguard.ErrRefused) {
-		t.Fatalf("got error %v; want a netguard refusal (%s)", err, want)
+	var re *safehttp.RefusedError
+	if !errors.As(err, &re) || !errors.Is(err, safehttp.ErrRefused) {
+		t.Fatalf("got error %v; want a safehttp refusal (%s)", err, want)
 	}
 	if re.Reason != want {
 		t.Fatalf("got refusal %q (%v); want %q", re.Reason, err, want)
@@ -103,7 +103,7 @@ func get(c *http.Client, url string) error {
 // literal, through the production guard (nothing allowed). The Control hook
 // refuses before the socket connects, so nothing leaves the machine.
 func TestRefusesAddressesAtDial(t *testing.T) {
-	c := netguard.NewClient(netguard.Options{})
+	c := safehttp.NewClient(safehttp.Options{})
 	for _, host := range []string{
 		"127.0.0.1", "127.1.2.3", "0.0.0.0", "10.0.0.1", "172.16.5.4", "192.168.0.1",
 		"169.254.169.254", "100.64.0.1", "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.1",
@@ -112,7 +112,7 @@ func TestRefusesAddressesAtDial(t *testing.T) {
 		"[fe80::1]", "[ff02::1]", "[2001:db8::1]",
 	} {
 		err := get(c, "http://"+host+":8080/")
-		re := refusal(t, err, netguard.ReasonAddress)
+		re := refusal(t, err, safehttp.ReasonAddress)
 		if re.Range == "" {
 			t.Errorf("%s: refusal names no range", host)
 		}
@@ -127,9 +127,9 @@ func TestRefusesNameResolvingToLoopback(t *testing.T) {
 		addrs("127.0.0.1"), addrs("::ffff:127.0.0.1"), addrs("::1", "127.0.0.1"),
 	} {
 		r := &resolver{answers: map[string][]netip.Addr{"evil.example": answer}}
-		c := netguard.NewClient(netguard.Options{Resolver: r})
+		c := safehttp.NewClient(safehttp.Options{Resolver: r})
 		err := get(c, "http://evil.example:"+internal.port()+"/")
-		refusal(t, err, netguard.ReasonAddress)
+		refusal(t, err, safehttp.ReasonAddress)
 	}
 	if n := internal.hits.Load(); n != 0 {
 		t.Fatalf("the loopback server got %d requests; want 0", n)
@@ -151,11 +151,11 @@ func TestRefusesEachNameAtEveryConnection(t *testing.T) {
 		}
 		return addrs("10.0.0.7")
 	}}
-	c := netguard.NewClient(netguard.Options{Resolver: r, Allow: []netip.AddrPort{allowed.addr}})
+	c := safehttp.NewClient(safehttp.Options{Resolver: r, Allow: []netip.AddrPort{allowed.addr}})
 	if err := get(c, "http://rebind.example:"+allowed.port()+"/"); err != nil {
 		t.Fatalf("first request: %v", err)
 	}
-	refusal(t, get(c, "http://rebind.example:"+allowed.port()+"/"), netguard.ReasonAddress)
+	refusal(t, get(c, "http://rebind.example:"+allowed.port()+"/"), safehttp.ReasonAddress)
 	if allowed.hits.Load() != 1 || internal.hits.Load() != 0 {
 		t.Fatalf("hits: allowed %d, internal %d; want 1 and 0", allowed.hits.Load(), internal.hits.Load())
 	}
@@ -166,7 +166,7 @@ func TestRefusesEachNameAtEveryConnection(t *testing.T) {
 func TestSkipsRefusedAddressesOfAName(t *testing.T) {
 	allowed := newServer(t, ok)
 	r := &resolver{answers: map[string][]netip.Addr{"mixed.example": addrs("127.0.0.2", "127.0.0.1")}}
-	c := netguard.NewClient(netguard.Options{Resolver: r, Allow: []netip.AddrPort{allowed.addr}})
+	c := safehttp.NewClient(safehttp.Options{Resolver: r, Allow: []netip.AddrPort{allowed.addr}})
 	if err := get(c, "http://mixed.example:"+allowed.port()+"/"); err != nil {
 		t.Fatalf("got %v; want the allowed address reached", err)
 	}
@@ -174,12 +174,12 @@ func TestSkipsRefusedAddressesOfAName(t *testing.T) {
 
 func TestRefusesNameWithoutAddress(t *testing.T) {
 	r := &resolver{answers: map[string][]netip.Addr{"empty.example": nil}}
-	c := netguard.NewClient(netguard.Options{Resolver: r})
-	refusal(t, get(c, "http://empty.example/"), netguard.ReasonNoAddress)
+	c := safehttp.NewClient(safehttp.Options{Resolver: r})
+	refusal(t, get(c, "http://empty.example/"), safehttp.ReasonNoAddress)
 	// An unknown name is the resolver's error, not a refusal.
 	err := get(c, "http://unknown.example/")
 	var dnsErr *net.DNSError
-	if !errors.As(err, &dnsErr) || errors.Is(err, netguard.ErrRefused) {
+	if !errors.As(err, &dnsErr) || errors.Is(err, safehttp.ErrRefused) {
 		t.Fatalf("got %v; want the resolver's DNSError", err)
 	}
 }
@@ -197,7 +197,7 @@ func TestRefusesRedirectToPrivate(t *testing.T) {
 		"metadata.example": addrs("169.254.169.254"),
 		"loop.example":     addrs("127.0.0.1"),
 	}}
-	c := netguard.NewClient(netguard.Options{Resolver: r, Allow: []netip.AddrPort{allowed.addr}})
+	c := safehttp.NewClient(safehttp.Options{Resolver: r, Allow: []netip.AddrPort{allowed.addr}})
 	for _, target = range []string{
 		internal.URL + "/",
 		"http://loop.example:" + internal.port() + "/",
@@ -206,7 +206,7 @@ func TestRefusesRedirectToPrivate(t *testing.T) {
 		"http://metadata.example/latest/meta-data/",
 		"http://[fd00:ec2::254]/latest/meta-data/",
 	} {
-		refusal(t, get(c, allowed.URL+"/"), netguard.ReasonAddress)
+		refusal(t, get(c, allowed.URL+"/"), safehttp.ReasonAddress)
 	}
 	if n := internal.hits.Load(); n != 0 {
 		t.Fatalf("the loopback server got %d requests; want 0", n)
@@ -223,14 +223,14 @@ func TestRedirectLimit(t *testing.T) {
 		}
 		ok(w, r)
 	})
-	c := netguard.NewClient(netguard.Options{Allow: []netip.AddrPort{allowed.addr}})
-	if err := get(c, allowed.URL+"/"+strconv.Itoa(netguard.MaxRedirects)); err != nil {
-		t.Fatalf("%d redirects: %v", netguard.MaxRedirects, err)
+	c := safehttp.NewClient(safehttp.Options{Allow: []netip.AddrPort{allowed.addr}})
+	if err := get(c, allowed.URL+"/"+strconv.Itoa(safehttp.MaxRedirects)); err != nil {
+		t.Fatalf("%d redirects: %v", safehttp.MaxRedirects, err)
 	}
 	before := allowed.hits.Load()
-	refusal(t, get(c, allowed.URL+"/"+strconv.Itoa(netguard.MaxRedirects+1)), netguard.ReasonRedirects)
-	if got := allowed.hits.Load() - before; got != netguard.MaxRedirects+1 {
-		t.Fatalf("%d requests for %d redirects; want %d", got, netguard.MaxRedirects+1, netguard.MaxRedirects+1)
+	refusal(t, get(c, allowed.URL+"/"+strconv.Itoa(safehttp.MaxRedirects+1)), safehttp.ReasonRedirects)
+	if got := allowed.hits.Load() - before; got != safehttp.MaxRedirects+1 {
+		t.Fatalf("%d requests for %d redirects; want %d", got, safehttp.MaxRedirects+1, safehttp.MaxRedirects+1)
 	}
 }
 
@@ -241,19 +241,19 @@ func TestRefusesSchemes(t *testing.T) {
 		w.Header().Set("Location", target)
 		w.WriteHeader(http.StatusFound)
 	})
-	c := netguard.NewClient(netguard.Options{Allow: []netip.AddrPort{allowed.addr}})
+	c := safehttp.NewClient(safehttp.Options{Allow: []netip.AddrPort{allowed.addr}})
 	bad := []string{"file:///etc/passwd", "ftp://example.com/", "gopher://127.0.0.1:70/", "ws://example.com/", "data:text/html,hi"}
 	for _, u := range bad {
-		refusal(t, get(c, u), netguard.ReasonScheme)
+		refusal(t, get(c, u), safehttp.ReasonScheme)
 	}
 	for _, target = range bad {
 		before := allowed.hits.Load()
-		refusal(t, get(c, allowed.URL+"/"), netguard.ReasonScheme)
+		refusal(t, get(c, allowed.URL+"/"), safehttp.ReasonScheme)
 		if allowed.hits.Load() != before+1 {
 			t.Fatalf("redirect to %s: want exactly the first request served", target)
 		}
 	}
-	if err := netguard.CheckURL(mustURL(t, "HTTPS://example.com/")); err != nil {
+	if err := safehttp.CheckURL(mustURL(t, "HTTPS://example.com/")); err != nil {
 		t.Fatalf("CheckURL(HTTPS://example.com/) = %v; want nil", err)
 	}
 }
@@ -269,19 +269,19 @@ func TestRefusesUserinfo(t *testing.T) {
 		}
 		ok(w, r)
 	})
-	c := netguard.NewClient(netguard.Options{Allow: []netip.AddrPort{allowed.addr}})
+	c := safehttp.NewClient(safehttp.Options{Allow: []netip.AddrPort{allowed.addr}})
 	withUser := strings.Replace(allowed.URL, "http://", "http://admin:secret@", 1) + "/"
 	err := get(c, withUser)
-	re := refusal(t, err, netguard.ReasonUserinfo)
+	re := refusal(t, err, safehttp.ReasonUserinfo)
 	if strings.Contains(err.Error(), "secret") || strings.Contains(re.URL, "secret") {
 		t.Fatalf("the refusal %q repeats the password", err)
 	}
-	refusal(t, get(c, strings.Replace(allowed.URL, "http://", "http://admin@", 1)+"/"), netguard.ReasonUserinfo)
+	refusal(t, get(c, strings.Replace(allowed.URL, "http://", "http://admin@", 1)+"/"), safehttp.ReasonUserinfo)
 	if n := allowed.hits.Load(); n != 0 {
 		t.Fatalf("server got %d requests; want 0", n)
 	}
 	target = withUser
-	refusal(t, get(c, allowed.URL+"/redirect"), netguard.ReasonUserinfo)
+	refusal(t, get(c, allowed.URL+"/redirect"), safehttp.ReasonUserinfo)
 	if n := allowed.hits.Load(); n != 1 {
 		t.Fatalf("server got %d requests; want only the redirect", n)
 	}
@@ -291,9 +291,9 @@ func TestRefusesUserinfo(t *testing.T) {
 // here) is refused before the socket connects.
 func TestRefusesBlockedPorts(t *testing.T) {
 	r := &resolver{answers: map[string][]netip.Addr{"mail.example": addrs("93.184.216.34")}}
-	c := netguard.NewClient(netguard.Options{Resolver: r})
+	c := safehttp.NewClient(safehttp.Options{Resolver: r})
 	for _, u := range []string{"http://mail.example:25/", "http://93.184.216.34:6667/", "https://[2606:4700::1]:22/"} {
-		re := refusal(t, get(c, u), netguard.ReasonPort)
+		re := refusal(t, get(c, u), safehttp.ReasonPort)
 		if !re.Addr.Addr().IsValid() {
 			t.Errorf("%s: refusal names no address", u)
 		}
@@ -318,7 +318,7 @@ func TestNoCredentialsOrCookies(t *testing.T) {
 		}
 		ok(w, r)
 	})
-	c := netguard.NewClient(netguard.Options{Allow: []netip.AddrPort{allowed.addr}})
+	c := safehttp.NewClient(safehttp.Options{Allow: []netip.AddrPort{allowed.addr}})
 	req, _ := http.NewRequest(http.MethodGet, allowed.URL+"/first", nil)
 	req.Header.Set("Authorization", "Bearer token")
 	req.Header.Set("Proxy-Authorization", "Basic eDp5")
@@ -335,8 +335,8 @@ func TestNoCredentialsOrCookies(t *testing.T) {
 		if s.auth != "" || s.proxyAuth != "" || s.cookie != "" {
 			t.Errorf("request %d carried credentials %+v", i, s)
 		}
-		if !strings.HasPrefix(s.agent, "linkapi/") || s.agent != netguard.UserAgent() {
-			t.Errorf("request %d User-Agent %q; want %q", i, s.agent, netguard.UserAgent())
+		if !strings.HasPrefix(s.agent, "linkapi/") || s.agent != safehttp.UserAgent() {
+			t.Errorf("request %d User-Agent %q; want %q", i, s.agent, safehttp.UserAgent())
 		}
 	}
 	if c.Jar != nil {
@@ -347,7 +347,7 @@ func TestNoCredentialsOrCookies(t *testing.T) {
 func TestUserAgentOption(t *testing.T) {
 	var agent atomic.Value
 	allowed := newServer(t, func(w http.ResponseWriter, r *http.Request) { agent.Store(r.UserAgent()); ok(w, r) })
-	c := netguard.NewClient(netguard.Options{UserAgent: "linkapi-webhooks/1", Allow: []netip.AddrPort{allowed.addr}})
+	c := safehttp.NewClient(safehttp.Options{UserAgent: "linkapi-webhooks/1", Allow: []netip.AddrPort{allowed.addr}})
 	if err := get(c, allowed.URL); err != nil {
 		t.Fatal(err)
 	}
@@ -357,18 +357,18 @@ func TestUserAgentOption(t *testing.T) {
 }
 
 func TestRefusedErrorMessages(t *testing.T) {
-	for _, e := range []*netguard.RefusedError{
-		{Reason: netguard.ReasonAddress, Addr: netip.MustParseAddrPort("127.0.0.1:80"), Range: "loopback"},
-		{Reason: netguard.ReasonPort, Addr: netip.MustParseAddrPort("8.8.8.8:25")},
-		{Reason: netguard.ReasonScheme, URL: "ftp://x/"},
-		{Reason: netguard.ReasonUserinfo, URL: "http://x/"},
-		{Reason: netguard.ReasonRedirects, URL: "http://x/"},
-		{Reason: netguard.ReasonNoAddress, URL: "x"},
+	for _, e := range []*safehttp.RefusedError{
+		{Reason: safehttp.ReasonAddress, Addr: netip.MustParseAddrPort("127.0.0.1:80"), Range: "loopback"},
+		{Reason: safehttp.ReasonPort, Addr: netip.MustParseAddrPort("8.8.8.8:25")},
+		{Reason: safehttp.ReasonScheme, URL: "ftp://x/"},
+		{Reason: safehttp.ReasonUserinfo, URL: "http://x/"},
+		{Reason: safehttp.ReasonRedirects, URL: "http://x/"},
+		{Reason: safehttp.ReasonNoAddress, URL: "x"},
 	} {
-		if msg := e.Error(); !strings.HasPrefix(msg, "netguard: refused ") {
+		if msg := e.Error(); !strings.HasPrefix(msg, "safehttp: refused ") {
 			t.Errorf("%s: message %q", e.Reason, msg)
 		}
-		if !errors.Is(fmt.Errorf("wrapped: %w", e), netguard.ErrRefused) {
+		if !errors.Is(fmt.Errorf("wrapped: %w", e), safehttp.ErrRefused) {
 			t.Errorf("%s: not ErrRefused", e.Reason)
 		}
 	}

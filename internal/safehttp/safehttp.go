@@ -1,4 +1,4 @@
-// Package netguard is the one outbound HTTP client of the server: page metadata
+// Package safehttp is the one outbound HTTP client of the server: page metadata
 // and webhook deliveries both go through it, so that neither can be turned
 // against the operator's own network (server-side request forgery).
 //
@@ -14,7 +14,7 @@
 // The client keeps no cookies, forwards no Authorization, Cookie or
 // Proxy-Authorization header, and ignores HTTP_PROXY and HTTPS_PROXY: a proxy
 // would make the connection for us, to an address the guard never sees.
-package netguard
+package safehttp
 
 import (
 	"context"
@@ -38,7 +38,7 @@ const MaxRedirects = 5
 
 // ErrRefused is matched (errors.Is) by every refusal of the guard; errors.As with
 // a *RefusedError gives the reason.
-var ErrRefused = errors.New("netguard: refused")
+var ErrRefused = errors.New("safehttp: refused")
 
 // Reason says which rule refused a request.
 type Reason string
@@ -66,19 +66,19 @@ type RefusedError struct {
 func (e *RefusedError) Error() string {
 	switch e.Reason {
 	case ReasonAddress:
-		return fmt.Sprintf("netguard: refused to connect to %s: %s address", e.Addr, e.Range)
+		return fmt.Sprintf("safehttp: refused to connect to %s: %s address", e.Addr, e.Range)
 	case ReasonPort:
-		return fmt.Sprintf("netguard: refused to connect to %s: port %d is not allowed", e.Addr, e.Addr.Port())
+		return fmt.Sprintf("safehttp: refused to connect to %s: port %d is not allowed", e.Addr, e.Addr.Port())
 	case ReasonScheme:
-		return fmt.Sprintf("netguard: refused %s: only http and https are allowed", e.URL)
+		return fmt.Sprintf("safehttp: refused %s: only http and https are allowed", e.URL)
 	case ReasonUserinfo:
-		return fmt.Sprintf("netguard: refused %s: credentials in the URL are not allowed", e.URL)
+		return fmt.Sprintf("safehttp: refused %s: credentials in the URL are not allowed", e.URL)
 	case ReasonRedirects:
-		return fmt.Sprintf("netguard: refused %s: more than %d redirects", e.URL, MaxRedirects)
+		return fmt.Sprintf("safehttp: refused %s: more than %d redirects", e.URL, MaxRedirects)
 	case ReasonNoAddress:
-		return fmt.Sprintf("netguard: refused %s: the name has no address", e.URL)
+		return fmt.Sprintf("safehttp: refused %s: the name has no address", e.URL)
 	}
-	return "netguard: refused"
+	return "safehttp: refused"
 }
 
 // Is makes errors.Is(err, ErrRefused) true for every RefusedError.
@@ -229,7 +229,7 @@ type guard struct {
 func (g *guard) control(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("netguard: cannot read the address %q being dialled: %w", address, err)
+		return fmt.Errorf("safehttp: cannot read the address %q being dialled: %w", address, err)
 	}
 	ap = netip.AddrPortFrom(ap.Addr().WithZone(""), ap.Port())
 	if slices.Contains(g.allow, ap) {
@@ -247,7 +247,7 @@ func (g *guard) dialContext(ctx context.Context, network, address string) (net.C
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil {
-		return nil, fmt.Errorf("netguard: bad port in %q", address)
+		return nil, fmt.Errorf("safehttp: bad port in %q", address)
 	}
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {
