@@ -30,13 +30,13 @@ const (
 )
 
 // ErrNotHTML is returned for a response whose Content-Type is not text/html.
-var ErrNotHTML = errors.New("metadata: the page is not text/html")
+var ErrNotHTML = errors.New("pagemeta: the page is not text/html")
 
 // StatusError is returned for a response whose status is not 2xx.
 type StatusError struct{ StatusCode int }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("metadata: the page answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	return fmt.Sprintf("pagemeta: the page answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 }
 
 // Options tune Fetch. A zero field takes its default.
@@ -78,7 +78,7 @@ func (o Options) Fetch(ctx context.Context, client *http.Client, rawURL string) 
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return Page{}, fmt.Errorf("metadata: %w", err)
+		return Page{}, fmt.Errorf("pagemeta: %w", err)
 	}
 	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1")
 	resp, err := client.Do(req)

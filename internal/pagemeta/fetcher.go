@@ -16,7 +16,7 @@ const MaxTimeout = time.Minute
 
 // ErrDisabled is returned by the Fetcher of a server that does not fetch pages
 // (LINKAPI_FETCH_METADATA=false).
-var ErrDisabled = errors.New("metadata: fetching pages is turned off")
+var ErrDisabled = errors.New("pagemeta: fetching pages is turned off")
 
 // Fetcher reads a page's metadata; the GraphQL layer holds one.
 type Fetcher interface {
