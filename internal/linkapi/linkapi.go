@@ -24,15 +24,23 @@ type Account struct {
 	PasswordChangedAt time.Time
 }
 
-// Link is a URL saved by an account.
+// Link is a URL saved by an account. Unread, Archived and Favorite are its
+// reading-list state; Notes are the account's own words on it; FaviconURL and
+// PreviewImageURL come from the page's metadata.
 type Link struct {
-	ID          int64
-	AccountID   int64
-	URL         string
-	Title       *string
-	Description *string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID              int64
+	AccountID       int64
+	URL             string
+	Title           *string
+	Description     *string
+	Notes           *string
+	Unread          bool
+	Archived        bool
+	Favorite        bool
+	FaviconURL      *string
+	PreviewImageURL *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Tag is a name an account gives to some of its links. LinkCount, when not nil, is
@@ -97,6 +105,10 @@ type LinkCreate struct {
 	URL         string
 	Title       *string
 	Description *string
+	Notes       *string
+	Unread      bool
+	Archived    bool
+	Favorite    bool
 	Tags        []string
 	AccountID   *int64
 }
@@ -106,6 +118,10 @@ type LinkUpdate struct {
 	URL         *string
 	Title       *string
 	Description *string
+	Notes       *string
+	Unread      *bool
+	Archived    *bool
+	Favorite    *bool
 }
 
 // TagCreate holds the fields of a new tag.

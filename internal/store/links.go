@@ -31,6 +31,51 @@ func (s *Store) findLink(ctx context.Context, a access, id int64) (*linkRow, err
 	return &row, nil
 }
 
+// FindLinkByURL returns the caller's own link whose URL normalises as url does
+// (see linkapi.NormalizeURL), the first saved when there are several; NOT_FOUND
+// when the caller has none, BAD_USER_INPUT for a URL that is not http or https.
+// An administrator's links of other accounts are not looked at.
+func (s *Store) FindLinkByURL(ctx context.Context, url string) (*linkapi.Link, error) {
+	if _, err := linkapi.NormalizeURL(url); err != nil {
+		return nil, err
+	}
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tn, err := s.as(ctx, reading, c.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	row, err := linkByURL(tn, url, 0)
+	if err != nil || row == nil {
+		return nil, translate(errOrNotFound(err), "link")
+	}
+	return row.domain(), nil
+}
+
+// linkByURL returns the tenant's first saved link whose URL normalises as url
+// does, other than the link except; nil when there is none.
+func linkByURL(tn tenant, url string, except int64) (*linkRow, error) {
+	var rows []linkRow
+	tx := tn.table(&linkRow{}).Where("links.url_hash = ?", linkapi.URLKey(url))
+	if except != 0 {
+		tx = tx.Where("links.id <> ?", except)
+	}
+	if err := tx.Order("links.id").Limit(1).Find(&rows).Error; err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
+// errOrNotFound returns err, or gorm.ErrRecordNotFound when it is nil.
+func errOrNotFound(err error) error {
+	if err == nil {
+		return gorm.ErrRecordNotFound
+	}
+	return err
+}
+
 // linkQuery applies filter (but not paging) to a tenant-confined links query;
 // BAD_USER_INPUT for a search longer than MaxSearchLength.
 func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm.DB, error) {

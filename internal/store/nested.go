@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -111,9 +112,9 @@ func linkPages(tn tenant, tx *gorm.DB, parent string, p linkapi.Page) (map[int64
 		parent int64
 	}
 	pages := ranked(tn, tx, linkColumns, parent, "links.id", p).
-		Select("id, account_id, url, title, description, created_at, updated_at, parent_id")
+		Select(strings.ReplaceAll(linkColumns, "links.", "") + ", parent_id")
 	rows, err := scanRows(pages, func(rows *sql.Rows, r *rankedLink) error {
-		return rows.Scan(&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.CreatedAt, &r.UpdatedAt, &r.parent)
+		return rows.Scan(linkFields(&r.linkRow, &r.parent)...)
 	})
 	if err != nil {
 		return nil, err
