@@ -32,6 +32,9 @@ func parseOptionalID(s *string) (*int64, error) {
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
 
+// isTrue reads an optional Boolean argument that defaults to false.
+func isTrue(b *bool) bool { return b != nil && *b }
+
 // cursorPrefix versions the cursor format; cursors are opaque to clients.
 const cursorPrefix = "v1:"
 

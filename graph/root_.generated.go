@@ -88,14 +88,20 @@ type ComplexityRoot struct {
 	}
 
 	Link struct {
-		Account     func(childComplexity int) int
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Tags        func(childComplexity int) int
-		Title       func(childComplexity int) int
-		URL         func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
+		Account         func(childComplexity int) int
+		Archived        func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Description     func(childComplexity int) int
+		FaviconURL      func(childComplexity int) int
+		Favorite        func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Notes           func(childComplexity int) int
+		PreviewImageURL func(childComplexity int) int
+		Tags            func(childComplexity int) int
+		Title           func(childComplexity int) int
+		URL             func(childComplexity int) int
+		Unread          func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	LinkConnection struct {
@@ -378,6 +384,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Link.Account(childComplexity), true
+	case "Link.archived":
+		if e.ComplexityRoot.Link.Archived == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Archived(childComplexity), true
 	case "Link.createdAt":
 		if e.ComplexityRoot.Link.CreatedAt == nil {
 			break
@@ -390,12 +402,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Link.Description(childComplexity), true
+	case "Link.faviconUrl":
+		if e.ComplexityRoot.Link.FaviconURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.FaviconURL(childComplexity), true
+	case "Link.favorite":
+		if e.ComplexityRoot.Link.Favorite == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Favorite(childComplexity), true
 	case "Link.id":
 		if e.ComplexityRoot.Link.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Link.ID(childComplexity), true
+	case "Link.notes":
+		if e.ComplexityRoot.Link.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Notes(childComplexity), true
+	case "Link.previewImageUrl":
+		if e.ComplexityRoot.Link.PreviewImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.PreviewImageURL(childComplexity), true
 	case "Link.tags":
 		if e.ComplexityRoot.Link.Tags == nil {
 			break
@@ -414,6 +450,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Link.URL(childComplexity), true
+	case "Link.unread":
+		if e.ComplexityRoot.Link.Unread == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Unread(childComplexity), true
 	case "Link.updatedAt":
 		if e.ComplexityRoot.Link.UpdatedAt == nil {
 			break
@@ -1004,20 +1046,44 @@ type CreatedApiToken {
 }
 
 input CreateLinkInput {
-  "An http or https URL."
+  """
+  An http or https URL. Saving a URL the account already has (after the
+  normalisation checkUrl describes) is CONFLICT, with the saved link's id in
+  extensions.existingLinkId.
+  """
   url: String!
   title: String
   description: String
+  "The account's own notes on the link."
+  notes: String
+  "On the reading list: false unless given."
+  unread: Boolean
+  archived: Boolean
+  favorite: Boolean
   "Tag names; missing tags are created."
   tags: [String!]
   "Administrators only; others may name only their own account."
   accountId: ID
+  """
+  Whether to fetch the page's title, description, favicon and preview image.
+  Default: true when no title is given. Accepted; pages are not fetched yet.
+  """
+  fetchMetadata: Boolean
 }
 
+"""
+The fields to change; those left out stay as they are, and an empty string
+clears title, description or notes. A url another of the account's links has
+is CONFLICT, as in createLink.
+"""
 input UpdateLinkInput {
   url: String
   title: String
   description: String
+  notes: String
+  unread: Boolean
+  archived: Boolean
+  favorite: Boolean
 }
 
 input CreateTagInput {
@@ -1037,6 +1103,16 @@ type Link {
   url: String!
   title: String
   description: String
+  "The account's own notes on the link."
+  notes: String
+  "On the reading list, not yet read."
+  unread: Boolean!
+  archived: Boolean!
+  favorite: Boolean!
+  "The page's icon, from its metadata."
+  faviconUrl: String
+  "The page's preview image (og:image, twitter:image), from its metadata."
+  previewImageUrl: String
   tags: [Tag!]! @hasScope(scopes: ["tags:read"])
   account: Account! @hasScope(scopes: ["account:read"])
   createdAt: Time!
@@ -1240,6 +1316,18 @@ func (ec *executionContext) childFields_Link(ctx context.Context, field graphql.
 		return ec.fieldContext_Link_title(ctx, field)
 	case "description":
 		return ec.fieldContext_Link_description(ctx, field)
+	case "notes":
+		return ec.fieldContext_Link_notes(ctx, field)
+	case "unread":
+		return ec.fieldContext_Link_unread(ctx, field)
+	case "archived":
+		return ec.fieldContext_Link_archived(ctx, field)
+	case "favorite":
+		return ec.fieldContext_Link_favorite(ctx, field)
+	case "faviconUrl":
+		return ec.fieldContext_Link_faviconUrl(ctx, field)
+	case "previewImageUrl":
+		return ec.fieldContext_Link_previewImageUrl(ctx, field)
 	case "tags":
 		return ec.fieldContext_Link_tags(ctx, field)
 	case "account":

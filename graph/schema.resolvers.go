@@ -74,10 +74,15 @@ func (r *mutationResolver) CreateLink(ctx context.Context, input model.CreateLin
 	if err != nil {
 		return nil, err
 	}
+	// input.FetchMetadata is accepted; pages are not fetched yet.
 	return r.LinkService.CreateLink(ctx, linkapi.LinkCreate{
 		URL:         input.URL,
 		Title:       input.Title,
 		Description: input.Description,
+		Notes:       input.Notes,
+		Unread:      isTrue(input.Unread),
+		Archived:    isTrue(input.Archived),
+		Favorite:    isTrue(input.Favorite),
 		Tags:        input.Tags,
 		AccountID:   accountID,
 	})
@@ -89,7 +94,10 @@ func (r *mutationResolver) UpdateLink(ctx context.Context, id string, input mode
 	if err != nil {
 		return nil, err
 	}
-	return r.LinkService.UpdateLink(ctx, linkID, linkapi.LinkUpdate{URL: input.URL, Title: input.Title, Description: input.Description})
+	return r.LinkService.UpdateLink(ctx, linkID, linkapi.LinkUpdate{
+		URL: input.URL, Title: input.Title, Description: input.Description, Notes: input.Notes,
+		Unread: input.Unread, Archived: input.Archived, Favorite: input.Favorite,
+	})
 }
 
 // DeleteLink is the resolver for the deleteLink field.

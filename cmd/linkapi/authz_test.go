@@ -571,7 +571,8 @@ func TestAuthz(t *testing.T) {
 				s.ok(t, g.token(azAdmin), `mutation($id: ID!, $s: [String!]!) { setAccountScopes(id: $id, scopes: $s) { id } }`,
 					map[string]any{"id": azStr(g.owner.id), "s": scopes})
 			}
-			createLink := `mutation { createLink(input: {url: "https://example.com/narrowed"}) { id } }`
+			// Each createLink saves a URL of its own: the same one twice is CONFLICT.
+			createLink := `mutation($u: String!) { createLink(input: {url: $u}) { id } }`
 			createTag := `mutation($n: String!) { createTag(input: {name: $n}) { id } }`
 			links := `{ links { totalCount } }`
 			me := `{ me { id } }`
@@ -609,6 +610,9 @@ func TestAuthz(t *testing.T) {
 			for _, st := range steps {
 				if st.scopes != nil {
 					setScopes(st.scopes...)
+				}
+				if st.query == createLink {
+					st.vars = map[string]any{"u": "https://example.com/" + g.uniq("narrowed")}
 				}
 				t.Run(st.name, func(t *testing.T) {
 					f.expect(t, token, st.field, st.query, st.vars, st.want, st.write)

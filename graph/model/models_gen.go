@@ -29,14 +29,25 @@ type CreateAccountInput struct {
 }
 
 type CreateLinkInput struct {
-	// An http or https URL.
+	// An http or https URL. Saving a URL the account already has (after the
+	// normalisation checkUrl describes) is CONFLICT, with the saved link's id in
+	// extensions.existingLinkId.
 	URL         string  `json:"url"`
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// The account's own notes on the link.
+	Notes *string `json:"notes,omitempty"`
+	// On the reading list: false unless given.
+	Unread   *bool `json:"unread,omitempty"`
+	Archived *bool `json:"archived,omitempty"`
+	Favorite *bool `json:"favorite,omitempty"`
 	// Tag names; missing tags are created.
 	Tags []string `json:"tags,omitempty"`
 	// Administrators only; others may name only their own account.
 	AccountID *string `json:"accountId,omitempty"`
+	// Whether to fetch the page's title, description, favicon and preview image.
+	// Default: true when no title is given. Accepted; pages are not fetched yet.
+	FetchMetadata *bool `json:"fetchMetadata,omitempty"`
 }
 
 type CreateTagInput struct {
@@ -72,8 +83,15 @@ type TagEdge struct {
 	Node   *linkapi.Tag `json:"node"`
 }
 
+// The fields to change; those left out stay as they are, and an empty string
+// clears title, description or notes. A url another of the account's links has
+// is CONFLICT, as in createLink.
 type UpdateLinkInput struct {
 	URL         *string `json:"url,omitempty"`
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
+	Notes       *string `json:"notes,omitempty"`
+	Unread      *bool   `json:"unread,omitempty"`
+	Archived    *bool   `json:"archived,omitempty"`
+	Favorite    *bool   `json:"favorite,omitempty"`
 }

@@ -129,7 +129,7 @@ func (s *Store) CountLinks(ctx context.Context, filter linkapi.LinkFilter) (int,
 	return int(n), err
 }
 
-func validateLink(url *string, title, description *string) error {
+func validateLink(url *string, title, description, notes *string) error {
 	if url != nil {
 		if err := linkapi.ValidateURL(*url); err != nil {
 			return err
@@ -138,14 +138,32 @@ func validateLink(url *string, title, description *string) error {
 	if err := linkapi.ValidateText("title", title, linkapi.MaxTitleLength); err != nil {
 		return err
 	}
+	if err := linkapi.ValidateText("notes", notes, linkapi.MaxNotesLength); err != nil {
+		return err
+	}
 	return linkapi.ValidateText("description", description, linkapi.MaxDescriptionLength)
+}
+
+// refuseDuplicate returns CONFLICT, naming the link, when the tenant has a link
+// other than except whose URL normalises as url does. Run in a transaction that
+// holds lockUsage, it sees every link written before it: writers of one account
+// take turns on that lock.
+func refuseDuplicate(tx tenant, url string, except int64) error {
+	dup, err := linkByURL(tx, url, except)
+	if err != nil || dup == nil {
+		return err
+	}
+	e := linkapi.Errorf(linkapi.ECONFLICT, "the account already has a link to this URL")
+	e.ExistingLinkID = dup.ID
+	return e
 }
 
 // CreateLink saves a link in the caller's account (or, for an administrator, the
 // named one), creating missing tags by name. BAD_USER_INPUT, FORBIDDEN or NOT_FOUND;
-// BAD_USER_INPUT too when the account's quota has no room for the link.
+// BAD_USER_INPUT too when the account's quota has no room for the link; CONFLICT,
+// with the ExistingLinkID, when the account has a link whose URL normalises the same.
 func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi.Link, error) {
-	if err := validateLink(&in.URL, in.Title, in.Description); err != nil {
+	if err := validateLink(&in.URL, in.Title, in.Description, in.Notes); err != nil {
 		return nil, err
 	}
 	names, err := linkapi.NormalizeTagNames(in.Tags)
@@ -160,10 +178,14 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 		return nil, err
 	}
 	now := s.now()
-	row := linkRow{URL: in.URL, Title: in.Title, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	row := linkRow{URL: in.URL, Title: in.Title, Description: in.Description, Notes: emptyToNil(in.Notes),
+		Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: now, UpdatedAt: now}
 	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
 		u, err := s.lockUsage(tx)
 		if err != nil {
+			return err
+		}
+		if err := refuseDuplicate(tx, in.URL, 0); err != nil {
 			return err
 		}
 		if err := u.add(1, row.textBytes()); err != nil {
@@ -213,9 +235,10 @@ func pair(tx tenant, linkID, tagID int64, now time.Time) error {
 }
 
 // UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT, the
-// latter also when longer text would take the account past its quota.
+// latter also when longer text would take the account past its quota; CONFLICT,
+// with the ExistingLinkID, for a URL another of the account's links has.
 func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate) (*linkapi.Link, error) {
-	if err := validateLink(upd.URL, upd.Title, upd.Description); err != nil {
+	if err := validateLink(upd.URL, upd.Title, upd.Description, upd.Notes); err != nil {
 		return nil, err
 	}
 	found, err := s.findLink(ctx, writing, id)
@@ -233,7 +256,10 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		}
 		before := row.textBytes()
 		if upd.URL != nil {
-			row.URL = *upd.URL
+			if err := refuseDuplicate(tx, *upd.URL, row.ID); err != nil {
+				return err
+			}
+			row.setURL(*upd.URL)
 		}
 		if upd.Title != nil {
 			row.Title = emptyToNil(upd.Title)
@@ -241,11 +267,18 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		if upd.Description != nil {
 			row.Description = emptyToNil(upd.Description)
 		}
+		if upd.Notes != nil {
+			row.Notes = emptyToNil(upd.Notes)
+		}
+		setBool(&row.Unread, upd.Unread)
+		setBool(&row.Archived, upd.Archived)
+		setBool(&row.Favorite, upd.Favorite)
 		row.UpdatedAt = s.now()
 		if err := u.add(0, row.textBytes()-before); err != nil {
 			return err
 		}
-		return tx.table(row).Select("url", "title", "description", "updated_at").Updates(row).Error
+		return tx.table(row).Select("url", "url_hash", "title", "description", "notes", "unread", "archived", "favorite", "updated_at").
+			Updates(row).Error
 	})
 	if err != nil {
 		return nil, translate(err, "link")
@@ -264,6 +297,13 @@ func lockLink(tx tenant, id int64) (*linkRow, error) {
 		return nil, translate(err, "link")
 	}
 	return &row, nil
+}
+
+// setBool sets *dst to *v when v is given.
+func setBool(dst *bool, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // emptyToNil turns an explicit empty string into NULL, so that "" clears a field.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// linkFields is what the reading-list tests read of a link.
+const linkFields = `id url title notes unread archived favorite faviconUrl previewImageUrl`
+
+// TestLinkState saves and changes a link's reading-list state and notes: they
+// default to false and null, each is set on its own, an empty string clears the
+// notes, and notes too long are refused without a change.
+func TestLinkState(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+
+		plain := get(t, s.ok(t, ann, `mutation { createLink(input: {url: "https://example.com/plain"}) { `+linkFields+` } }`, nil), "createLink")
+		wantLink(t, plain, map[string]any{"notes": nil, "unread": false, "archived": false, "favorite": false, "faviconUrl": nil, "previewImageUrl": nil})
+
+		d := s.ok(t, ann, `mutation { createLink(input: {url: "https://example.com/later", notes: "read on the train", unread: true, favorite: true, fetchMetadata: false}) { `+linkFields+` } }`, nil)
+		later := get(t, d, "createLink")
+		wantLink(t, later, map[string]any{"title": nil, "notes": "read on the train", "unread": true, "archived": false, "favorite": true})
+		id := str(t, later, "id")
+
+		upd := `mutation($id: ID!, $in: UpdateLinkInput!) { updateLink(id: $id, input: $in) { ` + linkFields + ` } }`
+		got := get(t, s.ok(t, ann, upd, map[string]any{"id": id, "in": map[string]any{"unread": false, "archived": true}}), "updateLink")
+		wantLink(t, got, map[string]any{"notes": "read on the train", "unread": false, "archived": true, "favorite": true})
+		got = get(t, s.ok(t, ann, upd, map[string]any{"id": id, "in": map[string]any{"notes": ""}}), "updateLink")
+		wantLink(t, got, map[string]any{"notes": nil, "unread": false, "archived": true, "favorite": true})
+
+		long := strings.Repeat("n", 8193)
+		if r := s.do(t, ann, upd, map[string]any{"id": id, "in": map[string]any{"notes": long, "favorite": false}}); r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("updateLink with notes of 8193 characters: got %q, want BAD_USER_INPUT", r.Code())
+		}
+		if r := s.do(t, ann, `mutation($n: String) { createLink(input: {url: "https://example.com/long", notes: $n}) { id } }`, map[string]any{"n": long}); r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("createLink with notes of 8193 characters: got %q, want BAD_USER_INPUT", r.Code())
+		}
+		got = get(t, s.ok(t, ann, `query($id: ID!) { link(id: $id) { `+linkFields+` } }`, map[string]any{"id": id}), "link")
+		wantLink(t, got, map[string]any{"notes": nil, "unread": false, "archived": true, "favorite": true})
+		if n := get(t, s.ok(t, ann, `{ links { totalCount } }`, nil), "links", "totalCount"); n != float64(2) {
+			t.Errorf("links after the refused create: got %v, want 2", n)
+		}
+	})
+}
+
+// TestDuplicateURLs refuses to save a URL the account already has, after
+// normalisation, with CONFLICT naming the saved link, in createLink and in
+// updateLink; another account, or the same link, may have it.
+func TestDuplicateURLs(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+		s.createAccount(t, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		bob := s.login(t, "bob@example.com", "bob-password")
+		create := `mutation($u: String!) { createLink(input: {url: $u, tags: ["dup"]}) { id } }`
+		first := str(t, s.ok(t, ann, create, map[string]any{"u": "https://example.com/page?x=1"}), "createLink", "id")
+		other := str(t, s.ok(t, ann, create, map[string]any{"u": "https://example.com/other"}), "createLink", "id")
+
+		for _, u := range []string{"https://example.com/page?x=1", "HTTPS://EXAMPLE.com:443/page?x=1#part"} {
+			r := s.do(t, ann, create, map[string]any{"u": u})
+			if r.Code() != "CONFLICT" || r.Errors[0].Extensions["existingLinkId"] != first {
+				t.Errorf("createLink %s again: got %s, want CONFLICT with existingLinkId %s", u, r.Raw, first)
+			}
+		}
+		// Path and query are kept as written: these are other pages.
+		s.ok(t, ann, create, map[string]any{"u": "https://example.com/PAGE?x=1"})
+		s.ok(t, ann, create, map[string]any{"u": "https://example.com/page?x=2"})
+		// Bob has his own links.
+		s.ok(t, bob, create, map[string]any{"u": "https://example.com/page?x=1"})
+
+		upd := `mutation($id: ID!, $u: String!) { updateLink(id: $id, input: {url: $u, title: "moved"}) { id url title } }`
+		r := s.do(t, ann, upd, map[string]any{"id": other, "u": "https://Example.com/page?x=1"})
+		if r.Code() != "CONFLICT" || r.Errors[0].Extensions["existingLinkId"] != first {
+			t.Errorf("updateLink to another link's URL: got %s, want CONFLICT with existingLinkId %s", r.Raw, first)
+		}
+		got := get(t, s.ok(t, ann, `query($id: ID!) { link(id: $id) { url title } }`, map[string]any{"id": other}), "link")
+		if str(t, got, "url") != "https://example.com/other" || get(t, got, "title") != nil {
+			t.Errorf("link after the refused update: got %v, want it unchanged", got)
+		}
+		// A link may take another spelling of its own URL.
+		got = get(t, s.ok(t, ann, upd, map[string]any{"id": first, "u": "https://EXAMPLE.com/page?x=1"}), "updateLink")
+		if str(t, got, "url") != "https://EXAMPLE.com/page?x=1" {
+			t.Errorf("link after updating its own URL: got %v", got)
+		}
+		if n := get(t, s.ok(t, ann, `{ links { totalCount } }`, nil), "links", "totalCount"); n != float64(4) {
+			t.Errorf("ann's links: got %v, want 4", n)
+		}
+	})
+}
+
+// wantLink checks the given fields of a link of a response.
+func wantLink(t *testing.T, link any, want map[string]any) {
+	t.Helper()
+	for k, v := range want {
+		if got := get(t, link, k); got != v {
+			t.Errorf("%s: got %v, want %v", k, got, v)
+		}
+	}
+}
