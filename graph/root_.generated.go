@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"linkapi/graph/model"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -146,7 +147,7 @@ type ComplexityRoot struct {
 		Accounts        func(childComplexity int, first *int, after *string) int
 		ExportBookmarks func(childComplexity int, accountID *string) int
 		Link            func(childComplexity int, id string) int
-		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string) int
+		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) int
 		Me              func(childComplexity int) int
 		Tag             func(childComplexity int, id string) int
 		Tags            func(childComplexity int, first *int, after *string, accountID *string) int
@@ -752,7 +753,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Links(childComplexity, args["first"].(*int), args["after"].(*string), args["tag"].(*string), args["search"].(*string), args["accountId"].(*string)), true
+		return e.ComplexityRoot.Query.Links(childComplexity, args["first"].(*int), args["after"].(*string), args["tag"].(*string), args["search"].(*string), args["accountId"].(*string), args["unread"].(*bool), args["archived"].(*bool), args["favorite"].(*bool), args["tags"].([]string), args["anyTags"].([]string), args["excludeTags"].([]string), args["updatedSince"].(*time.Time), args["orderBy"].(*model.LinkOrder)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -961,12 +962,30 @@ type Query {
   "A link by id; null when it does not exist or belongs to another account."
   link(id: ID!): Link @hasScope(scopes: ["links:read"])
   """
-  Links, newest first. tag filters by tag name (which needs tags:read), search
-  matches URL and title.
+  Links, newest first unless orderBy says otherwise. search matches URL and
+  title; unread, archived and favorite keep the links in that state; tag and
+  tags keep links carrying every one of the names, anyTags those carrying at
+  least one, excludeTags those carrying none (each list at most 20 names, and
+  naming tags needs tags:read); updatedSince keeps links changed at or after
+  that time. Every filter given applies. A cursor (after) is valid only for the
+  orderBy it was made under: another is BAD_USER_INPUT.
   accountId is for administrators; others may name only their own account.
   """
-  links(first: Int, after: String, tag: String @hasScope(scopes: ["tags:read"]), search: String, accountId: ID): LinkConnection!
-    @hasScope(scopes: ["links:read"])
+  links(
+    first: Int
+    after: String
+    tag: String @hasScope(scopes: ["tags:read"])
+    search: String
+    accountId: ID
+    unread: Boolean
+    archived: Boolean
+    favorite: Boolean
+    tags: [String!] @hasScope(scopes: ["tags:read"])
+    anyTags: [String!] @hasScope(scopes: ["tags:read"])
+    excludeTags: [String!] @hasScope(scopes: ["tags:read"])
+    updatedSince: Time
+    orderBy: LinkOrder = CREATED_DESC
+  ): LinkConnection! @hasScope(scopes: ["links:read"])
   "A tag by id; null when it does not exist or belongs to another account."
   tag(id: ID!): Tag @hasScope(scopes: ["tags:read"])
   "Tags, newest first."
@@ -1043,6 +1062,24 @@ type CreatedApiToken {
   "Send as Authorization: Bearer <token>. Shown only once."
   token: String!
   apiToken: ApiToken!
+}
+
+"""
+How links are listed. Ties are broken by id, in the same direction. Nested
+lists of links (Tag.links, Account.links) are CREATED_DESC.
+"""
+enum LinkOrder {
+  "Newest first by createdAt (an imported link keeps its ADD_DATE). The default."
+  CREATED_DESC
+  "Oldest first by createdAt."
+  CREATED_ASC
+  "Most recently changed first, by updatedAt."
+  UPDATED_DESC
+  """
+  By title, links without a title first; in the database's collation
+  (case-insensitive on MySQL and MariaDB, by code point on SQLite).
+  """
+  TITLE_ASC
 }
 
 input CreateLinkInput {
@@ -1122,6 +1159,7 @@ type Link {
 type Tag {
   id: ID!
   name: String!
+  "The tag's links, newest first (CREATED_DESC)."
   links(first: Int, after: String): LinkConnection! @hasScope(scopes: ["links:read"])
   account: Account! @hasScope(scopes: ["account:read"])
   createdAt: Time!
@@ -1132,6 +1170,7 @@ type Account {
   email: String!
   scopes: [String!]!
   createdAt: Time!
+  "The account's links, newest first (CREATED_DESC)."
   links(first: Int, after: String): LinkConnection! @hasScope(scopes: ["links:read"])
   tags(first: Int, after: String): TagConnection! @hasScope(scopes: ["tags:read"])
 }

@@ -55,7 +55,7 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Me(ctx context.Context) (*linkapi.Account, error)
 	Link(ctx context.Context, id string) (*linkapi.Link, error)
-	Links(ctx context.Context, first *int, after *string, tag *string, search *string, accountID *string) (*model.LinkConnection, error)
+	Links(ctx context.Context, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) (*model.LinkConnection, error)
 	Tag(ctx context.Context, id string) (*linkapi.Tag, error)
 	Tags(ctx context.Context, first *int, after *string, accountID *string) (*model.TagConnection, error)
 	Account(ctx context.Context, id string) (*linkapi.Account, error)
@@ -564,6 +564,64 @@ func (ec *executionContext) field_Query_links_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["accountId"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "unread",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["unread"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "archived",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["archived"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "favorite",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["favorite"] = arg7
+
+	arg8, err := ec.field_Query_links_argsTags(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["tags"] = arg8
+
+	arg9, err := ec.field_Query_links_argsAnyTags(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["anyTags"] = arg9
+
+	arg10, err := ec.field_Query_links_argsExcludeTags(ctx, rawArgs)
+	if err != nil {
+		return nil, err
+	}
+	args["excludeTags"] = arg10
+	arg11, err := graphql.ProcessArgField(ctx, rawArgs, "updatedSince",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["updatedSince"] = arg11
+	arg12, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.LinkOrder, error) {
+			return ec.unmarshalOLinkOrder2ᚖlinkapiᚋgraphᚋmodelᚐLinkOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg12
 	return args, nil
 }
 
@@ -612,6 +670,150 @@ func (ec *executionContext) field_Query_links_argsTag(
 	} else {
 		var zeroVal *string
 		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_links_argsTags(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	if _, ok := rawArgs["tags"]; !ok {
+		var zeroVal []string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("tags"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["tags"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"tags:read"})
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.HasScope == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive hasScope is not implemented")
+		}
+		return ec.Directives.HasScope(ctx, rawArgs, directive0, scopes)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_links_argsAnyTags(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	if _, ok := rawArgs["anyTags"]; !ok {
+		var zeroVal []string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("anyTags"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["anyTags"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"tags:read"})
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.HasScope == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive hasScope is not implemented")
+		}
+		return ec.Directives.HasScope(ctx, rawArgs, directive0, scopes)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
+	}
+}
+
+func (ec *executionContext) field_Query_links_argsExcludeTags(
+	ctx context.Context,
+	rawArgs map[string]any,
+) ([]string, error) {
+	if _, ok := rawArgs["excludeTags"]; !ok {
+		var zeroVal []string
+		return zeroVal, nil
+	}
+
+	ctx = graphql.WithPathContext(ctx, graphql.NewPathWithField("excludeTags"))
+	directive0 := func(ctx context.Context) (any, error) {
+		tmp, ok := rawArgs["excludeTags"]
+		if !ok {
+			var zeroVal []string
+			return zeroVal, nil
+		}
+		return ec.unmarshalOString2ᚕstringᚄ(ctx, tmp)
+	}
+
+	directive1 := func(ctx context.Context) (any, error) {
+		scopes, err := ec.unmarshalNString2ᚕstringᚄ(ctx, []any{"tags:read"})
+		if err != nil {
+			var zeroVal []string
+			return zeroVal, err
+		}
+		if ec.Directives.HasScope == nil {
+			var zeroVal []string
+			return zeroVal, errors.New("directive hasScope is not implemented")
+		}
+		return ec.Directives.HasScope(ctx, rawArgs, directive0, scopes)
+	}
+
+	tmp, err := directive1(ctx)
+	if err != nil {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, err)
+	}
+	if data, ok := tmp.([]string); ok {
+		return data, nil
+	} else if tmp == nil {
+		var zeroVal []string
+		return zeroVal, nil
+	} else {
+		var zeroVal []string
+		return zeroVal, graphql.ErrorOnPath(ctx, fmt.Errorf(`unexpected type %T from directive, should be []string`, tmp))
 	}
 }
 
@@ -3222,7 +3424,7 @@ func (ec *executionContext) _Query_links(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Links(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["tag"].(*string), fc.Args["search"].(*string), fc.Args["accountId"].(*string))
+			return ec.Resolvers.Query().Links(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["tag"].(*string), fc.Args["search"].(*string), fc.Args["accountId"].(*string), fc.Args["unread"].(*bool), fc.Args["archived"].(*bool), fc.Args["favorite"].(*bool), fc.Args["tags"].([]string), fc.Args["anyTags"].([]string), fc.Args["excludeTags"].([]string), fc.Args["updatedSince"].(*time.Time), fc.Args["orderBy"].(*model.LinkOrder))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -5633,6 +5835,22 @@ func (ec *executionContext) marshalOLink2ᚖlinkapiᚋinternalᚋlinkapiᚐLink(
 		return graphql.Null
 	}
 	return ec._Link(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOLinkOrder2ᚖlinkapiᚋgraphᚋmodelᚐLinkOrder(ctx context.Context, v any) (*model.LinkOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.LinkOrder)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLinkOrder2ᚖlinkapiᚋgraphᚋmodelᚐLinkOrder(ctx context.Context, sel ast.SelectionSet, v *model.LinkOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOTag2ᚖlinkapiᚋinternalᚋlinkapiᚐTag(ctx context.Context, sel ast.SelectionSet, v *linkapi.Tag) graphql.Marshaler {

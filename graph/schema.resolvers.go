@@ -250,12 +250,19 @@ func (r *queryResolver) Link(ctx context.Context, id string) (*linkapi.Link, err
 }
 
 // Links is the resolver for the links field.
-func (r *queryResolver) Links(ctx context.Context, first *int, after *string, tag *string, search *string, accountID *string) (*model.LinkConnection, error) {
+func (r *queryResolver) Links(ctx context.Context, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) (*model.LinkConnection, error) {
 	owner, err := parseOptionalID(accountID)
 	if err != nil {
 		return nil, err
 	}
-	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: owner, TagName: tag, Search: search}, first, after)
+	filter := linkapi.LinkFilter{
+		AccountID: owner, TagName: tag, Search: search, Unread: unread, Archived: archived, Favorite: favorite,
+		Tags: tags, AnyTags: anyTags, ExcludeTags: excludeTags, UpdatedSince: updatedSince,
+	}
+	if orderBy != nil {
+		filter.Order = linkapi.LinkOrder(*orderBy)
+	}
+	return r.findLinks(ctx, filter, first, after)
 }
 
 // Tag is the resolver for the tag field.

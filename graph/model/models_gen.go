@@ -3,7 +3,11 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"linkapi/internal/linkapi"
+	"strconv"
 	"time"
 )
 
@@ -94,4 +98,70 @@ type UpdateLinkInput struct {
 	Unread      *bool   `json:"unread,omitempty"`
 	Archived    *bool   `json:"archived,omitempty"`
 	Favorite    *bool   `json:"favorite,omitempty"`
+}
+
+// How links are listed. Ties are broken by id, in the same direction. Nested
+// lists of links (Tag.links, Account.links) are CREATED_DESC.
+type LinkOrder string
+
+const (
+	// Newest first by createdAt (an imported link keeps its ADD_DATE). The default.
+	LinkOrderCreatedDesc LinkOrder = "CREATED_DESC"
+	// Oldest first by createdAt.
+	LinkOrderCreatedAsc LinkOrder = "CREATED_ASC"
+	// Most recently changed first, by updatedAt.
+	LinkOrderUpdatedDesc LinkOrder = "UPDATED_DESC"
+	// By title, links without a title first; in the database's collation
+	// (case-insensitive on MySQL and MariaDB, by code point on SQLite).
+	LinkOrderTitleAsc LinkOrder = "TITLE_ASC"
+)
+
+var AllLinkOrder = []LinkOrder{
+	LinkOrderCreatedDesc,
+	LinkOrderCreatedAsc,
+	LinkOrderUpdatedDesc,
+	LinkOrderTitleAsc,
+}
+
+func (e LinkOrder) IsValid() bool {
+	switch e {
+	case LinkOrderCreatedDesc, LinkOrderCreatedAsc, LinkOrderUpdatedDesc, LinkOrderTitleAsc:
+		return true
+	}
+	return false
+}
+
+func (e LinkOrder) String() string {
+	return string(e)
+}
+
+func (e *LinkOrder) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LinkOrder(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LinkOrder", str)
+	}
+	return nil
+}
+
+func (e LinkOrder) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LinkOrder) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LinkOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -180,8 +180,9 @@ func (s *Store) ExportSize(ctx context.Context, accountID *int64) (int64, error)
 	return size, err
 }
 
-// ExportLinks returns every link of the account, oldest first, with the tags of
-// each keyed by link id.
+// ExportLinks returns every link of the account, oldest first by created_at and
+// then by id, as links(orderBy: CREATED_ASC) lists them, with the tags of each
+// keyed by link id.
 func (s *Store) ExportLinks(ctx context.Context, accountID *int64) ([]*linkapi.Link, map[int64][]*linkapi.Tag, error) {
 	owner, err := s.targetAccount(ctx, reading, accountID)
 	if err != nil {
@@ -192,7 +193,7 @@ func (s *Store) ExportLinks(ctx context.Context, accountID *int64) ([]*linkapi.L
 		return nil, nil, err
 	}
 	var rows []linkRow
-	if err := tn.table(&linkRow{}).Order("links.id").Find(&rows).Error; err != nil {
+	if err := tn.table(&linkRow{}).Order(orderClause(linkapi.OrderCreatedAsc)).Find(&rows).Error; err != nil {
 		return nil, nil, err
 	}
 	var pairs []tagJoinRow

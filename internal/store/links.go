@@ -77,10 +77,23 @@ func errOrNotFound(err error) error {
 }
 
 // linkQuery applies filter (but not paging) to a tenant-confined links query;
-// BAD_USER_INPUT for a search longer than MaxSearchLength.
+// BAD_USER_INPUT for a search longer than MaxSearchLength or a bad list of tag
+// names.
 func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm.DB, error) {
 	if err := linkapi.ValidateText("search", filter.Search, linkapi.MaxSearchLength); err != nil {
 		return nil, err
+	}
+	all := filter.Tags
+	if filter.TagName != nil {
+		all = append([]string{*filter.TagName}, all...)
+	}
+	var names [3][]string
+	for i, list := range [3][]string{all, filter.AnyTags, filter.ExcludeTags} {
+		n, err := filterTagNames(list)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = n
 	}
 	tn, err := s.listTenant(ctx, filter.AccountID)
 	if err != nil {
@@ -90,11 +103,31 @@ func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm
 	if filter.TagID != nil {
 		tx = tx.Where("links.id IN (?)", tn.table(&linkTagRow{}).Select("link_tags.link_id").Where("link_tags.tag_id = ?", *filter.TagID))
 	}
-	if filter.TagName != nil {
-		tx = tx.Where("links.id IN (?)", tn.table(&linkTagRow{}).
+	tagged := func(names []string) *gorm.DB {
+		return tn.table(&linkTagRow{}).
 			Select("link_tags.link_id").
 			Joins("JOIN tags ON tags.id = link_tags.tag_id").
-			Where("tags.name = ?", *filter.TagName))
+			Where("tags.name IN ?", names)
+	}
+	for _, name := range names[0] {
+		tx = tx.Where("links.id IN (?)", tagged([]string{name}))
+	}
+	if len(names[1]) > 0 {
+		tx = tx.Where("links.id IN (?)", tagged(names[1]))
+	}
+	if len(names[2]) > 0 {
+		tx = tx.Where("links.id NOT IN (?)", tagged(names[2]))
+	}
+	for _, f := range []struct {
+		column string
+		v      *bool
+	}{{"links.unread", filter.Unread}, {"links.archived", filter.Archived}, {"links.favorite", filter.Favorite}} {
+		if f.v != nil {
+			tx = tx.Where(f.column+" = ?", *f.v)
+		}
+	}
+	if filter.UpdatedSince != nil {
+		tx = tx.Where("links.updated_at >= ?", filter.UpdatedSince.UTC())
 	}
 	if filter.Search != nil && *filter.Search != "" {
 		p := likePattern(*filter.Search)
@@ -103,14 +136,84 @@ func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm
 	return tx, nil
 }
 
-// FindLinks returns a page of links, newest first. FORBIDDEN when filter.AccountID
-// names another account and the caller is not an administrator.
+// filterTagNames normalises a filter's tag names; BAD_USER_INPUT for a bad name
+// or more than MaxFilterTags.
+func filterTagNames(in []string) ([]string, error) {
+	names, err := linkapi.NormalizeTagNames(in)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > linkapi.MaxFilterTags {
+		return nil, linkapi.Errorf(linkapi.EINVALID, "a links filter names at most %d tags in each list", linkapi.MaxFilterTags)
+	}
+	return names, nil
+}
+
+// linkOrders are the sort column of each LinkOrder, and whether it descends.
+var linkOrders = map[linkapi.LinkOrder]struct {
+	column string
+	desc   bool
+}{
+	linkapi.OrderCreatedDesc: {"links.created_at", true},
+	linkapi.OrderCreatedAsc:  {"links.created_at", false},
+	linkapi.OrderUpdatedDesc: {"links.updated_at", true},
+	linkapi.OrderTitleAsc:    {"links.title", false},
+}
+
+// orderClause is the ORDER BY of order: its column, then id, in one direction.
+func orderClause(order linkapi.LinkOrder) string {
+	o := linkOrders[order.Or()]
+	if o.desc {
+		return o.column + " DESC, links.id DESC"
+	}
+	return o.column + ", links.id"
+}
+
+// afterCursor keeps the links of tx that come after c in c's order: a keyset
+// condition on (column, id) that the (account_id, column, id) indexes serve.
+// Titles sort NULL first, as both databases sort NULL.
+func afterCursor(tx *gorm.DB, c linkapi.LinkCursor) *gorm.DB {
+	if c.ID == 0 {
+		return tx
+	}
+	o := linkOrders[c.Order.Or()]
+	op := ">"
+	if o.desc {
+		op = "<"
+	}
+	switch {
+	case c.Order == linkapi.OrderTitleAsc && c.NoTitle:
+		return tx.Where("(links.title IS NOT NULL OR links.id > ?)", c.ID)
+	case c.Order == linkapi.OrderTitleAsc:
+		return tx.Where("(links.title > ? OR (links.title = ? AND links.id > ?))", c.Title, c.Title, c.ID)
+	}
+	at := c.At.UTC()
+	return tx.Where("("+o.column+" "+op+" ? OR ("+o.column+" = ? AND links.id "+op+" ?))", at, at, c.ID)
+}
+
+// checkCursor returns BAD_USER_INPUT when p resumes a list made in another order.
+func checkCursor(p linkapi.LinkPage, order linkapi.LinkOrder) error {
+	if p.After.ID != 0 && p.After.Order.Or() != order.Or() {
+		return linkapi.Errorf(linkapi.EINVALID, "after is a cursor of links in %s order, not %s", p.After.Order.Or(), order.Or())
+	}
+	if _, ok := linkOrders[order.Or()]; !ok {
+		return linkapi.Errorf(linkapi.EINVALID, "unknown order %q", order)
+	}
+	return nil
+}
+
+// FindLinks returns a page of links in filter.Order. FORBIDDEN when
+// filter.AccountID names another account and the caller is not an
+// administrator; BAD_USER_INPUT for a cursor of another order or a bad filter.
 func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*linkapi.LinkList, error) {
+	if err := checkCursor(filter.LinkPage, filter.Order); err != nil {
+		return nil, err
+	}
 	tx, err := s.linkQuery(ctx, filter)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := scanLinks(paged(tx, "links.id", filter.Page))
+	rows, err := scanLinks(afterCursor(tx, filter.After).Order(orderClause(filter.Order)).Limit(filter.First + 1))
 	if err != nil {
 		return nil, err
 	}
