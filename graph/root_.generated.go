@@ -145,6 +145,7 @@ type ComplexityRoot struct {
 		APITokens       func(childComplexity int) int
 		Account         func(childComplexity int, id string) int
 		Accounts        func(childComplexity int, first *int, after *string) int
+		CheckURL        func(childComplexity int, url string) int
 		ExportBookmarks func(childComplexity int, accountID *string) int
 		Link            func(childComplexity int, id string) int
 		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) int
@@ -171,6 +172,14 @@ type ComplexityRoot struct {
 	TagEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	UrlCheck struct {
+		Description     func(childComplexity int) int
+		FaviconURL      func(childComplexity int) int
+		Link            func(childComplexity int) int
+		PreviewImageURL func(childComplexity int) int
+		Title           func(childComplexity int) int
 	}
 }
 
@@ -720,6 +729,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.checkUrl":
+		if e.ComplexityRoot.Query.CheckURL == nil {
+			break
+		}
+
+		args, err := ec.field_Query_checkUrl_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CheckURL(childComplexity, args["url"].(string)), true
 	case "Query.exportBookmarks":
 		if e.ComplexityRoot.Query.ExportBookmarks == nil {
 			break
@@ -856,6 +876,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TagEdge.Node(childComplexity), true
+
+	case "UrlCheck.description":
+		if e.ComplexityRoot.UrlCheck.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.Description(childComplexity), true
+	case "UrlCheck.faviconUrl":
+		if e.ComplexityRoot.UrlCheck.FaviconURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.FaviconURL(childComplexity), true
+	case "UrlCheck.link":
+		if e.ComplexityRoot.UrlCheck.Link == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.Link(childComplexity), true
+	case "UrlCheck.previewImageUrl":
+		if e.ComplexityRoot.UrlCheck.PreviewImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.PreviewImageURL(childComplexity), true
+	case "UrlCheck.title":
+		if e.ComplexityRoot.UrlCheck.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.Title(childComplexity), true
 
 	}
 	return 0, false
@@ -999,6 +1050,15 @@ type Query {
   Netscape bookmark file, the format browsers and bookmark services import.
   """
   exportBookmarks(accountId: ID): String! @hasScope(scopes: ["links:read", "tags:read"])
+  """
+  Whether the caller has saved url already, for a browser extension's "saved?"
+  button: link is the caller's own link whose URL is the same after
+  normalisation (scheme and host lower-cased, default port and fragment dropped,
+  an empty path made "/"), or null. BAD_USER_INPUT unless url is http or https.
+  The page's metadata (title, description, faviconUrl, previewImageUrl) is null
+  until pages are fetched.
+  """
+  checkUrl(url: String!): UrlCheck! @hasScope(scopes: ["links:read"])
   "The caller's API tokens, newest first, without their secrets."
   apiTokens: [ApiToken!]! @hasScope(scopes: ["account:read"])
 }
@@ -1226,6 +1286,16 @@ type AccountConnection {
   totalCount: Int!
 }
 
+"What checkUrl found for a URL."
+type UrlCheck {
+  "The caller's link for the URL, or null when it has none."
+  link: Link
+  title: String
+  description: String
+  faviconUrl: String
+  previewImageUrl: String
+}
+
 "What an import did."
 type ImportResult {
   "Links created."
@@ -1451,6 +1521,22 @@ func (ec *executionContext) childFields_TagEdge(ctx context.Context, field graph
 		return ec.fieldContext_TagEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TagEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UrlCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "link":
+		return ec.fieldContext_UrlCheck_link(ctx, field)
+	case "title":
+		return ec.fieldContext_UrlCheck_title(ctx, field)
+	case "description":
+		return ec.fieldContext_UrlCheck_description(ctx, field)
+	case "faviconUrl":
+		return ec.fieldContext_UrlCheck_faviconUrl(ctx, field)
+	case "previewImageUrl":
+		return ec.fieldContext_UrlCheck_previewImageUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UrlCheck", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -319,6 +319,16 @@ func (r *queryResolver) ExportBookmarks(ctx context.Context, accountID *string) 
 	return out.String(), nil
 }
 
+// CheckURL is the resolver for the checkUrl field.
+func (r *queryResolver) CheckURL(ctx context.Context, url string) (*model.URLCheck, error) {
+	link, err := nullIfNotFound(r.LinkService.FindLinkByURL(ctx, url))
+	if err != nil {
+		return nil, err
+	}
+	// The page's metadata stays null until pages are fetched.
+	return &model.URLCheck{Link: link}, nil
+}
+
 // APITokens is the resolver for the apiTokens field.
 func (r *queryResolver) APITokens(ctx context.Context) ([]*linkapi.APIToken, error) {
 	return r.APITokenService.FindAPITokens(ctx)

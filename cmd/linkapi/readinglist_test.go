@@ -99,3 +99,43 @@ func wantLink(t *testing.T, link any, want map[string]any) {
 		}
 	}
 }
+
+// TestCheckURL answers whether the caller has saved a URL, by its normalised
+// form, as a browser extension asks before offering to save the page: null
+// before, the link after, never another account's, and BAD_USER_INPUT for a URL
+// that is not http or https.
+func TestCheckURL(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+		s.createAccount(t, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		bob := s.login(t, "bob@example.com", "bob-password")
+		check := `query($u: String!) { checkUrl(url: $u) { link { id url unread } title description faviconUrl previewImageUrl } }`
+		page := "https://Example.com:443/article?id=7#comments"
+
+		got := get(t, s.ok(t, ann, check, map[string]any{"u": page}), "checkUrl")
+		wantLink(t, got, map[string]any{"link": nil, "title": nil, "description": nil, "faviconUrl": nil, "previewImageUrl": nil})
+
+		id := str(t, s.ok(t, ann, `mutation($u: String!) { createLink(input: {url: $u, unread: true}) { id } }`,
+			map[string]any{"u": "https://example.com/article?id=7"}), "createLink", "id")
+		for _, u := range []string{page, "HTTPS://EXAMPLE.COM/article?id=7", "https://example.com/article?id=7#top"} {
+			got = get(t, s.ok(t, ann, check, map[string]any{"u": u}), "checkUrl")
+			if get(t, got, "link") == nil || str(t, got, "link", "id") != id || get(t, got, "link", "unread") != true {
+				t.Errorf("checkUrl(%s): got %v, want link %s", u, got, id)
+			}
+		}
+		for _, u := range []string{"https://example.com/article?id=8", "http://example.com/article?id=7", "https://example.com/Article?id=7"} {
+			if got = get(t, s.ok(t, ann, check, map[string]any{"u": u}), "checkUrl"); get(t, got, "link") != nil {
+				t.Errorf("checkUrl(%s): got %v, want no link", u, got)
+			}
+		}
+		if got = get(t, s.ok(t, bob, check, map[string]any{"u": page}), "checkUrl"); get(t, got, "link") != nil {
+			t.Errorf("bob's checkUrl of ann's URL: got %v, want no link", got)
+		}
+		for _, u := range []string{"ftp://example.com/", "not a url", "", "javascript:alert(1)"} {
+			if r := s.do(t, ann, check, map[string]any{"u": u}); r.Code() != "BAD_USER_INPUT" || r.Data != nil {
+				t.Errorf("checkUrl(%q): got %s, want BAD_USER_INPUT", u, r.Raw)
+			}
+		}
+	})
+}

@@ -100,6 +100,16 @@ type UpdateLinkInput struct {
 	Favorite    *bool   `json:"favorite,omitempty"`
 }
 
+// What checkUrl found for a URL.
+type URLCheck struct {
+	// The caller's link for the URL, or null when it has none.
+	Link            *linkapi.Link `json:"link,omitempty"`
+	Title           *string       `json:"title,omitempty"`
+	Description     *string       `json:"description,omitempty"`
+	FaviconURL      *string       `json:"faviconUrl,omitempty"`
+	PreviewImageURL *string       `json:"previewImageUrl,omitempty"`
+}
+
 // How links are listed. Ties are broken by id, in the same direction. Nested
 // lists of links (Tag.links, Account.links) are CREATED_DESC.
 type LinkOrder string

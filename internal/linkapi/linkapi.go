@@ -211,6 +211,10 @@ type AccountCreate struct {
 type LinkService interface {
 	// FindLinkByID returns NOT_FOUND if the link does not exist or is another account's.
 	FindLinkByID(ctx context.Context, id int64) (*Link, error)
+	// FindLinkByURL returns the caller's own link whose URL normalises as url
+	// does (NormalizeURL); NOT_FOUND when there is none, BAD_USER_INPUT for a
+	// URL that is not http or https.
+	FindLinkByURL(ctx context.Context, url string) (*Link, error)
 	// FindLinks returns FORBIDDEN when filter.AccountID names another account and the
 	// caller is not an administrator.
 	FindLinks(ctx context.Context, filter LinkFilter) (*LinkList, error)
