@@ -139,3 +139,63 @@ func TestCheckURL(t *testing.T) {
 		}
 	})
 }
+
+// TestReadingListRoundTrip imports a bookmark file carrying TOREAD, PRIVATE,
+// ARCHIVED, FAVORITE and linkding's notes, exports it, and imports the export
+// into another account: the state and notes survive both trips, the export
+// marks every link PRIVATE and lists them oldest first, and a URL the account
+// has already, spelt another way, is skipped.
+func TestReadingListRoundTrip(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
+		s.createAccount(t, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		bob := s.login(t, "bob@example.com", "bob-password")
+		file := `<!DOCTYPE NETSCAPE-Bookmark-file-1>
+<DL><p>
+<DT><A HREF="https://example.com/later" ADD_DATE="1700000000" PRIVATE="0" TOREAD="1" TAGS="queue">Read later</A>
+<DD>An article.[linkding-notes]Start at part two.[/linkding-notes]
+<DT><A HREF="https://example.com/done" ADD_DATE="1600000000" PRIVATE="1" TOREAD="0" ARCHIVED="1" FAVORITE="1">Done</A>
+<DT><A HREF="https://EXAMPLE.com:443/done#again" ADD_DATE="1650000000">The same page</A>
+</DL><p>`
+		res := get(t, s.ok(t, ann, importMutation, map[string]any{"h": file}), "importBookmarks")
+		if get(t, res, "imported") != float64(2) || get(t, res, "skipped") != float64(1) {
+			t.Fatalf("import: got %v, want 2 imported and 1 skipped", res)
+		}
+		list := `{ links(orderBy: CREATED_ASC) { nodes { url title description notes unread archived favorite createdAt } } }`
+		want := []map[string]any{
+			{"url": "https://example.com/done", "title": "Done", "description": nil, "notes": nil, "unread": false, "archived": true, "favorite": true, "createdAt": "2020-09-13T12:26:40Z"},
+			{"url": "https://example.com/later", "title": "Read later", "description": "An article.", "notes": "Start at part two.", "unread": true, "archived": false, "favorite": false, "createdAt": "2023-11-14T22:13:20Z"},
+		}
+		check := func(who, token string) {
+			nodes := get(t, s.ok(t, token, list, nil), "links", "nodes").([]any)
+			if len(nodes) != len(want) {
+				t.Fatalf("%s's links: got %v, want %d", who, nodes, len(want))
+			}
+			for i, w := range want {
+				wantLink(t, nodes[i], w)
+			}
+		}
+		check("ann", ann)
+
+		export := str(t, s.ok(t, ann, `{ exportBookmarks }`, nil), "exportBookmarks")
+		done, later := strings.Index(export, "https://example.com/done"), strings.Index(export, "https://example.com/later")
+		if done < 0 || later < done {
+			t.Errorf("export lists the older link after the newer one:\n%s", export)
+		}
+		for _, part := range []string{
+			`<A HREF="https://example.com/done" ADD_DATE="1600000000" PRIVATE="1" ARCHIVED="1" FAVORITE="1">Done</A>`,
+			`<A HREF="https://example.com/later" ADD_DATE="1700000000" PRIVATE="1" TOREAD="1" TAGS="queue">Read later</A>`,
+			`<DD>An article.[linkding-notes]Start at part two.[/linkding-notes]`,
+		} {
+			if !strings.Contains(export, part) {
+				t.Errorf("export lacks %s:\n%s", part, export)
+			}
+		}
+		res = get(t, s.ok(t, bob, importMutation, map[string]any{"h": export}), "importBookmarks")
+		if get(t, res, "imported") != float64(2) {
+			t.Fatalf("import of the export: got %v, want 2 imported", res)
+		}
+		check("bob", bob)
+	})
+}
