@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -32,6 +33,9 @@ func parseOptionalID(s *string) (*int64, error) {
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }
 
+// isTrue reads an optional Boolean argument that defaults to false.
+func isTrue(b *bool) bool { return b != nil && *b }
+
 // cursorPrefix versions the cursor format; cursors are opaque to clients.
 const cursorPrefix = "v1:"
 
@@ -49,14 +53,92 @@ func decodeCursor(s string) (int64, error) {
 	return 0, linkapi.Errorf(linkapi.EINVALID, "after is not a valid cursor")
 }
 
-// page reads first and after: first defaults to 20 and must be 0 to 100.
-func page(first *int, after *string) (linkapi.Page, error) {
-	p := linkapi.Page{First: linkapi.DefaultPageSize}
-	if first != nil {
-		if *first < 0 || *first > linkapi.MaxPageSize {
-			return p, linkapi.Errorf(linkapi.EINVALID, "first must be between 0 and %d", linkapi.MaxPageSize)
+// linkCursorPrefix versions the format of cursors of links, which carry their
+// order and sort key: "l1:ORDER:ID:KEY", KEY being the time in Unix
+// microseconds, or for TITLE_ASC "-" for no title and "=" and the title.
+const linkCursorPrefix = "l1:"
+
+func encodeLinkCursor(c linkapi.LinkCursor) string {
+	key := strconv.FormatInt(c.At.UnixMicro(), 10)
+	if c.Order == linkapi.OrderTitleAsc {
+		key = "=" + c.Title
+		if c.NoTitle {
+			key = "-"
 		}
-		p.First = *first
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(linkCursorPrefix + string(c.Order.Or()) + ":" + formatID(c.ID) + ":" + key))
+}
+
+// decodeLinkCursor reads a cursor of links; BAD_USER_INPUT for anything else,
+// a cursor of another list included.
+func decodeLinkCursor(s string) (linkapi.LinkCursor, error) {
+	bad := linkapi.Errorf(linkapi.EINVALID, "after is not a valid cursor of links")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	rest, ok := strings.CutPrefix(string(b), linkCursorPrefix)
+	parts := strings.SplitN(rest, ":", 3)
+	if err != nil || !ok || len(parts) != 3 {
+		return linkapi.LinkCursor{}, bad
+	}
+	c := linkapi.LinkCursor{Order: linkapi.LinkOrder(parts[0])}
+	if c.ID, err = strconv.ParseInt(parts[1], 10, 64); err != nil || c.ID <= 0 {
+		return linkapi.LinkCursor{}, bad
+	}
+	switch key := parts[2]; {
+	case c.Order == linkapi.OrderTitleAsc && key == "-":
+		c.NoTitle = true
+	case c.Order == linkapi.OrderTitleAsc && strings.HasPrefix(key, "="):
+		c.Title = key[1:]
+	case c.Order == linkapi.OrderCreatedDesc || c.Order == linkapi.OrderCreatedAsc || c.Order == linkapi.OrderUpdatedDesc:
+		us, err := strconv.ParseInt(key, 10, 64)
+		if err != nil {
+			return linkapi.LinkCursor{}, bad
+		}
+		c.At = time.UnixMicro(us).UTC()
+	default:
+		return linkapi.LinkCursor{}, bad
+	}
+	return c, nil
+}
+
+// pageSize reads first: it defaults to 20 and must be 0 to 100.
+func pageSize(first *int) (int, error) {
+	if first == nil {
+		return linkapi.DefaultPageSize, nil
+	}
+	if *first < 0 || *first > linkapi.MaxPageSize {
+		return 0, linkapi.Errorf(linkapi.EINVALID, "first must be between 0 and %d", linkapi.MaxPageSize)
+	}
+	return *first, nil
+}
+
+// linkPage reads first and after for a list of links in order: a cursor made
+// under another order is BAD_USER_INPUT.
+func linkPage(first *int, after *string, order linkapi.LinkOrder) (linkapi.LinkPage, error) {
+	n, err := pageSize(first)
+	p := linkapi.LinkPage{First: n}
+	if err != nil || after == nil {
+		return p, err
+	}
+	if p.After, err = decodeLinkCursor(*after); err != nil {
+		return p, err
+	}
+	if p.After.Order != order.Or() {
+		return p, linkapi.Errorf(linkapi.EINVALID, "after is a cursor of links in %s order, not %s", p.After.Order, order.Or())
+	}
+	return p, nil
+}
+
+// nestedLinkPage is linkPage for the nested lists of links, CREATED_DESC.
+func nestedLinkPage(first *int, after *string) (linkapi.LinkPage, error) {
+	return linkPage(first, after, linkapi.OrderCreatedDesc)
+}
+
+// page reads first and after of a list of tags or accounts.
+func page(first *int, after *string) (linkapi.Page, error) {
+	n, err := pageSize(first)
+	p := linkapi.Page{First: n}
+	if err != nil {
+		return p, err
 	}
 	if after != nil {
 		id, err := decodeCursor(*after)
@@ -69,31 +151,32 @@ func page(first *int, after *string) (linkapi.Page, error) {
 }
 
 // edges builds the edges and pageInfo of one page of items, whatever their type.
-func edges[T, E any](items []T, id func(T) int64, edge func(cursor string, node T) E, hasNext bool) ([]E, *model.PageInfo) {
+func edges[T, E any](items []T, cursor func(T) string, edge func(cursor string, node T) E, hasNext bool) ([]E, *model.PageInfo) {
 	out := make([]E, len(items))
 	info := &model.PageInfo{HasNextPage: hasNext}
 	for i, item := range items {
-		c := encodeCursor(id(item))
+		c := cursor(item)
 		out[i] = edge(c, item)
 		info.EndCursor = &c
 	}
 	return out, info
 }
 
-func linkConnection(list *linkapi.LinkList, count model.Counter) *model.LinkConnection {
-	e, info := edges(list.Links, func(l *linkapi.Link) int64 { return l.ID },
+// linkConnection builds a connection of links listed in order.
+func linkConnection(list *linkapi.LinkList, order linkapi.LinkOrder, count model.Counter) *model.LinkConnection {
+	e, info := edges(list.Links, func(l *linkapi.Link) string { return encodeLinkCursor(linkapi.CursorOf(l, order)) },
 		func(c string, l *linkapi.Link) *model.LinkEdge { return &model.LinkEdge{Cursor: c, Node: l} }, list.HasNextPage)
 	return &model.LinkConnection{Nodes: list.Links, Edges: e, PageInfo: info, Count: count}
 }
 
 func tagConnection(list *linkapi.TagList, count model.Counter) *model.TagConnection {
-	e, info := edges(list.Tags, func(t *linkapi.Tag) int64 { return t.ID },
+	e, info := edges(list.Tags, func(t *linkapi.Tag) string { return encodeCursor(t.ID) },
 		func(c string, t *linkapi.Tag) *model.TagEdge { return &model.TagEdge{Cursor: c, Node: t} }, list.HasNextPage)
 	return &model.TagConnection{Nodes: list.Tags, Edges: e, PageInfo: info, Count: count}
 }
 
 func accountConnection(list *linkapi.AccountList, count model.Counter) *model.AccountConnection {
-	e, info := edges(list.Accounts, func(a *linkapi.Account) int64 { return a.ID },
+	e, info := edges(list.Accounts, func(a *linkapi.Account) string { return encodeCursor(a.ID) },
 		func(c string, a *linkapi.Account) *model.AccountEdge { return &model.AccountEdge{Cursor: c, Node: a} }, list.HasNextPage)
 	return &model.AccountConnection{Nodes: list.Accounts, Edges: e, PageInfo: info, Count: count}
 }
@@ -113,11 +196,11 @@ func selectsPage(ctx context.Context) bool {
 // when the query asks for items (or names an account, so that naming another one
 // is refused whatever is selected), and counts only when it asks for totalCount.
 func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, first *int, after *string) (*model.LinkConnection, error) {
-	p, err := page(first, after)
+	p, err := linkPage(first, after, filter.Order)
 	if err != nil {
 		return nil, err
 	}
-	filter.Page = p
+	filter.LinkPage = p
 	list := &linkapi.LinkList{}
 	if selectsPage(ctx) || filter.AccountID != nil {
 		if list, err = r.LinkService.FindLinks(ctx, filter); err != nil {
@@ -125,7 +208,7 @@ func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, fir
 		}
 		r.prefetchLinks(ctx, list.Links, connectionItems(ctx, "Link"))
 	}
-	return linkConnection(list, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }), nil
+	return linkConnection(list, filter.Order, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }), nil
 }
 
 // findTags runs one tags list at the root of a query.
@@ -145,8 +228,8 @@ func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first
 	return tagConnection(list, func(ctx context.Context) (int, error) { return r.TagService.CountTags(ctx, filter) }), nil
 }
 
-// batchPages reads one page for each of many parents, through load.
-type batchPages[L any] func(ctx context.Context, parents []int64, p linkapi.Page) (map[int64]*L, bool, error)
+// batchPages reads one page (a P) for each of many parents, through load.
+type batchPages[L, P any] func(ctx context.Context, parents []int64, p P) (map[int64]*L, bool, error)
 
 // batchCounter counts for each of many parents, through load.
 type batchCounter func(ctx context.Context, parents []int64) (map[int64]int, bool, error)
@@ -155,18 +238,18 @@ type batchCounter func(ctx context.Context, parents []int64) (map[int64]int, boo
 // reads the page with pages when the query asks for items, and counts with count
 // when it asks for totalCount, both through load, so that the same list of many
 // parents costs one statement.
-func (r *Resolver) nestedLinks(ctx context.Context, parent int64, first *int, after *string, pages batchPages[linkapi.LinkList], count batchCounter) (*model.LinkConnection, error) {
-	list, err := nestedPage(ctx, parent, first, after, pages, &linkapi.LinkList{Links: []*linkapi.Link{}},
+func (r *Resolver) nestedLinks(ctx context.Context, parent int64, first *int, after *string, pages batchPages[linkapi.LinkList, linkapi.LinkPage], count batchCounter) (*model.LinkConnection, error) {
+	list, err := nestedPage(ctx, parent, first, after, nestedLinkPage, pages, &linkapi.LinkList{Links: []*linkapi.Link{}},
 		func(l *linkapi.LinkList) { r.prefetchLinks(ctx, l.Links, connectionItems(ctx, "Link")) })
 	if err != nil {
 		return nil, err
 	}
-	return linkConnection(list, parentCounter(parent, count)), nil
+	return linkConnection(list, linkapi.OrderCreatedDesc, parentCounter(parent, count)), nil
 }
 
 // nestedTags is nestedLinks for tags.
-func (r *Resolver) nestedTags(ctx context.Context, parent int64, first *int, after *string, pages batchPages[linkapi.TagList], count batchCounter) (*model.TagConnection, error) {
-	list, err := nestedPage(ctx, parent, first, after, pages, &linkapi.TagList{Tags: []*linkapi.Tag{}},
+func (r *Resolver) nestedTags(ctx context.Context, parent int64, first *int, after *string, pages batchPages[linkapi.TagList, linkapi.Page], count batchCounter) (*model.TagConnection, error) {
+	list, err := nestedPage(ctx, parent, first, after, page, pages, &linkapi.TagList{Tags: []*linkapi.Tag{}},
 		func(l *linkapi.TagList) { r.prefetchTags(ctx, l.Tags, connectionItems(ctx, "Tag")) })
 	if err != nil {
 		return nil, err
@@ -174,11 +257,12 @@ func (r *Resolver) nestedTags(ctx context.Context, parent int64, first *int, aft
 	return tagConnection(list, parentCounter(parent, count)), nil
 }
 
-// nestedPage reads parent's page for nestedLinks and nestedTags: empty when the
-// query asks for no items or the parent has none. When it read the page itself,
-// rather than finding it read, it looks ahead at its items with prefetch.
-func nestedPage[L any](ctx context.Context, parent int64, first *int, after *string, pages batchPages[L], empty *L, prefetch func(*L)) (*L, error) {
-	p, err := page(first, after)
+// nestedPage reads parent's page, as parse reads it, for nestedLinks and
+// nestedTags: empty when the query asks for no items or the parent has none.
+// When it read the page itself, rather than finding it read, it looks ahead at
+// its items with prefetch.
+func nestedPage[L, P any](ctx context.Context, parent int64, first *int, after *string, parse func(*int, *string) (P, error), pages batchPages[L, P], empty *L, prefetch func(*L)) (*L, error) {
+	p, err := parse(first, after)
 	if err != nil || !selectsPage(ctx) {
 		return empty, err
 	}

@@ -33,7 +33,7 @@ const errInternal = "internal server error"
 
 // ErrorPresenter returns the one presenter of every field error: domain errors keep
 // their message and get their code (and extensions.retryAfter, in seconds, when
-// they carry a RetryAfter); errors gqlgen already coded pass through; a passed
+// they carry a RetryAfter, extensions.existingLinkId when an ExistingLinkID); errors gqlgen already coded pass through; a passed
 // request deadline is TIMEOUT; any other error is logged with its path and shown
 // as a generic internal error carrying the request id and nothing else.
 func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string) graphql.ErrorPresenterFunc {
@@ -46,6 +46,9 @@ func ErrorPresenter(logger *slog.Logger, requestID func(context.Context) string)
 			if domainErr.RetryAfter > 0 {
 				// Whole seconds, rounded up, like the Retry-After header.
 				gqlErr.Extensions["retryAfter"] = int64(math.Ceil(domainErr.RetryAfter.Seconds()))
+			}
+			if domainErr.ExistingLinkID != 0 {
+				gqlErr.Extensions["existingLinkId"] = formatID(domainErr.ExistingLinkID)
 			}
 			return gqlErr
 		}

@@ -3,12 +3,14 @@ package graph
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"linkapi/graph/model"
 	"linkapi/internal/linkapi"
 )
 
@@ -37,7 +39,9 @@ func listCost(child int, first *int) int {
 // not paged at the bound the store keeps them to when they are written.
 func complexity() ComplexityRoot {
 	var c ComplexityRoot
-	c.Query.Links = func(child int, first *int, _, _, _, _ *string) int { return listCost(child, first) }
+	c.Query.Links = func(child int, first *int, _, _, _, _ *string, _, _, _ *bool, _, _, _ []string, _ *time.Time, _ *model.LinkOrder) int {
+		return listCost(child, first)
+	}
 	c.Query.Tags = func(child int, first *int, _, _ *string) int { return listCost(child, first) }
 	c.Query.Accounts = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Account.Links = func(child int, first *int, _ *string) int { return listCost(child, first) }

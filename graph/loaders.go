@@ -53,7 +53,7 @@ const (
 type readKey struct {
 	kind   readKind
 	parent int64
-	page   linkapi.Page
+	page   any // a linkapi.Page or linkapi.LinkPage
 }
 
 // readEntry is one parent's value, ready when done is closed.
@@ -84,7 +84,7 @@ var errUnfinished = linkapi.Errorf(linkapi.EINTERNAL, "a read did not finish")
 // read or is reading, and waits for the others; fresh reports whether it read any
 // itself (the caller that did looks ahead for the parents it read). Without reads
 // in ctx (outside NewHandler) it reads them all.
-func load[V any](ctx context.Context, kind readKind, p linkapi.Page, parents []int64, fetch func([]int64) (map[int64]V, error)) (out map[int64]V, fresh bool, err error) {
+func load[V any](ctx context.Context, kind readKind, p any, parents []int64, fetch func([]int64) (map[int64]V, error)) (out map[int64]V, fresh bool, err error) {
 	rs, _ := ctx.Value(readsContextKey{}).(*reads)
 	if rs == nil {
 		out, err := fetch(distinct(parents))
@@ -159,7 +159,7 @@ func (r *Resolver) accountsOfIDs(ctx context.Context, ids []int64) (map[int64]*l
 	})
 }
 
-func (r *Resolver) linksOfTags(ctx context.Context, ids []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, bool, error) {
+func (r *Resolver) linksOfTags(ctx context.Context, ids []int64, p linkapi.LinkPage) (map[int64]*linkapi.LinkList, bool, error) {
 	return load(ctx, linksOfTag, p, ids, func(ids []int64) (map[int64]*linkapi.LinkList, error) {
 		return r.LinkService.FindLinksByTagIDs(ctx, ids, p)
 	})
@@ -171,7 +171,7 @@ func (r *Resolver) linkCountsOfTags(ctx context.Context, ids []int64) (map[int64
 	})
 }
 
-func (r *Resolver) linksOfAccounts(ctx context.Context, ids []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, bool, error) {
+func (r *Resolver) linksOfAccounts(ctx context.Context, ids []int64, p linkapi.LinkPage) (map[int64]*linkapi.LinkList, bool, error) {
 	return load(ctx, linksOfAccount, p, ids, func(ids []int64) (map[int64]*linkapi.LinkList, error) {
 		return r.LinkService.FindLinksByAccountIDs(ctx, ids, p)
 	})
@@ -308,7 +308,7 @@ func (r *Resolver) prefetchTags(ctx context.Context, tags []*linkapi.Tag, fields
 		}
 		switch f.Name {
 		case "links":
-			p, items, count, ok := nested(oc, f)
+			p, items, count, ok := nested(oc, f, nestedLinkPage)
 			if !ok {
 				continue
 			}
@@ -352,12 +352,12 @@ func (r *Resolver) prefetchAccounts(ctx context.Context, accounts []*linkapi.Acc
 		if f.Name != "links" && f.Name != "tags" || !allowed(ctx, f) {
 			continue
 		}
-		p, items, count, ok := nested(oc, f)
-		if !ok {
-			continue
-		}
 		switch f.Name {
 		case "links":
+			p, items, count, ok := nested(oc, f, nestedLinkPage)
+			if !ok {
+				continue
+			}
 			if count {
 				_, _, _ = r.linkCountsOfAccounts(ctx, ids)
 			}
@@ -367,6 +367,10 @@ func (r *Resolver) prefetchAccounts(ctx context.Context, accounts []*linkapi.Acc
 				}
 			}
 		case "tags":
+			p, items, count, ok := nested(oc, f, page)
+			if !ok {
+				continue
+			}
 			if count {
 				_, _, _ = r.tagCountsOfAccounts(ctx, ids)
 			}
@@ -434,10 +438,10 @@ func values[K comparable, V any](m map[K]V) []V {
 	return out
 }
 
-// nested reads the page a connection field f asks for and whether it selects
-// items (edges, nodes or pageInfo) and totalCount; ok is false when its arguments
-// are not a page, which its resolver will then refuse.
-func nested(oc *graphql.OperationContext, f graphql.CollectedField) (p linkapi.Page, items, count, ok bool) {
+// nested reads, with parse, the page a connection field f asks for and whether it
+// selects items (edges, nodes or pageInfo) and totalCount; ok is false when its
+// arguments are not a page, which its resolver will then refuse.
+func nested[P any](oc *graphql.OperationContext, f graphql.CollectedField, parse func(first *int, after *string) (P, error)) (p P, items, count, ok bool) {
 	var first *int
 	var after *string
 	for _, a := range f.Arguments {
@@ -464,7 +468,7 @@ func nested(oc *graphql.OperationContext, f graphql.CollectedField) (p linkapi.P
 			}
 		}
 	}
-	p, err := page(first, after)
+	p, err := parse(first, after)
 	if err != nil {
 		return p, false, false, false
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"linkapi/graph/model"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -88,14 +89,20 @@ type ComplexityRoot struct {
 	}
 
 	Link struct {
-		Account     func(childComplexity int) int
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Tags        func(childComplexity int) int
-		Title       func(childComplexity int) int
-		URL         func(childComplexity int) int
-		UpdatedAt   func(childComplexity int) int
+		Account         func(childComplexity int) int
+		Archived        func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Description     func(childComplexity int) int
+		FaviconURL      func(childComplexity int) int
+		Favorite        func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Notes           func(childComplexity int) int
+		PreviewImageURL func(childComplexity int) int
+		Tags            func(childComplexity int) int
+		Title           func(childComplexity int) int
+		URL             func(childComplexity int) int
+		Unread          func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	LinkConnection struct {
@@ -138,9 +145,10 @@ type ComplexityRoot struct {
 		APITokens       func(childComplexity int) int
 		Account         func(childComplexity int, id string) int
 		Accounts        func(childComplexity int, first *int, after *string) int
+		CheckURL        func(childComplexity int, url string) int
 		ExportBookmarks func(childComplexity int, accountID *string) int
 		Link            func(childComplexity int, id string) int
-		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string) int
+		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) int
 		Me              func(childComplexity int) int
 		Tag             func(childComplexity int, id string) int
 		Tags            func(childComplexity int, first *int, after *string, accountID *string) int
@@ -164,6 +172,14 @@ type ComplexityRoot struct {
 	TagEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	UrlCheck struct {
+		Description     func(childComplexity int) int
+		FaviconURL      func(childComplexity int) int
+		Link            func(childComplexity int) int
+		PreviewImageURL func(childComplexity int) int
+		Title           func(childComplexity int) int
 	}
 }
 
@@ -378,6 +394,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Link.Account(childComplexity), true
+	case "Link.archived":
+		if e.ComplexityRoot.Link.Archived == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Archived(childComplexity), true
 	case "Link.createdAt":
 		if e.ComplexityRoot.Link.CreatedAt == nil {
 			break
@@ -390,12 +412,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Link.Description(childComplexity), true
+	case "Link.faviconUrl":
+		if e.ComplexityRoot.Link.FaviconURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.FaviconURL(childComplexity), true
+	case "Link.favorite":
+		if e.ComplexityRoot.Link.Favorite == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Favorite(childComplexity), true
 	case "Link.id":
 		if e.ComplexityRoot.Link.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Link.ID(childComplexity), true
+	case "Link.notes":
+		if e.ComplexityRoot.Link.Notes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Notes(childComplexity), true
+	case "Link.previewImageUrl":
+		if e.ComplexityRoot.Link.PreviewImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.PreviewImageURL(childComplexity), true
 	case "Link.tags":
 		if e.ComplexityRoot.Link.Tags == nil {
 			break
@@ -414,6 +460,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Link.URL(childComplexity), true
+	case "Link.unread":
+		if e.ComplexityRoot.Link.Unread == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Link.Unread(childComplexity), true
 	case "Link.updatedAt":
 		if e.ComplexityRoot.Link.UpdatedAt == nil {
 			break
@@ -677,6 +729,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.checkUrl":
+		if e.ComplexityRoot.Query.CheckURL == nil {
+			break
+		}
+
+		args, err := ec.field_Query_checkUrl_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CheckURL(childComplexity, args["url"].(string)), true
 	case "Query.exportBookmarks":
 		if e.ComplexityRoot.Query.ExportBookmarks == nil {
 			break
@@ -710,7 +773,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Links(childComplexity, args["first"].(*int), args["after"].(*string), args["tag"].(*string), args["search"].(*string), args["accountId"].(*string)), true
+		return e.ComplexityRoot.Query.Links(childComplexity, args["first"].(*int), args["after"].(*string), args["tag"].(*string), args["search"].(*string), args["accountId"].(*string), args["unread"].(*bool), args["archived"].(*bool), args["favorite"].(*bool), args["tags"].([]string), args["anyTags"].([]string), args["excludeTags"].([]string), args["updatedSince"].(*time.Time), args["orderBy"].(*model.LinkOrder)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
@@ -813,6 +876,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TagEdge.Node(childComplexity), true
+
+	case "UrlCheck.description":
+		if e.ComplexityRoot.UrlCheck.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.Description(childComplexity), true
+	case "UrlCheck.faviconUrl":
+		if e.ComplexityRoot.UrlCheck.FaviconURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.FaviconURL(childComplexity), true
+	case "UrlCheck.link":
+		if e.ComplexityRoot.UrlCheck.Link == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.Link(childComplexity), true
+	case "UrlCheck.previewImageUrl":
+		if e.ComplexityRoot.UrlCheck.PreviewImageURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.PreviewImageURL(childComplexity), true
+	case "UrlCheck.title":
+		if e.ComplexityRoot.UrlCheck.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UrlCheck.Title(childComplexity), true
 
 	}
 	return 0, false
@@ -919,12 +1013,30 @@ type Query {
   "A link by id; null when it does not exist or belongs to another account."
   link(id: ID!): Link @hasScope(scopes: ["links:read"])
   """
-  Links, newest first. tag filters by tag name (which needs tags:read), search
-  matches URL and title.
+  Links, newest first unless orderBy says otherwise. search matches URL and
+  title; unread, archived and favorite keep the links in that state; tag and
+  tags keep links carrying every one of the names, anyTags those carrying at
+  least one, excludeTags those carrying none (each list at most 20 names, and
+  naming tags needs tags:read); updatedSince keeps links changed at or after
+  that time. Every filter given applies. A cursor (after) is valid only for the
+  orderBy it was made under: another is BAD_USER_INPUT.
   accountId is for administrators; others may name only their own account.
   """
-  links(first: Int, after: String, tag: String @hasScope(scopes: ["tags:read"]), search: String, accountId: ID): LinkConnection!
-    @hasScope(scopes: ["links:read"])
+  links(
+    first: Int
+    after: String
+    tag: String @hasScope(scopes: ["tags:read"])
+    search: String
+    accountId: ID
+    unread: Boolean
+    archived: Boolean
+    favorite: Boolean
+    tags: [String!] @hasScope(scopes: ["tags:read"])
+    anyTags: [String!] @hasScope(scopes: ["tags:read"])
+    excludeTags: [String!] @hasScope(scopes: ["tags:read"])
+    updatedSince: Time
+    orderBy: LinkOrder = CREATED_DESC
+  ): LinkConnection! @hasScope(scopes: ["links:read"])
   "A tag by id; null when it does not exist or belongs to another account."
   tag(id: ID!): Tag @hasScope(scopes: ["tags:read"])
   "Tags, newest first."
@@ -938,6 +1050,15 @@ type Query {
   Netscape bookmark file, the format browsers and bookmark services import.
   """
   exportBookmarks(accountId: ID): String! @hasScope(scopes: ["links:read", "tags:read"])
+  """
+  Whether the caller has saved url already, for a browser extension's "saved?"
+  button: link is the caller's own link whose URL is the same after
+  normalisation (scheme and host lower-cased, default port and fragment dropped,
+  an empty path made "/"), or null. BAD_USER_INPUT unless url is http or https.
+  The page's metadata (title, description, faviconUrl, previewImageUrl) is null
+  until pages are fetched.
+  """
+  checkUrl(url: String!): UrlCheck! @hasScope(scopes: ["links:read"])
   "The caller's API tokens, newest first, without their secrets."
   apiTokens: [ApiToken!]! @hasScope(scopes: ["account:read"])
 }
@@ -1003,21 +1124,63 @@ type CreatedApiToken {
   apiToken: ApiToken!
 }
 
+"""
+How links are listed. Ties are broken by id, in the same direction. Nested
+lists of links (Tag.links, Account.links) are CREATED_DESC.
+"""
+enum LinkOrder {
+  "Newest first by createdAt (an imported link keeps its ADD_DATE). The default."
+  CREATED_DESC
+  "Oldest first by createdAt."
+  CREATED_ASC
+  "Most recently changed first, by updatedAt."
+  UPDATED_DESC
+  """
+  By title, links without a title first; in the database's collation
+  (case-insensitive on MySQL and MariaDB, by code point on SQLite).
+  """
+  TITLE_ASC
+}
+
 input CreateLinkInput {
-  "An http or https URL."
+  """
+  An http or https URL. Saving a URL the account already has (after the
+  normalisation checkUrl describes) is CONFLICT, with the saved link's id in
+  extensions.existingLinkId.
+  """
   url: String!
   title: String
   description: String
+  "The account's own notes on the link."
+  notes: String
+  "On the reading list: false unless given."
+  unread: Boolean
+  archived: Boolean
+  favorite: Boolean
   "Tag names; missing tags are created."
   tags: [String!]
   "Administrators only; others may name only their own account."
   accountId: ID
+  """
+  Whether to fetch the page's title, description, favicon and preview image.
+  Default: true when no title is given. Accepted; pages are not fetched yet.
+  """
+  fetchMetadata: Boolean
 }
 
+"""
+The fields to change; those left out stay as they are, and an empty string
+clears title, description or notes. A url another of the account's links has
+is CONFLICT, as in createLink.
+"""
 input UpdateLinkInput {
   url: String
   title: String
   description: String
+  notes: String
+  unread: Boolean
+  archived: Boolean
+  favorite: Boolean
 }
 
 input CreateTagInput {
@@ -1037,6 +1200,16 @@ type Link {
   url: String!
   title: String
   description: String
+  "The account's own notes on the link."
+  notes: String
+  "On the reading list, not yet read."
+  unread: Boolean!
+  archived: Boolean!
+  favorite: Boolean!
+  "The page's icon, from its metadata."
+  faviconUrl: String
+  "The page's preview image (og:image, twitter:image), from its metadata."
+  previewImageUrl: String
   tags: [Tag!]! @hasScope(scopes: ["tags:read"])
   account: Account! @hasScope(scopes: ["account:read"])
   createdAt: Time!
@@ -1046,6 +1219,7 @@ type Link {
 type Tag {
   id: ID!
   name: String!
+  "The tag's links, newest first (CREATED_DESC)."
   links(first: Int, after: String): LinkConnection! @hasScope(scopes: ["links:read"])
   account: Account! @hasScope(scopes: ["account:read"])
   createdAt: Time!
@@ -1056,6 +1230,7 @@ type Account {
   email: String!
   scopes: [String!]!
   createdAt: Time!
+  "The account's links, newest first (CREATED_DESC)."
   links(first: Int, after: String): LinkConnection! @hasScope(scopes: ["links:read"])
   tags(first: Int, after: String): TagConnection! @hasScope(scopes: ["tags:read"])
 }
@@ -1109,6 +1284,16 @@ type AccountConnection {
   nodes: [Account!]!
   pageInfo: PageInfo!
   totalCount: Int!
+}
+
+"What checkUrl found for a URL."
+type UrlCheck {
+  "The caller's link for the URL, or null when it has none."
+  link: Link
+  title: String
+  description: String
+  faviconUrl: String
+  previewImageUrl: String
 }
 
 "What an import did."
@@ -1240,6 +1425,18 @@ func (ec *executionContext) childFields_Link(ctx context.Context, field graphql.
 		return ec.fieldContext_Link_title(ctx, field)
 	case "description":
 		return ec.fieldContext_Link_description(ctx, field)
+	case "notes":
+		return ec.fieldContext_Link_notes(ctx, field)
+	case "unread":
+		return ec.fieldContext_Link_unread(ctx, field)
+	case "archived":
+		return ec.fieldContext_Link_archived(ctx, field)
+	case "favorite":
+		return ec.fieldContext_Link_favorite(ctx, field)
+	case "faviconUrl":
+		return ec.fieldContext_Link_faviconUrl(ctx, field)
+	case "previewImageUrl":
+		return ec.fieldContext_Link_previewImageUrl(ctx, field)
 	case "tags":
 		return ec.fieldContext_Link_tags(ctx, field)
 	case "account":
@@ -1324,6 +1521,22 @@ func (ec *executionContext) childFields_TagEdge(ctx context.Context, field graph
 		return ec.fieldContext_TagEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TagEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UrlCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "link":
+		return ec.fieldContext_UrlCheck_link(ctx, field)
+	case "title":
+		return ec.fieldContext_UrlCheck_title(ctx, field)
+	case "description":
+		return ec.fieldContext_UrlCheck_description(ctx, field)
+	case "faviconUrl":
+		return ec.fieldContext_UrlCheck_faviconUrl(ctx, field)
+	case "previewImageUrl":
+		return ec.fieldContext_UrlCheck_previewImageUrl(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UrlCheck", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -74,10 +74,15 @@ func (r *mutationResolver) CreateLink(ctx context.Context, input model.CreateLin
 	if err != nil {
 		return nil, err
 	}
+	// input.FetchMetadata is accepted; pages are not fetched yet.
 	return r.LinkService.CreateLink(ctx, linkapi.LinkCreate{
 		URL:         input.URL,
 		Title:       input.Title,
 		Description: input.Description,
+		Notes:       input.Notes,
+		Unread:      isTrue(input.Unread),
+		Archived:    isTrue(input.Archived),
+		Favorite:    isTrue(input.Favorite),
 		Tags:        input.Tags,
 		AccountID:   accountID,
 	})
@@ -89,7 +94,10 @@ func (r *mutationResolver) UpdateLink(ctx context.Context, id string, input mode
 	if err != nil {
 		return nil, err
 	}
-	return r.LinkService.UpdateLink(ctx, linkID, linkapi.LinkUpdate{URL: input.URL, Title: input.Title, Description: input.Description})
+	return r.LinkService.UpdateLink(ctx, linkID, linkapi.LinkUpdate{
+		URL: input.URL, Title: input.Title, Description: input.Description, Notes: input.Notes,
+		Unread: input.Unread, Archived: input.Archived, Favorite: input.Favorite,
+	})
 }
 
 // DeleteLink is the resolver for the deleteLink field.
@@ -242,12 +250,19 @@ func (r *queryResolver) Link(ctx context.Context, id string) (*linkapi.Link, err
 }
 
 // Links is the resolver for the links field.
-func (r *queryResolver) Links(ctx context.Context, first *int, after *string, tag *string, search *string, accountID *string) (*model.LinkConnection, error) {
+func (r *queryResolver) Links(ctx context.Context, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) (*model.LinkConnection, error) {
 	owner, err := parseOptionalID(accountID)
 	if err != nil {
 		return nil, err
 	}
-	return r.findLinks(ctx, linkapi.LinkFilter{AccountID: owner, TagName: tag, Search: search}, first, after)
+	filter := linkapi.LinkFilter{
+		AccountID: owner, TagName: tag, Search: search, Unread: unread, Archived: archived, Favorite: favorite,
+		Tags: tags, AnyTags: anyTags, ExcludeTags: excludeTags, UpdatedSince: updatedSince,
+	}
+	if orderBy != nil {
+		filter.Order = linkapi.LinkOrder(*orderBy)
+	}
+	return r.findLinks(ctx, filter, first, after)
 }
 
 // Tag is the resolver for the tag field.
@@ -302,6 +317,16 @@ func (r *queryResolver) ExportBookmarks(ctx context.Context, accountID *string) 
 		return "", err
 	}
 	return out.String(), nil
+}
+
+// CheckURL is the resolver for the checkUrl field.
+func (r *queryResolver) CheckURL(ctx context.Context, url string) (*model.URLCheck, error) {
+	link, err := nullIfNotFound(r.LinkService.FindLinkByURL(ctx, url))
+	if err != nil {
+		return nil, err
+	}
+	// The page's metadata stays null until pages are fetched.
+	return &model.URLCheck{Link: link}, nil
 }
 
 // APITokens is the resolver for the apiTokens field.

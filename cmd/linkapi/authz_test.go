@@ -156,6 +156,41 @@ var azOps = []azOp{
 		},
 	},
 	{
+		name: "links.state+order", field: "links",
+		query: `{ links(first: 100, unread: false, archived: false, favorite: false, updatedSince: "2000-01-01T00:00:00Z", orderBy: TITLE_ASC) { totalCount nodes { id } } }`,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "links(state)", got, after.linkIDs(f.visibleAccount(c)))
+		},
+	},
+	{
+		name: "links.tags", field: "links",
+		query: `{ links(first: 100, tags: ["common"], anyTags: ["common", "none"], excludeTags: ["none"]) { totalCount nodes { id } } }`,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, after *azSnapshot) {
+			azSameConn(t, "links(tags)", got, after.linkIDsTagged(f.visibleAccount(c), "common"))
+		},
+	},
+	{
+		// Only the caller's own links count, an administrator's too.
+		name: "checkUrl", field: "checkUrl",
+		query: `query($u: String!) { checkUrl(url: $u) { link { id } title } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"u": "HTTPS://EXAMPLE.COM/" + f.owner.email}
+		},
+		want: azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, _ *azSnapshot) {
+			link := get(t, got, "link")
+			if c == azOwner || c == azReadOnly {
+				if link == nil || azID(t, link) != f.owner.linkID {
+					t.Errorf("checkUrl of the owner's URL: got %v, want link %d", link, f.owner.linkID)
+				}
+			} else if link != nil {
+				t.Errorf("checkUrl of the owner's URL by %s: got %v, want no link", c, link)
+			}
+		},
+	},
+	{
 		name: "tag", field: "tag",
 		query: `query($id: ID!) { tag(id: $id) { id } }`,
 		vars:  azOwnerTag,
@@ -256,6 +291,34 @@ var azOps = []azOp{
 			l := after.link(f.owner.linkID)
 			if l == nil || l.Title == nil || *l.Title != vars["title"] {
 				t.Errorf("title after updateLink: got %v, want %q", l, vars["title"])
+			}
+		},
+	},
+	{
+		name: "createLink.state", field: "createLink", write: true,
+		query: `mutation($url: String!, $tags: [String!]) { createLink(input: {url: $url, tags: $tags, unread: true, favorite: true, notes: "n", fetchMetadata: false}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"url": "https://example.com/" + f.uniq("new"), "tags": []string{"common"}}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			azCheckCreatedLink(false)(t, f, c, vars, got, after)
+			if l := after.link(azID(t, got)); l == nil || !l.Unread || !l.Favorite || l.Archived || l.Notes == nil || *l.Notes != "n" {
+				t.Errorf("created link: got %+v, want unread, favorite and notes n", l)
+			}
+		},
+	},
+	{
+		name: "updateLink.state", field: "updateLink", write: true,
+		query: `mutation($id: ID!, $notes: String) { updateLink(id: $id, input: {notes: $notes, archived: true}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"id": azStr(f.newLink(t, f.owner.id)), "notes": f.uniq("notes")}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			l := after.link(azParse(t, vars["id"]))
+			if l == nil || !l.Archived || l.Notes == nil || *l.Notes != vars["notes"] {
+				t.Errorf("link after updateLink: got %+v, want archived with notes %q", l, vars["notes"])
 			}
 		},
 	},
@@ -506,6 +569,40 @@ var azArgs = []azArg{
 		[]string{"links:read"}, azOK, func(f *azFixture, after *azSnapshot) []string { return after.linkIDs(f.owner.id) }},
 	{"links without tag with links:read", "links", azLinksByTag, nil,
 		[]string{"links:read"}, azOK, func(f *azFixture, after *azSnapshot) []string { return after.linkIDs(f.owner.id) }},
+	{"links(tags) with links:read", "links", azLinksByTags, map[string]any{"tags": []string{"common"}},
+		[]string{"links:read"}, azForbid, nil},
+	{"links(tags: []) with links:read", "links", azLinksByTags, map[string]any{"tags": []string{}},
+		[]string{"links:read"}, azForbid, nil},
+	{"links(anyTags) with links:read", "links", azLinksByTags, map[string]any{"any": []string{"common"}},
+		[]string{"links:read"}, azForbid, nil},
+	{"links(excludeTags) with links:read", "links", azLinksByTags, map[string]any{"ex": []string{"common"}},
+		[]string{"links:read"}, azForbid, nil},
+	{"links(tags, anyTags) with links:read tags:read", "links", azLinksByTags, map[string]any{"tags": []string{"common"}, "any": []string{"common"}},
+		[]string{"links:read", "tags:read"}, azOK,
+		func(f *azFixture, after *azSnapshot) []string { return after.linkIDsTagged(f.owner.id, "common") }},
+	{"links(excludeTags) with links:read tags:read", "links", azLinksByTags, map[string]any{"ex": []string{"common"}},
+		[]string{"links:read", "tags:read"}, azOK,
+		func(f *azFixture, after *azSnapshot) []string {
+			return azMinus(after.linkIDs(f.owner.id), after.linkIDsTagged(f.owner.id, "common"))
+		}},
+	{"links(tags: null, anyTags: null, excludeTags: null) with links:read", "links", azLinksByTags, map[string]any{"tags": nil, "any": nil, "ex": nil},
+		[]string{"links:read"}, azOK, func(f *azFixture, after *azSnapshot) []string { return after.linkIDs(f.owner.id) }},
+	{"checkUrl with tags:read", "checkUrl", `{ checkUrl(url: "https://example.com/") { link { id } } }`, nil,
+		[]string{"tags:read"}, azForbid, nil},
+}
+
+// azLinksByTags filters links by lists of tag names, each needing tags:read.
+const azLinksByTags = `query($tags: [String!], $any: [String!], $ex: [String!]) { links(first: 100, tags: $tags, anyTags: $any, excludeTags: $ex) { totalCount nodes { id } } }`
+
+// azMinus returns the ids of all that are not in some.
+func azMinus(all, some []string) []string {
+	out := []string{}
+	for _, id := range all {
+		if !slices.Contains(some, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // TestAuthz runs the authorisation matrix on every database.
@@ -571,7 +668,8 @@ func TestAuthz(t *testing.T) {
 				s.ok(t, g.token(azAdmin), `mutation($id: ID!, $s: [String!]!) { setAccountScopes(id: $id, scopes: $s) { id } }`,
 					map[string]any{"id": azStr(g.owner.id), "s": scopes})
 			}
-			createLink := `mutation { createLink(input: {url: "https://example.com/narrowed"}) { id } }`
+			// Each createLink saves a URL of its own: the same one twice is CONFLICT.
+			createLink := `mutation($u: String!) { createLink(input: {url: $u}) { id } }`
 			createTag := `mutation($n: String!) { createTag(input: {name: $n}) { id } }`
 			links := `{ links { totalCount } }`
 			me := `{ me { id } }`
@@ -609,6 +707,9 @@ func TestAuthz(t *testing.T) {
 			for _, st := range steps {
 				if st.scopes != nil {
 					setScopes(st.scopes...)
+				}
+				if st.query == createLink {
+					st.vars = map[string]any{"u": "https://example.com/" + g.uniq("narrowed")}
 				}
 				t.Run(st.name, func(t *testing.T) {
 					f.expect(t, token, st.field, st.query, st.vars, st.want, st.write)
@@ -1001,12 +1102,14 @@ type azAccountRow struct {
 }
 
 type azLinkRow struct {
-	ID          int64
-	AccountID   int64
-	URL         string
-	Title       *string
-	Description *string
-	UpdatedAt   time.Time
+	ID                         int64
+	AccountID                  int64
+	URL                        string
+	Title                      *string
+	Description                *string
+	Notes                      *string
+	Unread, Archived, Favorite bool
+	UpdatedAt                  time.Time
 }
 
 type azTagRow struct {
@@ -1034,9 +1137,9 @@ func (f *azFixture) snapshot(t *testing.T) *azSnapshot {
 			s.Accounts = append(s.Accounts, a)
 			return err
 		}},
-		{"SELECT id, account_id, url, title, description, updated_at FROM links ORDER BY id", func(rs *sql.Rows) error {
+		{"SELECT id, account_id, url, title, description, notes, unread, archived, favorite, updated_at FROM links ORDER BY id", func(rs *sql.Rows) error {
 			var l azLinkRow
-			err := rs.Scan(&l.ID, &l.AccountID, &l.URL, &l.Title, &l.Description, &l.UpdatedAt)
+			err := rs.Scan(&l.ID, &l.AccountID, &l.URL, &l.Title, &l.Description, &l.Notes, &l.Unread, &l.Archived, &l.Favorite, &l.UpdatedAt)
 			s.Links = append(s.Links, l)
 			return err
 		}},
@@ -1075,8 +1178,8 @@ func (s *azSnapshot) lines() []string {
 			a.ID, a.Email, a.Scopes, a.PasswordHash, ts(a.PasswordChangedAt), ts(a.UpdatedAt)))
 	}
 	for _, l := range s.Links {
-		out = append(out, fmt.Sprintf("link %d account=%d url=%s title=%s description=%s updated_at=%s",
-			l.ID, l.AccountID, l.URL, opt(l.Title), opt(l.Description), ts(l.UpdatedAt)))
+		out = append(out, fmt.Sprintf("link %d account=%d url=%s title=%s description=%s notes=%s unread=%t archived=%t favorite=%t updated_at=%s",
+			l.ID, l.AccountID, l.URL, opt(l.Title), opt(l.Description), opt(l.Notes), l.Unread, l.Archived, l.Favorite, ts(l.UpdatedAt)))
 	}
 	for _, tg := range s.Tags {
 		out = append(out, fmt.Sprintf("tag %d account=%d name=%q", tg.ID, tg.AccountID, tg.Name))

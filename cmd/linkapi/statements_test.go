@@ -79,6 +79,15 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 					check    func(t *testing.T, d map[string]any)
 				}{
 					{"links with tags and account", token, `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
+					// Every filter and each order: still one statement for the page.
+					{"filtered links with tags and account", token, `{ links(first: 100, unread: false, archived: false, favorite: false, tags: ["all"], anyTags: ["t1", "t2"], excludeTags: ["t3"], search: "example", updatedSince: "2000-01-01T00:00:00Z") { nodes { tags { name } account { email } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
+						if got, want := len(get(t, d, "links", "nodes").([]any)), w.count["t1"]+w.count["t2"]; got != want {
+							t.Errorf("filtered links: got %d, want %d", got, want)
+						}
+					}},
+					{"links by title with tags and account", token, `{ links(first: 100, orderBy: TITLE_ASC, tags: ["all"]) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
+					{"links by change with tags and account", token, `{ links(first: 100, orderBy: UPDATED_DESC, excludeTags: ["t0"]) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
+					{"oldest links with tags and account", token, `{ links(first: 100, orderBy: CREATED_ASC, unread: false) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
 					{"me with links, tags and counts", token, `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 3, 4, nil},
 					{"tags with their account", token, `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 3, 4, nil},
 					// Priced 19933, just under the default complexity limit.

@@ -3,7 +3,11 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"linkapi/internal/linkapi"
+	"strconv"
 	"time"
 )
 
@@ -29,14 +33,25 @@ type CreateAccountInput struct {
 }
 
 type CreateLinkInput struct {
-	// An http or https URL.
+	// An http or https URL. Saving a URL the account already has (after the
+	// normalisation checkUrl describes) is CONFLICT, with the saved link's id in
+	// extensions.existingLinkId.
 	URL         string  `json:"url"`
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// The account's own notes on the link.
+	Notes *string `json:"notes,omitempty"`
+	// On the reading list: false unless given.
+	Unread   *bool `json:"unread,omitempty"`
+	Archived *bool `json:"archived,omitempty"`
+	Favorite *bool `json:"favorite,omitempty"`
 	// Tag names; missing tags are created.
 	Tags []string `json:"tags,omitempty"`
 	// Administrators only; others may name only their own account.
 	AccountID *string `json:"accountId,omitempty"`
+	// Whether to fetch the page's title, description, favicon and preview image.
+	// Default: true when no title is given. Accepted; pages are not fetched yet.
+	FetchMetadata *bool `json:"fetchMetadata,omitempty"`
 }
 
 type CreateTagInput struct {
@@ -72,8 +87,91 @@ type TagEdge struct {
 	Node   *linkapi.Tag `json:"node"`
 }
 
+// The fields to change; those left out stay as they are, and an empty string
+// clears title, description or notes. A url another of the account's links has
+// is CONFLICT, as in createLink.
 type UpdateLinkInput struct {
 	URL         *string `json:"url,omitempty"`
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
+	Notes       *string `json:"notes,omitempty"`
+	Unread      *bool   `json:"unread,omitempty"`
+	Archived    *bool   `json:"archived,omitempty"`
+	Favorite    *bool   `json:"favorite,omitempty"`
+}
+
+// What checkUrl found for a URL.
+type URLCheck struct {
+	// The caller's link for the URL, or null when it has none.
+	Link            *linkapi.Link `json:"link,omitempty"`
+	Title           *string       `json:"title,omitempty"`
+	Description     *string       `json:"description,omitempty"`
+	FaviconURL      *string       `json:"faviconUrl,omitempty"`
+	PreviewImageURL *string       `json:"previewImageUrl,omitempty"`
+}
+
+// How links are listed. Ties are broken by id, in the same direction. Nested
+// lists of links (Tag.links, Account.links) are CREATED_DESC.
+type LinkOrder string
+
+const (
+	// Newest first by createdAt (an imported link keeps its ADD_DATE). The default.
+	LinkOrderCreatedDesc LinkOrder = "CREATED_DESC"
+	// Oldest first by createdAt.
+	LinkOrderCreatedAsc LinkOrder = "CREATED_ASC"
+	// Most recently changed first, by updatedAt.
+	LinkOrderUpdatedDesc LinkOrder = "UPDATED_DESC"
+	// By title, links without a title first; in the database's collation
+	// (case-insensitive on MySQL and MariaDB, by code point on SQLite).
+	LinkOrderTitleAsc LinkOrder = "TITLE_ASC"
+)
+
+var AllLinkOrder = []LinkOrder{
+	LinkOrderCreatedDesc,
+	LinkOrderCreatedAsc,
+	LinkOrderUpdatedDesc,
+	LinkOrderTitleAsc,
+}
+
+func (e LinkOrder) IsValid() bool {
+	switch e {
+	case LinkOrderCreatedDesc, LinkOrderCreatedAsc, LinkOrderUpdatedDesc, LinkOrderTitleAsc:
+		return true
+	}
+	return false
+}
+
+func (e LinkOrder) String() string {
+	return string(e)
+}
+
+func (e *LinkOrder) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LinkOrder(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LinkOrder", str)
+	}
+	return nil
+}
+
+func (e LinkOrder) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LinkOrder) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LinkOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -26,6 +26,12 @@
 //   - Tags: split on commas, white space collapsed and trimmed, empty tags
 //     dropped, exact duplicates (case-sensitive) dropped keeping the first;
 //     nil when there are none. Folder names never become tags.
+//   - Notes: the text between [linkding-notes] and [/linkding-notes] in the
+//     <DD>, as linkding writes notes beside the description, cleaned as the
+//     description is; the description is what remains around it.
+//   - Unread, Private, Archived, Favorite: from TOREAD, PRIVATE, ARCHIVED and
+//     FAVORITE; "1", "yes" and "true" (in any case) are true, anything else
+//     false.
 //   - AddDate: UTC, whole seconds; the zero time when ADD_DATE is absent,
 //     not a positive integer, or out of range. Values too large to be seconds
 //     before the year 10000 are read as milliseconds, microseconds or
@@ -70,8 +76,48 @@ type Bookmark struct {
 	URL         string
 	Title       string
 	Description string    // from the <DD> that follows the <DT><A>
+	Notes       string    // from [linkding-notes]...[/linkding-notes] in that <DD>
 	Tags        []string  // from TAGS="a,b"; folder names are not tags
 	AddDate     time.Time // from ADD_DATE (unix seconds); zero when absent or bad
+	Unread      bool      // TOREAD, as Pinboard and linkding write it
+	Private     bool      // PRIVATE: not shared, on services that share bookmarks
+	Archived    bool      // ARCHIVED
+	Favorite    bool      // FAVORITE
+}
+
+// Markers of the notes in a <DD>, as linkding writes them.
+const (
+	notesStart = "[linkding-notes]"
+	notesEnd   = "[/linkding-notes]"
+)
+
+// splitNotes takes the notes out of a cleaned description: after the last
+// notesStart (Write puts the notes last), up to the notesEnd that follows.
+func splitNotes(desc string) (description, notes string) {
+	start := strings.LastIndex(desc, notesStart)
+	if start < 0 {
+		return desc, ""
+	}
+	rest := desc[start+len(notesStart):]
+	end := strings.Index(rest, notesEnd)
+	if end < 0 {
+		end = len(rest)
+	}
+	notes = strings.TrimSpace(rest[:end])
+	after := ""
+	if end < len(rest) {
+		after = rest[end+len(notesEnd):]
+	}
+	return strings.TrimSpace(desc[:start] + after), notes
+}
+
+// flag reads a boolean attribute such as TOREAD="1".
+func flag(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "yes", "true":
+		return true
+	}
+	return false
 }
 
 // parser state: where text tokens go.
@@ -147,7 +193,8 @@ type parser struct {
 // Descriptions are collected apart so that many <DD>s cost linear time.
 func (p *parser) setLast(i int) {
 	if p.last >= 0 && p.desc.Len() > 0 {
-		p.out[p.last].Description = p.desc.String()
+		b := &p.out[p.last]
+		b.Description, b.Notes = splitNotes(p.desc.String())
 	}
 	p.desc.Reset()
 	p.last = i
@@ -177,6 +224,8 @@ func (p *parser) startTag(z *xhtml.Tokenizer, name string, hasAttr bool) error {
 		p.setLast(-1)
 		var href, tags, addDate string
 		var seenHref, seenTags, seenDate bool
+		flags := map[string]bool{}
+		seenFlag := map[string]bool{}
 		for hasAttr {
 			var k, v []byte
 			k, v, hasAttr = z.TagAttr()
@@ -194,6 +243,10 @@ func (p *parser) startTag(z *xhtml.Tokenizer, name string, hasAttr bool) error {
 				if !seenDate {
 					addDate, seenDate = string(v), true
 				}
+			case "toread", "private", "archived", "favorite":
+				if !seenFlag[string(k)] {
+					flags[string(k)], seenFlag[string(k)] = flag(string(v)), true
+				}
 			}
 		}
 		u := cleanURL(href)
@@ -203,7 +256,8 @@ func (p *parser) startTag(z *xhtml.Tokenizer, name string, hasAttr bool) error {
 		if len(p.out) >= MaxBookmarks {
 			return fmt.Errorf("%w: more than %d", ErrTooManyBookmarks, MaxBookmarks)
 		}
-		p.out = append(p.out, Bookmark{URL: u, Tags: cleanTags(tags), AddDate: parseDate(addDate)})
+		p.out = append(p.out, Bookmark{URL: u, Tags: cleanTags(tags), AddDate: parseDate(addDate),
+			Unread: flags["toread"], Private: flags["private"], Archived: flags["archived"], Favorite: flags["favorite"]})
 		p.cur = len(p.out) - 1
 		p.setLast(p.cur)
 		p.state = stateTitle
@@ -341,8 +395,10 @@ func parseDate(s string) time.Time {
 // Write writes bookmarks as a Netscape bookmark file that browsers and
 // bookmark services import: the NETSCAPE-Bookmark-file-1 DOCTYPE, a UTF-8
 // META, TITLE and H1 "Bookmarks", and one <DT><A HREF ADD_DATE TAGS> per
-// bookmark, followed by a <DD> when the description is not empty. All text
-// is HTML-escaped. ADD_DATE is written in whole seconds, and omitted for a
+// bookmark, followed by a <DD> when the description or the notes are not
+// empty, the notes between [linkding-notes] and [/linkding-notes] after the
+// description, as linkding writes them. PRIVATE, TOREAD, ARCHIVED and FAVORITE
+// are written as "1" when set and left out otherwise. All text is HTML-escaped. ADD_DATE is written in whole seconds, and omitted for a
 // zero AddDate or one outside 1970-01-01T00:00:01Z to the end of year 9999.
 // TAGS is omitted when there are no tags; tags are trimmed and empty ones
 // left out.
@@ -379,6 +435,14 @@ func Write(w io.Writer, bookmarks []Bookmark) error {
 				tags = append(tags, t)
 			}
 		}
+		for _, f := range []struct {
+			name string
+			on   bool
+		}{{"PRIVATE", b.Private}, {"TOREAD", b.Unread}, {"ARCHIVED", b.Archived}, {"FAVORITE", b.Favorite}} {
+			if f.on {
+				bw.WriteString(" " + f.name + "=\"1\"")
+			}
+		}
 		if len(tags) > 0 {
 			bw.WriteString(" TAGS=\"")
 			bw.WriteString(html.EscapeString(strings.Join(tags, ",")))
@@ -387,9 +451,12 @@ func Write(w io.Writer, bookmarks []Bookmark) error {
 		bw.WriteByte('>')
 		bw.WriteString(html.EscapeString(b.Title))
 		bw.WriteString("</A>\n")
-		if b.Description != "" {
+		if b.Description != "" || b.Notes != "" {
 			bw.WriteString("    <DD>")
 			bw.WriteString(html.EscapeString(b.Description))
+			if b.Notes != "" {
+				bw.WriteString(notesStart + html.EscapeString(b.Notes) + notesEnd)
+			}
 			bw.WriteByte('\n')
 		}
 	}

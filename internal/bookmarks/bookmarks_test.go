@@ -93,9 +93,9 @@ func TestParseTestdata(t *testing.T) {
 		{"pinboard.html", []Bookmark{
 			{URL: "https://danluu.com/cocktail-ideas/", Title: "Some programming blogs to consider",
 				Description: "A list of blogs worth reading, with notes on why.",
-				Tags:        []string{"programming", "culture"}, AddDate: ts(1455560473)},
+				Tags:        []string{"programming", "culture"}, AddDate: ts(1455560473), Unread: true},
 			{URL: "https://jvns.ca/blog/2016/10/10/what-even-is-a-container/", Title: "What even is a container: namespaces and cgroups",
-				Tags: []string{"containers", "linux", "zines"}, AddDate: ts(1476138010)},
+				Tags: []string{"containers", "linux", "zines"}, AddDate: ts(1476138010), Private: true},
 			{URL: "https://www.example.org/a?x=1&y=2", Title: "Untagged & private=0",
 				Description: `Quote: "less is more" — said someone <somewhere>.`, AddDate: ts(1500000000)},
 			// Tags are case-sensitive; only the exact duplicate "kernel" goes.
@@ -106,14 +106,14 @@ func TestParseTestdata(t *testing.T) {
 			{URL: "https://github.com/sissbruecker/linkding", Title: "GitHub - sissbruecker/linkding: Self-hosted bookmark manager",
 				Description: "Self-hosted bookmark manager that is designed be to be minimal, fast, and easy to set up using Docker.",
 				Tags:        []string{"bookmarks", "self-hosted"}, AddDate: ts(1688169600)},
-			{URL: "https://example.com/unread", Title: "Unread, private, no tags", AddDate: ts(1688256000)},
+			{URL: "https://example.com/unread", Title: "Unread, private, no tags", AddDate: ts(1688256000), Unread: true, Private: true},
 		}},
 		{"shaarli.html", []Bookmark{
 			{URL: "https://shaarli.readthedocs.io/", Title: "Shaarli documentation",
 				Description: "The personal, minimalist, super-fast, database free, bookmarking service.\n\nMarkdown is **supported**:\n- one\n- two",
 				Tags:        []string{"shaarli", "docs", "self-hosted"}, AddDate: ts(1717243200)},
 			{URL: "?AbCdEf", Title: "A private note", Description: "Notes in Shaarli have a relative URL.",
-				Tags: []string{"note"}, AddDate: ts(1717243300)},
+				Tags: []string{"note"}, AddDate: ts(1717243300), Private: true},
 		}},
 		{"broken.html", []Bookmark{
 			{URL: "https://unquoted.example/path?a=1&b=2", Title: "Unquoted attributes",
@@ -156,6 +156,17 @@ func TestParseCases(t *testing.T) {
 		{"not html", `{"url": "https://example.com/"}`, nil},
 		{"bare anchor", `<a href="https://a.example/">A</a>`, []Bookmark{{URL: "https://a.example/", Title: "A"}}},
 		{"no title", `<DT><A HREF="https://a.example/"></A>`, []Bookmark{{URL: "https://a.example/"}}},
+		{"state flags", `<DT><A HREF="https://a.example/" TOREAD="Yes" PRIVATE="true" ARCHIVED="1" FAVORITE="1" TOREAD="0">A</A>
+<DT><A HREF="https://b.example/" TOREAD="0" PRIVATE="no" ARCHIVED="" FAVORITE="2">B</A>`,
+			[]Bookmark{{URL: "https://a.example/", Title: "A", Unread: true, Private: true, Archived: true, Favorite: true},
+				{URL: "https://b.example/", Title: "B"}}},
+		{"linkding notes", `<DT><A HREF="https://a.example/">A</A><DD>desc [linkding-notes] line one
+line two &amp; more [/linkding-notes]
+<DT><A HREF="https://b.example/">B</A><DD>[linkding-notes]only notes
+<DT><A HREF="https://c.example/">C</A><DD>before [linkding-notes]n[/linkding-notes] after`,
+			[]Bookmark{{URL: "https://a.example/", Title: "A", Description: "desc", Notes: "line one\nline two & more"},
+				{URL: "https://b.example/", Title: "B", Notes: "only notes"},
+				{URL: "https://c.example/", Title: "C", Description: "before  after", Notes: "n"}}},
 		{"self-closing anchor", `<DT><A HREF="https://a.example/"/>Text<DT><A HREF="https://b.example/">B</A>`,
 			[]Bookmark{{URL: "https://a.example/", Title: "Text"}, {URL: "https://b.example/", Title: "B"}}},
 		{"whitespace href skipped", `<DT><A HREF="  ">x</A><DD>d<DT><A HREF="https://b.example/">B</A>`,
@@ -405,6 +416,10 @@ func TestRoundTrip(t *testing.T) {
 		{URL: "javascript:alert(%22hi%22)", Title: "bookmarklet", Tags: []string{"tool"}},
 		{URL: "https://b.example/&amp;", Title: "duplicate URL", AddDate: ts(1)},
 		{URL: "https://c.example/", Title: "", Description: "no title"},
+		{URL: "https://e.example/", Title: "read later", Description: "the description", Notes: "my notes\non two lines & <b>",
+			Unread: true, Private: true, Archived: true, Favorite: true},
+		{URL: "https://f.example/", Notes: "notes alone", Favorite: true},
+		{URL: "https://g.example/", Description: "a [linkding-notes] marker in the text", Notes: "and notes"},
 		{URL: "https://d.example/", Title: "🦀 emoji ü", AddDate: ts(maxUnix)},
 	}
 	var buf bytes.Buffer
@@ -575,7 +590,7 @@ func TestParseReadError(t *testing.T) {
 // checkNormalised reports how a bookmark returned by Parse breaks the
 // normalisation the package documents.
 func checkNormalised(b Bookmark) error {
-	for _, s := range append([]string{b.URL, b.Title, b.Description}, b.Tags...) {
+	for _, s := range append([]string{b.URL, b.Title, b.Description, b.Notes}, b.Tags...) {
 		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
 			return fmt.Errorf("invalid UTF-8 or NUL in %q", s)
 		}
@@ -589,6 +604,8 @@ func checkNormalised(b Bookmark) error {
 		return fmt.Errorf("title %q not collapsed", b.Title)
 	case strings.TrimSpace(b.Description) != b.Description || strings.Contains(b.Description, "\r"):
 		return fmt.Errorf("description %q not normalised", b.Description)
+	case strings.TrimSpace(b.Notes) != b.Notes || strings.Contains(b.Notes, "\r") || strings.Contains(b.Notes, notesEnd):
+		return fmt.Errorf("notes %q not normalised", b.Notes)
 	case b.Tags != nil && len(b.Tags) == 0:
 		return fmt.Errorf("empty non-nil tags")
 	}
@@ -633,6 +650,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`<DT><A HREF="https://a.example/" TAGS="a, b,a" ADD_DATE="1700000000123">x &amp; y</A><DD>d`))
 	f.Add([]byte("<a href=\"\xff\x00\">\x00<br><script>x</A><dd>\r\n&#13;&#0;"))
 	f.Add([]byte(`<DL><DT><H3>F</H3><DD>folder<DL><DT><A HREF=x>t</DL></DL></DL><DD>y`))
+	f.Add([]byte(`<DT><A HREF="https://a.example/" TOREAD="yes" PRIVATE=1 ARCHIVED="0">x</A><DD>a[linkding-notes]b[/linkding-notes]c[linkding-notes] d`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		bs, err := Parse(bytes.NewReader(data))
 		if err != nil {

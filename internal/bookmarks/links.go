@@ -8,7 +8,9 @@ import (
 	"linkapi/internal/linkapi"
 )
 
-// ReadImports parses a bookmark file into links to import. A file over the size or
+// ReadImports parses a bookmark file into links to import, with their unread,
+// archived and favorite state and notes; PRIVATE is read and left aside, every
+// link being private to its account. A file over the size or
 // count limits is BAD_USER_INPUT; so is one with nothing that looks like a
 // bookmark, which is more likely the wrong file than an empty export.
 func ReadImports(r io.Reader) ([]linkapi.LinkImport, error) {
@@ -24,18 +26,24 @@ func ReadImports(r io.Reader) ([]linkapi.LinkImport, error) {
 	out := make([]linkapi.LinkImport, len(marks))
 	for i, m := range marks {
 		out[i] = linkapi.LinkImport{
-			LinkCreate: linkapi.LinkCreate{URL: m.URL, Title: optional(m.Title), Description: optional(m.Description), Tags: m.Tags},
-			CreatedAt:  m.AddDate,
+			LinkCreate: linkapi.LinkCreate{URL: m.URL, Title: optional(m.Title), Description: optional(m.Description),
+				Notes: optional(m.Notes), Unread: m.Unread, Archived: m.Archived, Favorite: m.Favorite, Tags: m.Tags},
+			CreatedAt: m.AddDate,
 		}
 	}
 	return out, nil
 }
 
 // WriteLinks writes links with their tags (keyed by link id) as a bookmark file.
+// Every link is marked PRIVATE: an account's links are its own, and a service
+// that shares bookmarks should not share them on import.
 func WriteLinks(w io.Writer, links []*linkapi.Link, tags map[int64][]*linkapi.Tag) error {
 	marks := make([]Bookmark, len(links))
 	for i, l := range links {
-		m := Bookmark{URL: l.URL, AddDate: l.CreatedAt}
+		m := Bookmark{URL: l.URL, AddDate: l.CreatedAt, Private: true, Unread: l.Unread, Archived: l.Archived, Favorite: l.Favorite}
+		if l.Notes != nil {
+			m.Notes = *l.Notes
+		}
 		if l.Title != nil {
 			m.Title = *l.Title
 		}

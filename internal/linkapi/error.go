@@ -27,6 +27,9 @@ type Error struct {
 	// RetryAfter, when positive, is how long the caller should wait before trying
 	// again; RATE_LIMITED errors carry it, shown as extensions.retryAfter.
 	RetryAfter time.Duration
+	// ExistingLinkID, when not 0, is the account's link that already has the
+	// URL a CONFLICT refused; shown as extensions.existingLinkId.
+	ExistingLinkID int64
 }
 
 // Error implements the error interface.

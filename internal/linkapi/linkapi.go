@@ -24,15 +24,23 @@ type Account struct {
 	PasswordChangedAt time.Time
 }
 
-// Link is a URL saved by an account.
+// Link is a URL saved by an account. Unread, Archived and Favorite are its
+// reading-list state; Notes are the account's own words on it; FaviconURL and
+// PreviewImageURL come from the page's metadata.
 type Link struct {
-	ID          int64
-	AccountID   int64
-	URL         string
-	Title       *string
-	Description *string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID              int64
+	AccountID       int64
+	URL             string
+	Title           *string
+	Description     *string
+	Notes           *string
+	Unread          bool
+	Archived        bool
+	Favorite        bool
+	FaviconURL      *string
+	PreviewImageURL *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Tag is a name an account gives to some of its links. LinkCount, when not nil, is
@@ -52,14 +60,82 @@ type Page struct {
 	After int64
 }
 
+// LinkOrder is the order of a list of links; ties are broken by ID in the same
+// direction.
+type LinkOrder string
+
+// The orders of links. The zero LinkOrder is OrderCreatedDesc.
+const (
+	OrderCreatedDesc LinkOrder = "CREATED_DESC"
+	OrderCreatedAsc  LinkOrder = "CREATED_ASC"
+	OrderUpdatedDesc LinkOrder = "UPDATED_DESC"
+	OrderTitleAsc    LinkOrder = "TITLE_ASC"
+)
+
+// Or returns o, or OrderCreatedDesc when o is the zero LinkOrder.
+func (o LinkOrder) Or() LinkOrder {
+	if o == "" {
+		return OrderCreatedDesc
+	}
+	return o
+}
+
+// LinkCursor is where a page of links resumes: after the link ID, whose sort key
+// under Order is At (the CREATED and UPDATED orders) or Title (TITLE_ASC;
+// NoTitle for a link without one). The zero LinkCursor is the start.
+type LinkCursor struct {
+	Order   LinkOrder
+	ID      int64
+	At      time.Time
+	Title   string
+	NoTitle bool
+}
+
+// CursorOf returns the cursor that resumes after l under order.
+func CursorOf(l *Link, order LinkOrder) LinkCursor {
+	c := LinkCursor{Order: order.Or(), ID: l.ID}
+	switch c.Order {
+	case OrderUpdatedDesc:
+		c.At = l.UpdatedAt
+	case OrderTitleAsc:
+		if l.Title == nil {
+			c.NoTitle = true
+		} else {
+			c.Title = *l.Title
+		}
+	default:
+		c.At = l.CreatedAt
+	}
+	return c
+}
+
+// LinkPage selects a window of a list of links: at most First, after After, in
+// After.Order.
+type LinkPage struct {
+	First int
+	After LinkCursor
+}
+
+// MaxFilterTags bounds each list of tag names a links filter takes.
+const MaxFilterTags = 20
+
 // LinkFilter selects links. AccountID, when set, confines the list to one account;
-// the store still applies the caller's tenant filter on top.
+// the store still applies the caller's tenant filter on top. Every filter set
+// applies; Order (zero: OrderCreatedDesc) must be the cursor's.
 type LinkFilter struct {
-	Page
-	AccountID *int64
-	TagID     *int64 // links carrying this tag
-	TagName   *string
-	Search    *string // substring of URL or title
+	LinkPage
+	Order        LinkOrder
+	AccountID    *int64
+	TagID        *int64 // links carrying this tag
+	TagName      *string
+	Search       *string // substring of URL or title
+	Unread       *bool
+	Archived     *bool
+	Favorite     *bool
+	Tags         []string // links carrying every one of these names
+	AnyTags      []string // links carrying at least one
+	ExcludeTags  []string // links carrying none
+	UpdatedSince *time.Time
 }
 
 // TagFilter selects tags.
@@ -97,6 +173,10 @@ type LinkCreate struct {
 	URL         string
 	Title       *string
 	Description *string
+	Notes       *string
+	Unread      bool
+	Archived    bool
+	Favorite    bool
 	Tags        []string
 	AccountID   *int64
 }
@@ -106,6 +186,10 @@ type LinkUpdate struct {
 	URL         *string
 	Title       *string
 	Description *string
+	Notes       *string
+	Unread      *bool
+	Archived    *bool
+	Favorite    *bool
 }
 
 // TagCreate holds the fields of a new tag.
@@ -127,6 +211,10 @@ type AccountCreate struct {
 type LinkService interface {
 	// FindLinkByID returns NOT_FOUND if the link does not exist or is another account's.
 	FindLinkByID(ctx context.Context, id int64) (*Link, error)
+	// FindLinkByURL returns the caller's own link whose URL normalises as url
+	// does (NormalizeURL); NOT_FOUND when there is none, BAD_USER_INPUT for a
+	// URL that is not http or https.
+	FindLinkByURL(ctx context.Context, url string) (*Link, error)
 	// FindLinks returns FORBIDDEN when filter.AccountID names another account and the
 	// caller is not an administrator.
 	FindLinks(ctx context.Context, filter LinkFilter) (*LinkList, error)
@@ -135,8 +223,9 @@ type LinkService interface {
 	// FindLinksByTagIDs and FindLinksByAccountIDs return, keyed by parent id, the
 	// page FindLinks would list for each tag (TagID) or account (AccountID) the
 	// caller may read, all with one query; a parent with an empty page is absent.
-	FindLinksByTagIDs(ctx context.Context, tagIDs []int64, p Page) (map[int64]*LinkList, error)
-	FindLinksByAccountIDs(ctx context.Context, accountIDs []int64, p Page) (map[int64]*LinkList, error)
+	// Their pages are in OrderCreatedDesc.
+	FindLinksByTagIDs(ctx context.Context, tagIDs []int64, p LinkPage) (map[int64]*LinkList, error)
+	FindLinksByAccountIDs(ctx context.Context, accountIDs []int64, p LinkPage) (map[int64]*LinkList, error)
 	// CountLinksByAccountIDs returns the number of links of each account, keyed by
 	// account id; an account with none is absent.
 	CountLinksByAccountIDs(ctx context.Context, accountIDs []int64) (map[int64]int, error)
@@ -263,7 +352,8 @@ type ImportService interface {
 	// validation, in one transaction. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT; an
 	// import past the account's Quota imports nothing (BAD_USER_INPUT).
 	ImportLinks(ctx context.Context, accountID *int64, links []LinkImport) (*ImportResult, error)
-	// ExportLinks returns every link of the account with its tags, oldest first.
+	// ExportLinks returns every link of the account with its tags, oldest first
+	// by CreatedAt, then by ID.
 	ExportLinks(ctx context.Context, accountID *int64) ([]*Link, map[int64][]*Tag, error)
 	// ExportSize returns the length of the URLs, titles and descriptions an
 	// export of the account would hold. FORBIDDEN or NOT_FOUND.

@@ -25,9 +25,10 @@ type Usage struct {
 }
 
 // TextBytes is what the link's text costs against Quota.TextBytes: the bytes of
-// its URL, title and description, as stored.
+// its URL, title, description, notes and metadata URLs, as stored.
 func (l *Link) TextBytes() int {
-	return len(l.URL) + strlen(l.Title) + strlen(l.Description)
+	return len(l.URL) + strlen(l.Title) + strlen(l.Description) + strlen(l.Notes) +
+		strlen(l.FaviconURL) + strlen(l.PreviewImageURL)
 }
 
 func strlen(s *string) int {

@@ -13,6 +13,7 @@ const (
 	MaxURLLength         = 2048
 	MaxTitleLength       = 512
 	MaxDescriptionLength = 8192
+	MaxNotesLength       = 8192
 	MaxTagNameLength     = 64
 	MaxEmailLength       = 320
 )

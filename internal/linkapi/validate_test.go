@@ -97,3 +97,37 @@ func TestNormalizeTagNames(t *testing.T) {
 		t.Errorf("repeats only: got %q, %v", got, err)
 	}
 }
+
+func TestNormalizeURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://example.com", "https://example.com/"},
+		{"HTTPS://Example.COM/", "https://example.com/"},
+		{"http://example.com:80/a", "http://example.com/a"},
+		{"https://example.com:443/a?x=1#top", "https://example.com/a?x=1"},
+		{"http://example.com:443/a", "http://example.com:443/a"},
+		{"https://example.com:8443", "https://example.com:8443/"},
+		{"https://example.com/A/b/?Q=1&a=2", "https://example.com/A/b/?Q=1&a=2"},
+		{"https://example.com/a%2Fb", "https://example.com/a%2Fb"},
+		{"https://example.com/#", "https://example.com/"},
+		{"https://example.com?", "https://example.com/?"},
+		{"http://[2001:DB8::1]:80/x", "http://[2001:db8::1]/x"},
+		{"http://[2001:db8::1]:8080", "http://[2001:db8::1]:8080/"},
+		{"https://User:Pass@Example.com/", "https://User:Pass@example.com/"},
+	} {
+		got, err := NormalizeURL(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("NormalizeURL(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if URLKey(c.in) != URLKey(c.want) {
+			t.Errorf("URLKey(%q) differs from URLKey(%q)", c.in, c.want)
+		}
+	}
+	for _, bad := range []string{"", "ftp://example.com/", "example.com", "http://:80/"} {
+		if _, err := NormalizeURL(bad); ErrorCode(err) != EINVALID {
+			t.Errorf("NormalizeURL(%q): got %v, want BAD_USER_INPUT", bad, err)
+		}
+	}
+	if URLKey("https://example.com/a") == URLKey("https://example.com/A") {
+		t.Error("URLKey ignores the case of the path")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"linkapi/internal/linkapi"
 	"linkapi/internal/store/mysqlurl"
 )
 
@@ -263,7 +264,56 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return oneLine("database: migration failed", err)
 	}
+	if err := db.backfillURLHashes(ctx); err != nil {
+		return oneLine("database: migration failed: keying links by URL", err)
+	}
 	return nil
+}
+
+// backfillBatch is how many links backfillURLHashes keys per transaction.
+const backfillBatch = 1000
+
+// backfillURLHashes sets links.url_hash, which migration 00006 adds empty, on
+// every link that lacks it: SQL cannot normalise a URL as linkapi.NormalizeURL
+// does. Every link the store writes has its hash, so after the first run this
+// finds nothing to do.
+func (db *DB) backfillURLHashes(ctx context.Context) error {
+	for {
+		rows, err := db.pool.QueryContext(ctx, "SELECT id, url FROM links WHERE url_hash IS NULL ORDER BY id LIMIT ?", backfillBatch)
+		if err != nil {
+			return err
+		}
+		type link struct {
+			id  int64
+			url string
+		}
+		var batch []link
+		for rows.Next() {
+			var l link
+			if err := rows.Scan(&l.id, &l.url); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, l)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(batch) == 0 {
+			return err
+		}
+		tx, err := db.pool.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, l := range batch {
+			if _, err := tx.ExecContext(ctx, "UPDATE links SET url_hash = ? WHERE id = ?", linkapi.URLKey(l.url), l.id); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
 }
 
 // MigrationVersion returns the schema version db is at and the latest version

@@ -52,7 +52,7 @@ func BenchmarkFindLinksGuard(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := s.FindLinks(ctx, linkapi.LinkFilter{Page: linkapi.Page{First: 20}}); err != nil {
+				if _, err := s.FindLinks(ctx, linkapi.LinkFilter{LinkPage: linkapi.LinkPage{First: 20}}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -29,13 +29,15 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		if err != nil {
 			return err
 		}
-		var urls []string
-		if err := tx.table(&linkRow{}).Pluck("links.url", &urls).Error; err != nil {
+		// A URL is the account's already when it normalises as a saved one does,
+		// as createLink decides (there, CONFLICT; here, skipped).
+		var keys []string
+		if err := tx.table(&linkRow{}).Pluck("links.url_hash", &keys).Error; err != nil {
 			return err
 		}
-		seen := make(map[string]bool, len(urls)+len(links))
-		for _, u := range urls {
-			seen[u] = true
+		seen := make(map[string]bool, len(keys)+len(links))
+		for _, k := range keys {
+			seen[k] = true
 		}
 		var tags []tagRow
 		if err := tx.table(&tagRow{}).Find(&tags).Error; err != nil {
@@ -51,21 +53,23 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		var rowTags [][]string
 		for _, in := range links {
 			names := importTagNames(in.Tags)
-			if validateLink(&in.URL, in.Title, in.Description) != nil {
+			if validateLink(&in.URL, in.Title, in.Description, in.Notes) != nil {
 				res.Invalid++
 				continue
 			}
-			if seen[in.URL] {
+			key := linkapi.URLKey(in.URL)
+			if seen[key] {
 				res.Skipped++
 				continue
 			}
-			seen[in.URL] = true
+			seen[key] = true
 			created := now
 			if !in.CreatedAt.IsZero() && in.CreatedAt.Before(now) {
 				created = in.CreatedAt.UTC().Truncate(time.Microsecond)
 			}
 			rows = append(rows, linkRow{URL: in.URL, Title: emptyToNil(in.Title),
-				Description: emptyToNil(in.Description), CreatedAt: created, UpdatedAt: now})
+				Description: emptyToNil(in.Description), Notes: emptyToNil(in.Notes),
+				Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: created, UpdatedAt: now})
 			rowTags = append(rowTags, names)
 		}
 		if len(rows) == 0 {
@@ -159,7 +163,7 @@ func importTagNames(in []string) []string {
 }
 
 // ExportSize returns the length of the text an export of the account would
-// hold: its links' URLs, titles and descriptions.
+// hold: its links' URLs, titles, descriptions and notes.
 func (s *Store) ExportSize(ctx context.Context, accountID *int64) (int64, error) {
 	owner, err := s.targetAccount(ctx, reading, accountID)
 	if err != nil {
@@ -171,13 +175,14 @@ func (s *Store) ExportSize(ctx context.Context, accountID *int64) (int64, error)
 	}
 	var size int64
 	err = tn.table(&linkRow{}).
-		Select("COALESCE(SUM(LENGTH(links.url) + COALESCE(LENGTH(links.title), 0) + COALESCE(LENGTH(links.description), 0)), 0)").
+		Select("COALESCE(SUM(LENGTH(links.url) + COALESCE(LENGTH(links.title), 0) + COALESCE(LENGTH(links.description), 0) + COALESCE(LENGTH(links.notes), 0)), 0)").
 		Scan(&size).Error
 	return size, err
 }
 
-// ExportLinks returns every link of the account, oldest first, with the tags of
-// each keyed by link id.
+// ExportLinks returns every link of the account, oldest first by created_at and
+// then by id, as links(orderBy: CREATED_ASC) lists them, with the tags of each
+// keyed by link id.
 func (s *Store) ExportLinks(ctx context.Context, accountID *int64) ([]*linkapi.Link, map[int64][]*linkapi.Tag, error) {
 	owner, err := s.targetAccount(ctx, reading, accountID)
 	if err != nil {
@@ -188,7 +193,7 @@ func (s *Store) ExportLinks(ctx context.Context, accountID *int64) ([]*linkapi.L
 		return nil, nil, err
 	}
 	var rows []linkRow
-	if err := tn.table(&linkRow{}).Order("links.id").Find(&rows).Error; err != nil {
+	if err := tn.table(&linkRow{}).Order(orderClause(linkapi.OrderCreatedAsc)).Find(&rows).Error; err != nil {
 		return nil, nil, err
 	}
 	var pairs []tagJoinRow

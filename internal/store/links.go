@@ -31,11 +31,69 @@ func (s *Store) findLink(ctx context.Context, a access, id int64) (*linkRow, err
 	return &row, nil
 }
 
+// FindLinkByURL returns the caller's own link whose URL normalises as url does
+// (see linkapi.NormalizeURL), the first saved when there are several; NOT_FOUND
+// when the caller has none, BAD_USER_INPUT for a URL that is not http or https.
+// An administrator's links of other accounts are not looked at.
+func (s *Store) FindLinkByURL(ctx context.Context, url string) (*linkapi.Link, error) {
+	if _, err := linkapi.NormalizeURL(url); err != nil {
+		return nil, err
+	}
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tn, err := s.as(ctx, reading, c.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	row, err := linkByURL(tn, url, 0)
+	if err != nil || row == nil {
+		return nil, translate(errOrNotFound(err), "link")
+	}
+	return row.domain(), nil
+}
+
+// linkByURL returns the tenant's first saved link whose URL normalises as url
+// does, other than the link except; nil when there is none.
+func linkByURL(tn tenant, url string, except int64) (*linkRow, error) {
+	var rows []linkRow
+	tx := tn.table(&linkRow{}).Where("links.url_hash = ?", linkapi.URLKey(url))
+	if except != 0 {
+		tx = tx.Where("links.id <> ?", except)
+	}
+	if err := tx.Order("links.id").Limit(1).Find(&rows).Error; err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
+// errOrNotFound returns err, or gorm.ErrRecordNotFound when it is nil.
+func errOrNotFound(err error) error {
+	if err == nil {
+		return gorm.ErrRecordNotFound
+	}
+	return err
+}
+
 // linkQuery applies filter (but not paging) to a tenant-confined links query;
-// BAD_USER_INPUT for a search longer than MaxSearchLength.
+// BAD_USER_INPUT for a search longer than MaxSearchLength or a bad list of tag
+// names.
 func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm.DB, error) {
 	if err := linkapi.ValidateText("search", filter.Search, linkapi.MaxSearchLength); err != nil {
 		return nil, err
+	}
+	all := filter.Tags
+	if filter.TagName != nil {
+		all = append([]string{*filter.TagName}, all...)
+	}
+	var names [3][]string
+	for i, list := range [3][]string{all, filter.AnyTags, filter.ExcludeTags} {
+		n, err := filterTagNames(list)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = n
 	}
 	tn, err := s.listTenant(ctx, filter.AccountID)
 	if err != nil {
@@ -45,11 +103,31 @@ func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm
 	if filter.TagID != nil {
 		tx = tx.Where("links.id IN (?)", tn.table(&linkTagRow{}).Select("link_tags.link_id").Where("link_tags.tag_id = ?", *filter.TagID))
 	}
-	if filter.TagName != nil {
-		tx = tx.Where("links.id IN (?)", tn.table(&linkTagRow{}).
+	tagged := func(names []string) *gorm.DB {
+		return tn.table(&linkTagRow{}).
 			Select("link_tags.link_id").
 			Joins("JOIN tags ON tags.id = link_tags.tag_id").
-			Where("tags.name = ?", *filter.TagName))
+			Where("tags.name IN ?", names)
+	}
+	for _, name := range names[0] {
+		tx = tx.Where("links.id IN (?)", tagged([]string{name}))
+	}
+	if len(names[1]) > 0 {
+		tx = tx.Where("links.id IN (?)", tagged(names[1]))
+	}
+	if len(names[2]) > 0 {
+		tx = tx.Where("links.id NOT IN (?)", tagged(names[2]))
+	}
+	for _, f := range []struct {
+		column string
+		v      *bool
+	}{{"links.unread", filter.Unread}, {"links.archived", filter.Archived}, {"links.favorite", filter.Favorite}} {
+		if f.v != nil {
+			tx = tx.Where(f.column+" = ?", *f.v)
+		}
+	}
+	if filter.UpdatedSince != nil {
+		tx = tx.Where("links.updated_at >= ?", filter.UpdatedSince.UTC())
 	}
 	if filter.Search != nil && *filter.Search != "" {
 		p := likePattern(*filter.Search)
@@ -58,14 +136,84 @@ func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm
 	return tx, nil
 }
 
-// FindLinks returns a page of links, newest first. FORBIDDEN when filter.AccountID
-// names another account and the caller is not an administrator.
+// filterTagNames normalises a filter's tag names; BAD_USER_INPUT for a bad name
+// or more than MaxFilterTags.
+func filterTagNames(in []string) ([]string, error) {
+	names, err := linkapi.NormalizeTagNames(in)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > linkapi.MaxFilterTags {
+		return nil, linkapi.Errorf(linkapi.EINVALID, "a links filter names at most %d tags in each list", linkapi.MaxFilterTags)
+	}
+	return names, nil
+}
+
+// linkOrders are the sort column of each LinkOrder, and whether it descends.
+var linkOrders = map[linkapi.LinkOrder]struct {
+	column string
+	desc   bool
+}{
+	linkapi.OrderCreatedDesc: {"links.created_at", true},
+	linkapi.OrderCreatedAsc:  {"links.created_at", false},
+	linkapi.OrderUpdatedDesc: {"links.updated_at", true},
+	linkapi.OrderTitleAsc:    {"links.title", false},
+}
+
+// orderClause is the ORDER BY of order: its column, then id, in one direction.
+func orderClause(order linkapi.LinkOrder) string {
+	o := linkOrders[order.Or()]
+	if o.desc {
+		return o.column + " DESC, links.id DESC"
+	}
+	return o.column + ", links.id"
+}
+
+// afterCursor keeps the links of tx that come after c in c's order: a keyset
+// condition on (column, id) that the (account_id, column, id) indexes serve.
+// Titles sort NULL first, as both databases sort NULL.
+func afterCursor(tx *gorm.DB, c linkapi.LinkCursor) *gorm.DB {
+	if c.ID == 0 {
+		return tx
+	}
+	o := linkOrders[c.Order.Or()]
+	op := ">"
+	if o.desc {
+		op = "<"
+	}
+	switch {
+	case c.Order == linkapi.OrderTitleAsc && c.NoTitle:
+		return tx.Where("(links.title IS NOT NULL OR links.id > ?)", c.ID)
+	case c.Order == linkapi.OrderTitleAsc:
+		return tx.Where("(links.title > ? OR (links.title = ? AND links.id > ?))", c.Title, c.Title, c.ID)
+	}
+	at := c.At.UTC()
+	return tx.Where("("+o.column+" "+op+" ? OR ("+o.column+" = ? AND links.id "+op+" ?))", at, at, c.ID)
+}
+
+// checkCursor returns BAD_USER_INPUT when p resumes a list made in another order.
+func checkCursor(p linkapi.LinkPage, order linkapi.LinkOrder) error {
+	if p.After.ID != 0 && p.After.Order.Or() != order.Or() {
+		return linkapi.Errorf(linkapi.EINVALID, "after is a cursor of links in %s order, not %s", p.After.Order.Or(), order.Or())
+	}
+	if _, ok := linkOrders[order.Or()]; !ok {
+		return linkapi.Errorf(linkapi.EINVALID, "unknown order %q", order)
+	}
+	return nil
+}
+
+// FindLinks returns a page of links in filter.Order. FORBIDDEN when
+// filter.AccountID names another account and the caller is not an
+// administrator; BAD_USER_INPUT for a cursor of another order or a bad filter.
 func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*linkapi.LinkList, error) {
+	if err := checkCursor(filter.LinkPage, filter.Order); err != nil {
+		return nil, err
+	}
 	tx, err := s.linkQuery(ctx, filter)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := scanLinks(paged(tx, "links.id", filter.Page))
+	rows, err := scanLinks(afterCursor(tx, filter.After).Order(orderClause(filter.Order)).Limit(filter.First + 1))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +232,7 @@ func (s *Store) CountLinks(ctx context.Context, filter linkapi.LinkFilter) (int,
 	return int(n), err
 }
 
-func validateLink(url *string, title, description *string) error {
+func validateLink(url *string, title, description, notes *string) error {
 	if url != nil {
 		if err := linkapi.ValidateURL(*url); err != nil {
 			return err
@@ -93,14 +241,32 @@ func validateLink(url *string, title, description *string) error {
 	if err := linkapi.ValidateText("title", title, linkapi.MaxTitleLength); err != nil {
 		return err
 	}
+	if err := linkapi.ValidateText("notes", notes, linkapi.MaxNotesLength); err != nil {
+		return err
+	}
 	return linkapi.ValidateText("description", description, linkapi.MaxDescriptionLength)
+}
+
+// refuseDuplicate returns CONFLICT, naming the link, when the tenant has a link
+// other than except whose URL normalises as url does. Run in a transaction that
+// holds lockUsage, it sees every link written before it: writers of one account
+// take turns on that lock.
+func refuseDuplicate(tx tenant, url string, except int64) error {
+	dup, err := linkByURL(tx, url, except)
+	if err != nil || dup == nil {
+		return err
+	}
+	e := linkapi.Errorf(linkapi.ECONFLICT, "the account already has a link to this URL")
+	e.ExistingLinkID = dup.ID
+	return e
 }
 
 // CreateLink saves a link in the caller's account (or, for an administrator, the
 // named one), creating missing tags by name. BAD_USER_INPUT, FORBIDDEN or NOT_FOUND;
-// BAD_USER_INPUT too when the account's quota has no room for the link.
+// BAD_USER_INPUT too when the account's quota has no room for the link; CONFLICT,
+// with the ExistingLinkID, when the account has a link whose URL normalises the same.
 func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi.Link, error) {
-	if err := validateLink(&in.URL, in.Title, in.Description); err != nil {
+	if err := validateLink(&in.URL, in.Title, in.Description, in.Notes); err != nil {
 		return nil, err
 	}
 	names, err := linkapi.NormalizeTagNames(in.Tags)
@@ -115,10 +281,14 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 		return nil, err
 	}
 	now := s.now()
-	row := linkRow{URL: in.URL, Title: in.Title, Description: in.Description, CreatedAt: now, UpdatedAt: now}
+	row := linkRow{URL: in.URL, Title: in.Title, Description: in.Description, Notes: emptyToNil(in.Notes),
+		Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: now, UpdatedAt: now}
 	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
 		u, err := s.lockUsage(tx)
 		if err != nil {
+			return err
+		}
+		if err := refuseDuplicate(tx, in.URL, 0); err != nil {
 			return err
 		}
 		if err := u.add(1, row.textBytes()); err != nil {
@@ -168,9 +338,10 @@ func pair(tx tenant, linkID, tagID int64, now time.Time) error {
 }
 
 // UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT, the
-// latter also when longer text would take the account past its quota.
+// latter also when longer text would take the account past its quota; CONFLICT,
+// with the ExistingLinkID, for a URL another of the account's links has.
 func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate) (*linkapi.Link, error) {
-	if err := validateLink(upd.URL, upd.Title, upd.Description); err != nil {
+	if err := validateLink(upd.URL, upd.Title, upd.Description, upd.Notes); err != nil {
 		return nil, err
 	}
 	found, err := s.findLink(ctx, writing, id)
@@ -188,7 +359,10 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		}
 		before := row.textBytes()
 		if upd.URL != nil {
-			row.URL = *upd.URL
+			if err := refuseDuplicate(tx, *upd.URL, row.ID); err != nil {
+				return err
+			}
+			row.setURL(*upd.URL)
 		}
 		if upd.Title != nil {
 			row.Title = emptyToNil(upd.Title)
@@ -196,11 +370,18 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		if upd.Description != nil {
 			row.Description = emptyToNil(upd.Description)
 		}
+		if upd.Notes != nil {
+			row.Notes = emptyToNil(upd.Notes)
+		}
+		setBool(&row.Unread, upd.Unread)
+		setBool(&row.Archived, upd.Archived)
+		setBool(&row.Favorite, upd.Favorite)
 		row.UpdatedAt = s.now()
 		if err := u.add(0, row.textBytes()-before); err != nil {
 			return err
 		}
-		return tx.table(row).Select("url", "title", "description", "updated_at").Updates(row).Error
+		return tx.table(row).Select("url", "url_hash", "title", "description", "notes", "unread", "archived", "favorite", "updated_at").
+			Updates(row).Error
 	})
 	if err != nil {
 		return nil, translate(err, "link")
@@ -219,6 +400,13 @@ func lockLink(tx tenant, id int64) (*linkRow, error) {
 		return nil, translate(err, "link")
 	}
 	return &row, nil
+}
+
+// setBool sets *dst to *v when v is given.
+func setBool(dst *bool, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // emptyToNil turns an explicit empty string into NULL, so that "" clears a field.

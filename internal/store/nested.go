@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -15,7 +16,8 @@ import (
 // request costs the same number of statements however long its lists are. A page
 // is the one FindLinks or FindTags would return for that parent alone, in the same
 // order and with the same cursor: ROW_NUMBER() OVER (PARTITION BY parent ...)
-// numbers each parent's rows newest first, after the cursor, and the statement
+// numbers each parent's rows in order (links newest first by created_at, tags
+// by id), after the cursor, and the statement
 // keeps First+1 of each (SQLite 3.25 and MariaDB 10.2 have window functions).
 // Every read starts from Store.owned, so a parent of another account gets no
 // rows: as with FindTagsByLinkIDs, it is absent from the answer (which is nil,
@@ -24,7 +26,10 @@ import (
 // FindLinksByTagIDs returns page p of the links carrying each of the given tags,
 // keyed by tag id, as FindLinks with that TagID would list them; a tag with no
 // links on the page, or one the caller may not read, is absent.
-func (s *Store) FindLinksByTagIDs(ctx context.Context, tagIDs []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, error) {
+func (s *Store) FindLinksByTagIDs(ctx context.Context, tagIDs []int64, p linkapi.LinkPage) (map[int64]*linkapi.LinkList, error) {
+	if err := checkCursor(p, linkapi.OrderCreatedDesc); err != nil {
+		return nil, err
+	}
 	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil || len(tagIDs) == 0 {
 		return nil, err
@@ -36,7 +41,10 @@ func (s *Store) FindLinksByTagIDs(ctx context.Context, tagIDs []int64, p linkapi
 // FindLinksByAccountIDs returns page p of the links of each of the given
 // accounts, keyed by account id, as FindLinks with that AccountID would list them;
 // an account with no links on the page, or one the caller may not read, is absent.
-func (s *Store) FindLinksByAccountIDs(ctx context.Context, accountIDs []int64, p linkapi.Page) (map[int64]*linkapi.LinkList, error) {
+func (s *Store) FindLinksByAccountIDs(ctx context.Context, accountIDs []int64, p linkapi.LinkPage) (map[int64]*linkapi.LinkList, error) {
+	if err := checkCursor(p, linkapi.OrderCreatedDesc); err != nil {
+		return nil, err
+	}
 	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil || len(accountIDs) == 0 {
 		return nil, err
@@ -53,8 +61,11 @@ func (s *Store) FindTagsByAccountIDs(ctx context.Context, accountIDs []int64, p 
 	if err != nil || len(accountIDs) == 0 {
 		return nil, err
 	}
-	pages := ranked(tn, tn.table(&tagRow{}).Where("tags.account_id IN ?", accountIDs),
-		"tags.id, tags.account_id, tags.name, tags.created_at", "tags.account_id", "tags.id", p).
+	tx := tn.table(&tagRow{}).Where("tags.account_id IN ?", accountIDs)
+	if p.After > 0 {
+		tx = tx.Where("tags.id < ?", p.After)
+	}
+	pages := ranked(tn, tx, "tags.id, tags.account_id, tags.name, tags.created_at", "tags.account_id", "tags.id DESC", p.First).
 		Select("id, account_id, name, created_at, parent_id, " +
 			"(SELECT COUNT(*) FROM link_tags WHERE link_tags.tag_id = ranked.id) AS link_count")
 	type rankedTag struct {
@@ -105,15 +116,15 @@ func (s *Store) CountTagsByAccountIDs(ctx context.Context, accountIDs []int64) (
 
 // linkPages reads page p of the links of tx, a links query of tn, for each value
 // of the column parent.
-func linkPages(tn tenant, tx *gorm.DB, parent string, p linkapi.Page) (map[int64]*linkapi.LinkList, error) {
+func linkPages(tn tenant, tx *gorm.DB, parent string, p linkapi.LinkPage) (map[int64]*linkapi.LinkList, error) {
 	type rankedLink struct {
 		linkRow
 		parent int64
 	}
-	pages := ranked(tn, tx, linkColumns, parent, "links.id", p).
-		Select("id, account_id, url, title, description, created_at, updated_at, parent_id")
+	pages := ranked(tn, afterCursor(tx, p.After), linkColumns, parent, orderClause(linkapi.OrderCreatedDesc), p.First).
+		Select(strings.ReplaceAll(linkColumns, "links.", "") + ", parent_id")
 	rows, err := scanRows(pages, func(rows *sql.Rows, r *rankedLink) error {
-		return rows.Scan(&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.CreatedAt, &r.UpdatedAt, &r.parent)
+		return rows.Scan(linkFields(&r.linkRow, &r.parent)...)
 	})
 	if err != nil {
 		return nil, err
@@ -131,17 +142,14 @@ func linkPages(tn tenant, tx *gorm.DB, parent string, p linkapi.Page) (map[int64
 }
 
 // ranked selects columns and the column parent (as parent_id) of tx's rows, a
-// query of tn, with an id below p.After, numbered newest first within each
-// parent, and keeps the first p.First+1 of each parent, ordered by parent and
-// then newest first. The caller selects from it, as ranked, the columns it reads.
-func ranked(tn tenant, tx *gorm.DB, columns, parent, id string, p linkapi.Page) *gorm.DB {
-	if p.After > 0 {
-		tx = tx.Where(id+" < ?", p.After)
-	}
+// query of tn already past the page's cursor, numbered in order within each
+// parent, and keeps the first first+1 of each parent, ordered by parent and then
+// in order. The caller selects from it, as ranked, the columns it reads.
+func ranked(tn tenant, tx *gorm.DB, columns, parent, order string, first int) *gorm.DB {
 	inner := tx.Select(columns + ", " + parent + " AS parent_id, " +
-		"ROW_NUMBER() OVER (PARTITION BY " + parent + " ORDER BY " + id + " DESC) AS row_rank")
+		"ROW_NUMBER() OVER (PARTITION BY " + parent + " ORDER BY " + order + ") AS row_rank")
 	return tn.from(inner, "ranked").
-		Where("row_rank <= ?", p.First+1).
+		Where("row_rank <= ?", first+1).
 		Order("parent_id, row_rank")
 }
 

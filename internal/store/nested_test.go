@@ -96,14 +96,14 @@ func TestNestedPagesAreTheSinglePages(t *testing.T) {
 				// batched read for all parents at each cursor.
 				for _, a := range accountIDs {
 					visible := a != 999999 && who.sees(a)
-					for p := (linkapi.Page{First: first}); ; {
+					for p := (linkapi.LinkPage{First: first}); ; {
 						got, err := s.FindLinksByAccountIDs(ctx, accountIDs, p)
 						if err != nil {
 							t.Fatal(err)
 						}
 						want := &linkapi.LinkList{}
 						if visible {
-							if want, err = s.FindLinks(ctx, linkapi.LinkFilter{AccountID: &a, Page: p}); err != nil {
+							if want, err = s.FindLinks(ctx, linkapi.LinkFilter{AccountID: &a, LinkPage: p}); err != nil {
 								t.Fatal(err)
 							}
 						}
@@ -111,7 +111,7 @@ func TestNestedPagesAreTheSinglePages(t *testing.T) {
 						if !want.HasNextPage || first == 0 {
 							break
 						}
-						p.After = lastID(want.Links)
+						p.After = linkapi.CursorOf(want.Links[len(want.Links)-1], linkapi.OrderCreatedDesc)
 					}
 					for p := (linkapi.Page{First: first}); ; {
 						got, err := s.FindTagsByAccountIDs(ctx, accountIDs, p)
@@ -132,7 +132,7 @@ func TestNestedPagesAreTheSinglePages(t *testing.T) {
 					}
 				}
 				for _, tag := range tagIDs {
-					p := linkapi.Page{First: first}
+					p := linkapi.LinkPage{First: first}
 					for {
 						got, err := s.FindLinksByTagIDs(ctx, tagIDs, p)
 						if err != nil {
@@ -140,7 +140,7 @@ func TestNestedPagesAreTheSinglePages(t *testing.T) {
 						}
 						want := &linkapi.LinkList{}
 						if owner, ok := tagOwner[tag]; ok && who.sees(owner) {
-							if want, err = s.FindLinks(ctx, linkapi.LinkFilter{TagID: &tag, Page: p}); err != nil {
+							if want, err = s.FindLinks(ctx, linkapi.LinkFilter{TagID: &tag, LinkPage: p}); err != nil {
 								t.Fatal(err)
 							}
 						}
@@ -148,19 +148,19 @@ func TestNestedPagesAreTheSinglePages(t *testing.T) {
 						if !want.HasNextPage || first == 0 {
 							break
 						}
-						p.After = lastID(want.Links)
+						p.After = linkapi.CursorOf(want.Links[len(want.Links)-1], linkapi.OrderCreatedDesc)
 					}
 				}
 			}
 		}
 
 		for _, ids := range [][]int64{nil, {}} {
-			if got, err := s.FindLinksByTagIDs(callers[0], ids, linkapi.Page{First: 1}); err != nil || len(got) != 0 {
+			if got, err := s.FindLinksByTagIDs(callers[0], ids, linkapi.LinkPage{First: 1}); err != nil || len(got) != 0 {
 				t.Errorf("FindLinksByTagIDs(%v) = %v, %v; want nothing", ids, got, err)
 			}
 		}
 		anonymous := context.Background()
-		if _, err := s.FindLinksByTagIDs(anonymous, tagIDs, linkapi.Page{First: 1}); linkapi.ErrorCode(err) != linkapi.EUNAUTHENTICATED {
+		if _, err := s.FindLinksByTagIDs(anonymous, tagIDs, linkapi.LinkPage{First: 1}); linkapi.ErrorCode(err) != linkapi.EUNAUTHENTICATED {
 			t.Errorf("anonymous FindLinksByTagIDs: got %q, want UNAUTHENTICATED", linkapi.ErrorCode(err))
 		}
 		if _, err := s.FindTagsByAccountIDs(anonymous, accountIDs, linkapi.Page{First: 1}); linkapi.ErrorCode(err) != linkapi.EUNAUTHENTICATED {
@@ -193,13 +193,6 @@ func comparePage[T any](t *testing.T, what string, got any, want []T, wantMore b
 	if !reflect.DeepEqual(items, want) || more != wantMore {
 		t.Errorf("%s: got %v (more %v), want %v (more %v)", what, items, more, want, wantMore)
 	}
-}
-
-func lastID(links []*linkapi.Link) int64 {
-	if len(links) == 0 {
-		return 0
-	}
-	return links[len(links)-1].ID
 }
 
 func lastTagID(tags []*linkapi.Tag) int64 {

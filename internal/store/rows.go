@@ -3,6 +3,8 @@ package store
 import (
 	"time"
 
+	"gorm.io/gorm"
+
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
@@ -36,31 +38,57 @@ func (r *accountRow) domain() *linkapi.Account {
 	}
 }
 
-// linkRow is the links table.
+// linkRow is the links table. URLHash is linkapi.URLKey(URL), which
+// BeforeCreate sets on every row inserted and UpdateLink on every URL changed.
 type linkRow struct {
-	ID          int64
-	AccountID   int64
-	URL         string
-	Title       *string
-	Description *string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID              int64
+	AccountID       int64
+	URL             string
+	Title           *string
+	Description     *string
+	Notes           *string
+	Unread          bool
+	Archived        bool
+	Favorite        bool
+	FaviconURL      *string
+	PreviewImageURL *string
+	URLHash         *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 func (linkRow) TableName() string { return "links" }
+
+// BeforeCreate keys the row by its URL, whichever write inserts it.
+func (r *linkRow) BeforeCreate(*gorm.DB) error {
+	r.setURL(r.URL)
+	return nil
+}
+
+// setURL sets the row's URL and the key it is found by.
+func (r *linkRow) setURL(url string) {
+	key := linkapi.URLKey(url)
+	r.URL, r.URLHash = url, &key
+}
 
 // textBytes is what the link's text costs against its account's quota.
 func (r *linkRow) textBytes() int { return r.domain().TextBytes() }
 
 func (r *linkRow) domain() *linkapi.Link {
 	return &linkapi.Link{
-		ID:          r.ID,
-		AccountID:   r.AccountID,
-		URL:         r.URL,
-		Title:       r.Title,
-		Description: r.Description,
-		CreatedAt:   r.CreatedAt.UTC(),
-		UpdatedAt:   r.UpdatedAt.UTC(),
+		ID:              r.ID,
+		AccountID:       r.AccountID,
+		URL:             r.URL,
+		Title:           r.Title,
+		Description:     r.Description,
+		Notes:           r.Notes,
+		Unread:          r.Unread,
+		Archived:        r.Archived,
+		Favorite:        r.Favorite,
+		FaviconURL:      r.FaviconURL,
+		PreviewImageURL: r.PreviewImageURL,
+		CreatedAt:       r.CreatedAt.UTC(),
+		UpdatedAt:       r.UpdatedAt.UTC(),
 	}
 }
 

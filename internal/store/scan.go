@@ -12,12 +12,19 @@ import (
 // and scanning by hand cut that request's allocations from about 5,330 to 4,870.
 
 // linkColumns are the columns scanLinks reads, in order.
-const linkColumns = "links.id, links.account_id, links.url, links.title, links.description, links.created_at, links.updated_at"
+const linkColumns = "links.id, links.account_id, links.url, links.title, links.description, links.notes, " +
+	"links.unread, links.archived, links.favorite, links.favicon_url, links.preview_image_url, links.created_at, links.updated_at"
+
+// linkFields are the fields of r that linkColumns fill, in order, followed by more.
+func linkFields(r *linkRow, more ...any) []any {
+	return append([]any{&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.Notes,
+		&r.Unread, &r.Archived, &r.Favorite, &r.FaviconURL, &r.PreviewImageURL, &r.CreatedAt, &r.UpdatedAt}, more...)
+}
 
 // scanLinks runs tx, which selects linkColumns, and reads its rows.
 func scanLinks(tx *gorm.DB) ([]linkRow, error) {
 	return scanRows(tx.Select(linkColumns), func(rows *sql.Rows, r *linkRow) error {
-		return rows.Scan(&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.CreatedAt, &r.UpdatedAt)
+		return rows.Scan(linkFields(r)...)
 	})
 }
 
