@@ -115,7 +115,14 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 			return err
 		}
 		res.Imported, res.TagsMade = len(rows), len(newTags)
-		return nil
+		changes := make([]change, 0, len(rows)+len(newTags))
+		for _, t := range newTags {
+			changes = append(changes, tagChange(linkapi.ChangeCreated, tagIDs[t.Name]))
+		}
+		for _, r := range rows {
+			changes = append(changes, linkChange(linkapi.ChangeCreated, linkIDs[r.URL]))
+		}
+		return recordChanges(tx, now, changes...)
 	})
 	if err != nil {
 		return nil, translate(err, "link")
