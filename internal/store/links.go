@@ -100,15 +100,9 @@ func validateLink(url *string, title, description *string) error {
 // named one), creating missing tags by name. BAD_USER_INPUT, FORBIDDEN or NOT_FOUND;
 // BAD_USER_INPUT too when the account's quota has no room for the link.
 func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi.Link, error) {
-	if err := validateLink(&in.URL, in.Title, in.Description); err != nil {
-		return nil, err
-	}
-	names, err := linkapi.NormalizeTagNames(in.Tags)
+	names, err := validateLinkCreate(in)
 	if err != nil {
 		return nil, err
-	}
-	if len(names) > linkapi.MaxTagsPerLink {
-		return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
 	}
 	accountID, err := s.targetAccount(ctx, writing, in.AccountID)
 	if err != nil {
@@ -127,7 +121,7 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 		if err := createOne(tx, &row); err != nil {
 			return err
 		}
-		changes := []change{linkChange(linkapi.ChangeCreated, 0)}
+		var changes []change // the tags it makes, then the link
 		for _, name := range names {
 			tag, made, err := findOrCreateTag(tx, name, now)
 			if err != nil {
@@ -140,8 +134,7 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 				return err
 			}
 		}
-		changes[0].id = row.ID
-		return recordChanges(tx, now, changes...)
+		return recordChanges(tx, now, append(changes, linkChange(linkapi.ChangeCreated, row.ID))...)
 	})
 	if err != nil {
 		return nil, translate(err, "link")

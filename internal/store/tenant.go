@@ -101,7 +101,7 @@ func (tn tenant) from(sub *gorm.DB, name string) *gorm.DB {
 func create[R any, P interface {
 	*R
 	ownedRow
-}](tn tenant, rows []R, batch int) error {
+}](tn tenant, rows []R, batch int, onConflict ...clause.Expression) error {
 	if tn.every {
 		return linkapi.Errorf(linkapi.EINTERNAL, "store: insert through a tenant of no one account")
 	}
@@ -111,7 +111,7 @@ func create[R any, P interface {
 	for i := range rows {
 		P(&rows[i]).setOwner(tn.account)
 	}
-	return tn.db.Set(scopedKey, "owned").CreateInBatches(&rows, batch).Error
+	return tn.db.Set(scopedKey, "owned").Clauses(onConflict...).CreateInBatches(&rows, batch).Error
 }
 
 // createOne inserts one row stamped with the tenant's account.
