@@ -222,7 +222,8 @@ func TestBulkComplexityCountsTheItems(t *testing.T) {
 	s := startServer(t, "sqlite:"+t.TempDir()+"/c.db")
 	s.createAccount(t, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
 	ann := s.login(t, "ann@example.com", "ann-password")
-	// Each item costs its own 10 and 1 + 1 + (1 + 100 × 3) + 1 + 1 for its link.
+	// Each item costs its own 10 and 306 for what it selects: links { tags (1 + 100 × 3)
+	// account (2) } (304) and errors { index } (2); 100 items cost 31601, 50 cost 15801.
 	const heavy = `mutation($in: [CreateLinkInput!]!) { createLinks(inputs: $in) { links { tags { id name createdAt } account { email } } errors { index } } }`
 	items := func(n int) []any {
 		in := make([]any, n)
