@@ -300,3 +300,18 @@ func nullIfNotFound[T any](v *T, err error) (*T, error) {
 	}
 	return v, err
 }
+
+// linkCreate is what createLink and each item of createLinks ask the store for.
+func linkCreate(in *model.CreateLinkInput, accountID *int64) linkapi.LinkCreate {
+	return linkapi.LinkCreate{
+		URL:         in.URL,
+		Title:       in.Title,
+		Description: in.Description,
+		Notes:       in.Notes,
+		Unread:      isTrue(in.Unread),
+		Archived:    isTrue(in.Archived),
+		Favorite:    isTrue(in.Favorite),
+		Tags:        in.Tags,
+		AccountID:   accountID,
+	}
+}

@@ -22,6 +22,7 @@ var codes = map[string]string{
 	linkapi.EINVALID:         "BAD_USER_INPUT",
 	linkapi.ECONFLICT:        "CONFLICT",
 	linkapi.ERATELIMITED:     "RATE_LIMITED",
+	linkapi.ECURSOREXPIRED:   "CURSOR_EXPIRED",
 	linkapi.EINTERNAL:        "INTERNAL_SERVER_ERROR",
 }
 

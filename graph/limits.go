@@ -49,6 +49,10 @@ func complexity() ComplexityRoot {
 	c.Tag.Links = func(child int, first *int, _ *string) int { return listCost(child, first) }
 	c.Link.Tags = func(child int) int { return 1 + child*linkapi.MaxTagsPerLink }
 	c.Query.APITokens = func(child int) int { return 1 + child*linkapi.MaxAPITokens }
+	c.Query.Changes = func(child int, _ *string, first *int, _ *string) int { return listCost(child, first) }
+	c.Mutation.CreateLinks = func(child int, inputs []*model.CreateLinkInput) int { return bulkCost(child, len(inputs)) }
+	c.Mutation.UpdateLinks = func(child int, ids []string, _ model.LinkPatch) int { return bulkCost(child, len(ids)) }
+	c.Mutation.DeleteLinks = func(child int, ids []string) int { return bulkCost(child, len(ids)) }
 	return c
 }
 

@@ -48,6 +48,8 @@ const (
 	linkCountOfAccount
 	tagsOfAccount
 	tagCountOfAccount
+	linkOfID
+	tagOfID
 )
 
 type readKey struct {

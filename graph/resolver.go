@@ -13,5 +13,7 @@ type Resolver struct {
 	AccountService  linkapi.AccountService
 	APITokenService linkapi.APITokenService
 	ImportService   linkapi.ImportService
+	ChangeService   linkapi.ChangeService
+	BulkService     linkapi.BulkLinkService
 	Auth            *auth.Authenticator
 }

@@ -25,6 +25,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Account() AccountResolver
 	AccountConnection() AccountConnectionResolver
+	Change() ChangeResolver
+	ChangeConnection() ChangeConnectionResolver
 	Link() LinkResolver
 	LinkConnection() LinkConnectionResolver
 	Mutation() MutationResolver
@@ -76,6 +78,38 @@ type ComplexityRoot struct {
 		TokenType   func(childComplexity int) int
 	}
 
+	BulkError struct {
+		Code    func(childComplexity int) int
+		Index   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	BulkLinkPayload struct {
+		Errors func(childComplexity int) int
+		Links  func(childComplexity int) int
+	}
+
+	Change struct {
+		At         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Link       func(childComplexity int) int
+		ObjectID   func(childComplexity int) int
+		ObjectType func(childComplexity int) int
+		Tag        func(childComplexity int) int
+	}
+
+	ChangeConnection struct {
+		Edges        func(childComplexity int) int
+		LatestCursor func(childComplexity int) int
+		Nodes        func(childComplexity int) int
+		PageInfo     func(childComplexity int) int
+	}
+
+	ChangeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CreatedApiToken struct {
 		APIToken func(childComplexity int) int
 		Token    func(childComplexity int) int
@@ -122,9 +156,11 @@ type ComplexityRoot struct {
 		CreateAPIToken   func(childComplexity int, name string, scopes []string, expiresIn *int) int
 		CreateAccount    func(childComplexity int, input model.CreateAccountInput) int
 		CreateLink       func(childComplexity int, input model.CreateLinkInput) int
+		CreateLinks      func(childComplexity int, inputs []*model.CreateLinkInput) int
 		CreateTag        func(childComplexity int, input model.CreateTagInput) int
 		DeleteAccount    func(childComplexity int, id string) int
 		DeleteLink       func(childComplexity int, id string) int
+		DeleteLinks      func(childComplexity int, ids []string) int
 		DeleteTag        func(childComplexity int, id string) int
 		ImportBookmarks  func(childComplexity int, html string, accountID *string) int
 		Login            func(childComplexity int, email string, password string, scopes []string) int
@@ -134,6 +170,7 @@ type ComplexityRoot struct {
 		TagLink          func(childComplexity int, linkID string, tagID string) int
 		UntagLink        func(childComplexity int, linkID string, tagID string) int
 		UpdateLink       func(childComplexity int, id string, input model.UpdateLinkInput) int
+		UpdateLinks      func(childComplexity int, ids []string, patch model.LinkPatch) int
 	}
 
 	PageInfo struct {
@@ -145,6 +182,7 @@ type ComplexityRoot struct {
 		APITokens       func(childComplexity int) int
 		Account         func(childComplexity int, id string) int
 		Accounts        func(childComplexity int, first *int, after *string) int
+		Changes         func(childComplexity int, after *string, first *int, accountID *string) int
 		CheckURL        func(childComplexity int, url string) int
 		ExportBookmarks func(childComplexity int, accountID *string) int
 		Link            func(childComplexity int, id string) int
@@ -349,6 +387,113 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.TokenType(childComplexity), true
+
+	case "BulkError.code":
+		if e.ComplexityRoot.BulkError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkError.Code(childComplexity), true
+	case "BulkError.index":
+		if e.ComplexityRoot.BulkError.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkError.Index(childComplexity), true
+	case "BulkError.message":
+		if e.ComplexityRoot.BulkError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkError.Message(childComplexity), true
+
+	case "BulkLinkPayload.errors":
+		if e.ComplexityRoot.BulkLinkPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkLinkPayload.Errors(childComplexity), true
+	case "BulkLinkPayload.links":
+		if e.ComplexityRoot.BulkLinkPayload.Links == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkLinkPayload.Links(childComplexity), true
+
+	case "Change.at":
+		if e.ComplexityRoot.Change.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.At(childComplexity), true
+	case "Change.kind":
+		if e.ComplexityRoot.Change.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Kind(childComplexity), true
+	case "Change.link":
+		if e.ComplexityRoot.Change.Link == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Link(childComplexity), true
+	case "Change.objectId":
+		if e.ComplexityRoot.Change.ObjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ObjectID(childComplexity), true
+	case "Change.objectType":
+		if e.ComplexityRoot.Change.ObjectType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.ObjectType(childComplexity), true
+	case "Change.tag":
+		if e.ComplexityRoot.Change.Tag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Change.Tag(childComplexity), true
+
+	case "ChangeConnection.edges":
+		if e.ComplexityRoot.ChangeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.Edges(childComplexity), true
+	case "ChangeConnection.latestCursor":
+		if e.ComplexityRoot.ChangeConnection.LatestCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.LatestCursor(childComplexity), true
+	case "ChangeConnection.nodes":
+		if e.ComplexityRoot.ChangeConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.Nodes(childComplexity), true
+	case "ChangeConnection.pageInfo":
+		if e.ComplexityRoot.ChangeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeConnection.PageInfo(childComplexity), true
+
+	case "ChangeEdge.cursor":
+		if e.ComplexityRoot.ChangeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEdge.Cursor(childComplexity), true
+	case "ChangeEdge.node":
+		if e.ComplexityRoot.ChangeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeEdge.Node(childComplexity), true
 
 	case "CreatedApiToken.apiToken":
 		if e.ComplexityRoot.CreatedApiToken.APIToken == nil {
@@ -555,6 +700,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateLink(childComplexity, args["input"].(model.CreateLinkInput)), true
+	case "Mutation.createLinks":
+		if e.ComplexityRoot.Mutation.CreateLinks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLinks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLinks(childComplexity, args["inputs"].([]*model.CreateLinkInput)), true
 	case "Mutation.createTag":
 		if e.ComplexityRoot.Mutation.CreateTag == nil {
 			break
@@ -588,6 +744,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteLink(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteLinks":
+		if e.ComplexityRoot.Mutation.DeleteLinks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLinks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLinks(childComplexity, args["ids"].([]string)), true
 	case "Mutation.deleteTag":
 		if e.ComplexityRoot.Mutation.DeleteTag == nil {
 			break
@@ -687,6 +854,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateLink(childComplexity, args["id"].(string), args["input"].(model.UpdateLinkInput)), true
+	case "Mutation.updateLinks":
+		if e.ComplexityRoot.Mutation.UpdateLinks == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLinks_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLinks(childComplexity, args["ids"].([]string), args["patch"].(model.LinkPatch)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -729,6 +907,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Query.changes":
+		if e.ComplexityRoot.Query.Changes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_changes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Changes(childComplexity, args["after"].(*string), args["first"].(*int), args["accountId"].(*string)), true
 	case "Query.checkUrl":
 		if e.ComplexityRoot.Query.CheckURL == nil {
 			break
@@ -920,6 +1109,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateAccountInput", ec.unmarshalInputCreateAccountInput),
 			graphql.NewInputUnmarshaler("CreateLinkInput", ec.unmarshalInputCreateLinkInput),
 			graphql.NewInputUnmarshaler("CreateTagInput", ec.unmarshalInputCreateTagInput),
+			graphql.NewInputUnmarshaler("LinkPatch", ec.unmarshalInputLinkPatch),
 			graphql.NewInputUnmarshaler("UpdateLinkInput", ec.unmarshalInputUpdateLinkInput),
 		)
 	}
@@ -1061,6 +1251,15 @@ type Query {
   checkUrl(url: String!): UrlCheck! @hasScope(scopes: ["links:read"])
   "The caller's API tokens, newest first, without their secrets."
   apiTokens: [ApiToken!]! @hasScope(scopes: ["account:read"])
+  """
+  The creations, updates and deletions of the caller's links and tags, oldest
+  first, in the order they were committed; without after, from the oldest kept.
+  Changes are kept at least 30 days; a cursor from before what was pruned is
+  CURSOR_EXPIRED. An administrator sees every account's changes, each account's
+  in commit order (see docs/sync.md for what holds across accounts), or, with
+  accountId, one account's. See docs/sync.md for how a client keeps in sync.
+  """
+  changes(after: String, first: Int, accountId: ID): ChangeConnection! @hasScope(scopes: ["links:read"])
 }
 
 type Mutation {
@@ -1105,6 +1304,20 @@ type Mutation {
   importBookmarks(html: String!, accountId: ID): ImportResult! @hasScope(scopes: ["links:write", "tags:write"])
   "Ends an API token at once: one's own, or any with admin:write. Returns its id."
   revokeApiToken(id: ID!): ID! @hasScope(scopes: ["account:write"])
+  """
+  Saves 1 to 100 links, each as createLink would. Each item succeeds or fails on
+  its own: links[i] is null where errors names index i (a bad URL, another
+  account's accountId, no room in the account's quota), and the others are saved.
+  """
+  createLinks(inputs: [CreateLinkInput!]!): BulkLinkPayload! @hasScope(scopes: ["links:write"])
+  """
+  Applies patch to 1 to 100 links: addTags (created when missing) and removeTags,
+  by name. A missing or another account's id, or an id repeated in the list (after
+  its first place), is an error of that item alone.
+  """
+  updateLinks(ids: [ID!]!, patch: LinkPatch!): BulkLinkPayload! @hasScope(scopes: ["links:write"])
+  "Deletes 1 to 100 links; links[i] is the link as it was. Items fail alone, as in updateLinks."
+  deleteLinks(ids: [ID!]!): BulkLinkPayload! @hasScope(scopes: ["links:write"])
 }
 
 "A long-lived bearer token for scripts. Its secret is never shown again."
@@ -1307,6 +1520,71 @@ type ImportResult {
   "Tags created on the way."
   tagsCreated: Int!
 }
+
+enum ChangeKind {
+  CREATED
+  UPDATED
+  DELETED
+}
+
+"One creation, update or deletion of a link or a tag."
+type Change {
+  kind: ChangeKind!
+  "Link or Tag."
+  objectType: String!
+  objectId: ID!
+  "When the change was made."
+  at: Time!
+  "The link as it is now; null for a tag's change, or when the link is gone."
+  link: Link
+  "The tag as it is now; null for a link's change, or when the tag is gone."
+  tag: Tag @hasScope(scopes: ["tags:read"])
+}
+
+type ChangeEdge {
+  cursor: String!
+  node: Change!
+}
+
+type ChangeConnection {
+  edges: [ChangeEdge!]!
+  nodes: [Change!]!
+  """
+  Pass as after to read the changes after this page. Unlike other connections,
+  never null: on an empty page it is the after given (or the start of the feed).
+  """
+  pageInfo: PageInfo!
+  """
+  A cursor at the newest change now: pass it as after later to read only what
+  changed from now on. Take it before reading everything else (docs/sync.md).
+  """
+  latestCursor: String!
+}
+
+"What updateLinks changes on every link it names."
+input LinkPatch {
+  "Tag names to put on each link; missing tags are created."
+  addTags: [String!]
+  "Tag names to take off each link; a name the link lacks is not an error."
+  removeTags: [String!]
+  "Reading-list state to set on each link; left as it is when absent. Setting any of them moves updatedAt."
+  unread: Boolean
+  archived: Boolean
+  favorite: Boolean
+}
+
+"The answer of a bulk mutation: links[i] answers item i, null where errors names i."
+type BulkLinkPayload {
+  links: [Link]!
+  errors: [BulkError!]!
+}
+
+"Why item index of a bulk mutation failed; code is one of the error codes."
+type BulkError {
+  index: Int!
+  code: String!
+  message: String!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1389,6 +1667,70 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_account(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_BulkError_index(ctx, field)
+	case "code":
+		return ec.fieldContext_BulkError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_BulkError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkError", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkLinkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "links":
+		return ec.fieldContext_BulkLinkPayload_links(ctx, field)
+	case "errors":
+		return ec.fieldContext_BulkLinkPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkLinkPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Change(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_Change_kind(ctx, field)
+	case "objectType":
+		return ec.fieldContext_Change_objectType(ctx, field)
+	case "objectId":
+		return ec.fieldContext_Change_objectId(ctx, field)
+	case "at":
+		return ec.fieldContext_Change_at(ctx, field)
+	case "link":
+		return ec.fieldContext_Change_link(ctx, field)
+	case "tag":
+		return ec.fieldContext_Change_tag(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Change", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChangeConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ChangeConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChangeConnection_pageInfo(ctx, field)
+	case "latestCursor":
+		return ec.fieldContext_ChangeConnection_latestCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChangeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChangeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

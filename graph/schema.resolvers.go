@@ -30,11 +30,33 @@ func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.A
 	return obj.Count(ctx)
 }
 
+// Kind is the resolver for the kind field.
+func (r *changeResolver) Kind(ctx context.Context, obj *linkapi.Change) (model.ChangeKind, error) {
+	return model.ChangeKind(obj.Kind), nil
+}
+
+// Link is the resolver for the link field.
+func (r *changeResolver) Link(ctx context.Context, obj *linkapi.Change) (*linkapi.Link, error) {
+	return changedObject(ctx, obj, linkapi.ObjectLink, r.linksOfIDs)
+}
+
+// Tag is the resolver for the tag field.
+func (r *changeResolver) Tag(ctx context.Context, obj *linkapi.Change) (*linkapi.Tag, error) {
+	return changedObject(ctx, obj, linkapi.ObjectTag, r.tagsOfIDs)
+}
+
+// LatestCursor is the resolver for the latestCursor field.
+func (r *changeConnectionResolver) LatestCursor(ctx context.Context, obj *model.ChangeConnection) (string, error) {
+	return obj.Latest(ctx)
+}
+
 // Tags is the batch resolver for the tags field.
 func (r *linkResolver) Tags(ctx context.Context, objs []*linkapi.Link) ([][]*linkapi.Tag, error) {
 	ids := make([]int64, len(objs))
 	for i, l := range objs {
-		ids[i] = l.ID
+		if l != nil { // a failed item of a bulk write's [Link]
+			ids[i] = l.ID
+		}
 	}
 	return r.tagsOfEach(ctx, ids)
 }
@@ -43,7 +65,9 @@ func (r *linkResolver) Tags(ctx context.Context, objs []*linkapi.Link) ([][]*lin
 func (r *linkResolver) Account(ctx context.Context, objs []*linkapi.Link) ([]*linkapi.Account, error) {
 	ids := make([]int64, len(objs))
 	for i, l := range objs {
-		ids[i] = l.AccountID
+		if l != nil { // a failed item of a bulk write's [Link]
+			ids[i] = l.AccountID
+		}
 	}
 	return r.accounts(ctx, ids)
 }
@@ -75,17 +99,7 @@ func (r *mutationResolver) CreateLink(ctx context.Context, input model.CreateLin
 		return nil, err
 	}
 	// input.FetchMetadata is accepted; pages are not fetched yet.
-	return r.LinkService.CreateLink(ctx, linkapi.LinkCreate{
-		URL:         input.URL,
-		Title:       input.Title,
-		Description: input.Description,
-		Notes:       input.Notes,
-		Unread:      isTrue(input.Unread),
-		Archived:    isTrue(input.Archived),
-		Favorite:    isTrue(input.Favorite),
-		Tags:        input.Tags,
-		AccountID:   accountID,
-	})
+	return r.LinkService.CreateLink(ctx, linkCreate(&input, accountID))
 }
 
 // UpdateLink is the resolver for the updateLink field.
@@ -232,6 +246,35 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (strin
 	return id, r.APITokenService.RevokeAPIToken(ctx, tokenID)
 }
 
+// CreateLinks is the resolver for the createLinks field.
+func (r *mutationResolver) CreateLinks(ctx context.Context, inputs []*model.CreateLinkInput) (*model.BulkLinkPayload, error) {
+	ins := make([]linkapi.LinkCreate, len(inputs))
+	for i, in := range inputs {
+		var accountID *int64
+		if in.AccountID != nil {
+			// An id that is not ours names no account: that item alone fails.
+			id, _ := parseID(*in.AccountID)
+			accountID = &id
+		}
+		ins[i] = linkCreate(in, accountID)
+	}
+	res, err := r.BulkService.CreateLinks(ctx, ins)
+	return r.bulkPayload(ctx, res, err)
+}
+
+// UpdateLinks is the resolver for the updateLinks field.
+func (r *mutationResolver) UpdateLinks(ctx context.Context, ids []string, patch model.LinkPatch) (*model.BulkLinkPayload, error) {
+	res, err := r.BulkService.UpdateLinks(ctx, bulkIDs(ids), linkapi.LinkPatch{AddTags: patch.AddTags, RemoveTags: patch.RemoveTags,
+		Unread: patch.Unread, Archived: patch.Archived, Favorite: patch.Favorite})
+	return r.bulkPayload(ctx, res, err)
+}
+
+// DeleteLinks is the resolver for the deleteLinks field.
+func (r *mutationResolver) DeleteLinks(ctx context.Context, ids []string) (*model.BulkLinkPayload, error) {
+	res, err := r.BulkService.DeleteLinks(ctx, bulkIDs(ids))
+	return r.bulkPayload(ctx, res, err)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*linkapi.Account, error) {
 	if c := auth.FromContext(ctx); c.Account != nil && c.Account.ID == c.AccountID {
@@ -334,6 +377,11 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]*linkapi.APIToken, err
 	return r.APITokenService.FindAPITokens(ctx)
 }
 
+// Changes is the resolver for the changes field.
+func (r *queryResolver) Changes(ctx context.Context, after *string, first *int, accountID *string) (*model.ChangeConnection, error) {
+	return r.findChanges(ctx, after, first, accountID)
+}
+
 // Links is the resolver for the links field.
 func (r *tagResolver) Links(ctx context.Context, obj *linkapi.Tag, first *int, after *string) (*model.LinkConnection, error) {
 	return r.nestedLinks(ctx, obj.ID, first, after, r.linksOfTags, r.tagLinkCounter(obj))
@@ -361,6 +409,12 @@ func (r *Resolver) AccountConnection() AccountConnectionResolver {
 	return &accountConnectionResolver{r}
 }
 
+// Change returns ChangeResolver implementation.
+func (r *Resolver) Change() ChangeResolver { return &changeResolver{r} }
+
+// ChangeConnection returns ChangeConnectionResolver implementation.
+func (r *Resolver) ChangeConnection() ChangeConnectionResolver { return &changeConnectionResolver{r} }
+
 // Link returns LinkResolver implementation.
 func (r *Resolver) Link() LinkResolver { return &linkResolver{r} }
 
@@ -382,6 +436,8 @@ func (r *Resolver) TagConnection() TagConnectionResolver { return &tagConnection
 type (
 	accountResolver           struct{ *Resolver }
 	accountConnectionResolver struct{ *Resolver }
+	changeResolver            struct{ *Resolver }
+	changeConnectionResolver  struct{ *Resolver }
 	linkResolver              struct{ *Resolver }
 	linkConnectionResolver    struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }

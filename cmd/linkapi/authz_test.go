@@ -342,6 +342,62 @@ var azOps = []azOp{
 		},
 	},
 
+	// Bulk writes: another account's link fails its item alone (NOT_FOUND), the
+	// request succeeds and changes nothing.
+	{
+		name: "createLinks", field: "createLinks", write: true,
+		query: `mutation($u: String!) { createLinks(inputs: [{url: $u}]) { links { id } errors { index code } } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"u": "https://example.com/" + f.uniq("bulk")}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			id := azParse(t, get(t, got, "links", 0, "id"))
+			if l := after.link(id); l == nil || l.AccountID != f.accountOf(c) || l.URL != vars["u"] {
+				t.Errorf("createLinks made %v, want %s in account %d", l, vars["u"], f.accountOf(c))
+			}
+		},
+	},
+	{
+		name: "createLinks.accountId", field: "createLinks", write: true,
+		query: `mutation($u: String!, $acc: ID) { createLinks(inputs: [{url: $u, accountId: $acc}]) { links { id } errors { index code } } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"u": "https://example.com/" + f.uniq("bulk"), "acc": azStr(f.owner.id)}
+		},
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: azCheckBulk("createLinks", "FORBIDDEN"),
+	},
+	{
+		name: "updateLinks", field: "updateLinks", write: true,
+		query: `mutation($id: ID!) { updateLinks(ids: [$id], patch: {addTags: ["bulk-added"]}) { links { id } errors { index code } } }`,
+		vars:  azOwnerLink,
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: azCheckBulk("updateLinks", "NOT_FOUND"),
+	},
+	{
+		name: "deleteLinks", field: "deleteLinks", write: true,
+		query: `mutation($id: ID!) { deleteLinks(ids: [$id]) { links { id } errors { index code } } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"id": azStr(f.newLink(t, f.owner.id))}
+		},
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: azCheckBulk("deleteLinks", "NOT_FOUND"),
+	},
+	{
+		name: "changes", field: "changes",
+		query: `{ changes(first: 100) { nodes { objectType objectId link { account { id } } } } }`,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, _ *azSnapshot) {
+			for _, n := range get(t, got, "nodes").([]any) {
+				if l := get(t, n, "link"); l != nil && c != azAdmin && c != azAdminRead && c != azAuditor {
+					if id := azID(t, get(t, l, "account")); id != f.visibleAccount(c) {
+						t.Errorf("%s's changes name a link of account %d", c, id)
+					}
+				}
+			}
+		},
+	},
+
 	// Tags.
 	{
 		name: "createTag", field: "createTag", write: true,
@@ -1327,4 +1383,29 @@ func (s *azSnapshot) accountIDs() []string {
 		ids = append(ids, azStr(a.ID))
 	}
 	return azSorted(ids)
+}
+
+// azCheckBulk checks a bulk write of one item on the owner's objects: the
+// callers who may not write them (other, and an administrator who may only
+// read across accounts) get the item refused with code and a null link.
+func azCheckBulk(field, code string) func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+	return func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+		errs := get(t, got, "errors").([]any)
+		link := get(t, got, "links", 0)
+		if c == azOther || c == azAuditor {
+			if len(errs) != 1 || str(t, errs[0], "code") != code || link != nil {
+				t.Errorf("%s by %s: got %v, want the item refused with %s", field, c, got, code)
+			}
+			return
+		}
+		if len(errs) != 0 || link == nil {
+			t.Errorf("%s by %s: got %v, want the item done", field, c, got)
+			return
+		}
+		id := azParse(t, get(t, link, "id"))
+		gone := after.link(id) == nil
+		if gone != (field == "deleteLinks") {
+			t.Errorf("%s by %s: link %d there afterwards: %v", field, c, id, !gone)
+		}
+	}
 }

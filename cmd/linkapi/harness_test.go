@@ -85,7 +85,7 @@ func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map
 
 // launch runs serve with vars as its whole environment and returns its address,
 // its output and a stop that ends it and reports how it ended.
-func launch(t testing.TB, vars map[string]string, opened func(*store.DB)) (string, *syncBuffer, func()) {
+func launch(t testing.TB, vars map[string]string, opened func(*store.DB), opts ...func(*Program)) (string, *syncBuffer, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
@@ -97,6 +97,9 @@ func launch(t testing.TB, vars map[string]string, opened func(*store.DB)) (strin
 		Getenv:    env(vars),
 		Listening: func(addr string) { addrc <- addr },
 		Opened:    opened,
+	}
+	for _, o := range opts {
+		o(p)
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}) }()

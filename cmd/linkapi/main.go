@@ -52,6 +52,8 @@ type Program struct {
 	Listening func(addr string)
 	// Opened, when set, is given the database serve opened, before it serves.
 	Opened func(db *store.DB)
+	// Pruned, when set, is told what each pruning of the change feed did.
+	Pruned func(deleted int64, err error)
 }
 
 const usage = `usage:
@@ -206,11 +208,12 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 		return nil, err
 	}
 	logger := p.logger(cfg)
+	go p.pruneChanges(ctx, logger, st)
 	metrics := server.NewMetrics(db.SQL())
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
-		Auth: authn,
+		ChangeService: st, BulkService: st, Auth: authn,
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,

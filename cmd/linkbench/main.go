@@ -79,7 +79,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each scenario (and each round)")
 	fs.IntVar(&o.rounds, "rounds", 2, "alternating linkapi/floor rounds that share --duration, for me and links")
-	only := fs.String("scenarios", "me,links,createLink,login,flood", "scenarios to run, comma-separated")
+	only := fs.String("scenarios", "me,links,createLink,createLinks,login,flood", "scenarios to run, comma-separated")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of linkapi for each scenario into this directory")
 	fs.BoolVar(&o.floorInProcess, "floor-in-process", false, "serve the floor inside linkbench instead of a child process (no server-side stats for it)")
 	if err := fs.Parse(args); err != nil {
@@ -97,6 +97,9 @@ func parseOptions(args []string) (*options, error) {
 	}
 	return o, nil
 }
+
+// bulkItems is how many links one request of the createLinks scenario saves.
+const bulkItems = 100
 
 // scenarioRun is one scenario measured against one server, over one or more rounds.
 type scenarioRun struct {
@@ -240,6 +243,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}}), tokens[account(client)]}
 	}
 
+	// createLinks saves bulkItems links like createLink's in one request, to be
+	// set against bulkItems createLink requests. Its errors field is aliased,
+	// since send counts every answer that names "errors" as a failure.
+	createLinks := func(client, seq int) request {
+		inputs := make([]any, bulkItems)
+		for i := range inputs {
+			n := seq*bulkItems + i
+			inputs[i] = map[string]any{
+				"url":   fmt.Sprintf("https://example.com/bench/%s/%d/bulk/%d", runID, client, n),
+				"title": "Created by linkbench",
+				"tags":  []string{tagName(n % o.seed.TagPool), tagName((n + 1) % o.seed.TagPool)},
+			}
+		}
+		return request{graphQLBody(`mutation CreateMany($inputs: [CreateLinkInput!]!) { createLinks(inputs: $inputs) { links { id tags { name } } failed: errors { index code } } }`,
+			map[string]any{"inputs": inputs}), tokens[account(client)]}
+	}
+
 	if err := compareAnswers(ctx, api, fl, me(0, 0), links(0, 0)); err != nil {
 		fmt.Fprintf(out, "WARNING: %v\n", err)
 	} else {
@@ -309,6 +329,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if o.scenarios["createLink"] {
 		single("createLink", clients("createLink", api, o.clients, createLink))
+	}
+	if o.scenarios["createLinks"] {
+		single("createLinks", clients("createLinks", api, o.clients, createLinks))
 	}
 	if o.scenarios["login"] {
 		single("login", clients("login", api, o.clients, login))
@@ -420,11 +443,17 @@ func report(out io.Writer, o *options, bdb *benchDB, root string, runs []*scenar
 	row("`me`", "me", "me")
 	row("`links(first: 20)` with tags", "links", "links")
 	row("`createLink` (2 tags)", "createLink", "createLink")
+	row(fmt.Sprintf("`createLinks` of %d (2 tags each)", bulkItems), "createLinks", "createLinks")
 	row("`login`", "login", "login")
 	row(fmt.Sprintf("`me` during a flood of %d login clients", o.loginFlood), "me-during-login-flood", "me")
 	row("`login` during that flood", "me-during-login-flood", "login")
 
 	fmt.Fprintln(out)
+	if one, bulk := find("createLink", "linkapi", "createLink"), find("createLinks", "linkapi", "createLinks"); one != nil && bulk != nil {
+		fmt.Fprintf(out, "- `createLinks` of %d takes %.1f× the p50 of one `createLink` (%s against %s): %.0f links/s against %.0f.\n",
+			bulkItems, ratio(bulk.percentile(50), one.percentile(50)), ms(bulk.percentile(50)), ms(one.percentile(50)),
+			bulk.rate()*bulkItems, one.rate())
+	}
 	if quiet, flood := find("me", "linkapi", "me"), find("me-during-login-flood", "linkapi", "me"); quiet != nil && flood != nil {
 		fmt.Fprintf(out, "- `me` p99 during the login flood: %s against %s without it (%.2f×; target ≤ 2×).\n",
 			ms(flood.percentile(99)), ms(quiet.percentile(99)), ratio(flood.percentile(99), quiet.percentile(99)))

@@ -35,3 +35,12 @@ type AccountConnection struct {
 	PageInfo *PageInfo
 	Count    Counter
 }
+
+// ChangeConnection is one page of the change feed. Latest reads the cursor of
+// the newest change, when latestCursor is asked for.
+type ChangeConnection struct {
+	Edges    []*ChangeEdge
+	Nodes    []*linkapi.Change
+	PageInfo *PageInfo
+	Latest   func(context.Context) (string, error)
+}

@@ -25,6 +25,24 @@ type AuthPayload struct {
 	Account   *linkapi.Account `json:"account"`
 }
 
+// Why item index of a bulk mutation failed; code is one of the error codes.
+type BulkError struct {
+	Index   int    `json:"index"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// The answer of a bulk mutation: links[i] answers item i, null where errors names i.
+type BulkLinkPayload struct {
+	Links  []*linkapi.Link `json:"links"`
+	Errors []*BulkError    `json:"errors"`
+}
+
+type ChangeEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *linkapi.Change `json:"node"`
+}
+
 type CreateAccountInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -70,6 +88,18 @@ type LinkEdge struct {
 	Node   *linkapi.Link `json:"node"`
 }
 
+// What updateLinks changes on every link it names.
+type LinkPatch struct {
+	// Tag names to put on each link; missing tags are created.
+	AddTags []string `json:"addTags,omitempty"`
+	// Tag names to take off each link; a name the link lacks is not an error.
+	RemoveTags []string `json:"removeTags,omitempty"`
+	// Reading-list state to set on each link; left as it is when absent. Setting any of them moves updatedAt.
+	Unread   *bool `json:"unread,omitempty"`
+	Archived *bool `json:"archived,omitempty"`
+	Favorite *bool `json:"favorite,omitempty"`
+}
+
 type Mutation struct {
 }
 
@@ -108,6 +138,63 @@ type URLCheck struct {
 	Description     *string       `json:"description,omitempty"`
 	FaviconURL      *string       `json:"faviconUrl,omitempty"`
 	PreviewImageURL *string       `json:"previewImageUrl,omitempty"`
+}
+
+type ChangeKind string
+
+const (
+	ChangeKindCreated ChangeKind = "CREATED"
+	ChangeKindUpdated ChangeKind = "UPDATED"
+	ChangeKindDeleted ChangeKind = "DELETED"
+)
+
+var AllChangeKind = []ChangeKind{
+	ChangeKindCreated,
+	ChangeKindUpdated,
+	ChangeKindDeleted,
+}
+
+func (e ChangeKind) IsValid() bool {
+	switch e {
+	case ChangeKindCreated, ChangeKindUpdated, ChangeKindDeleted:
+		return true
+	}
+	return false
+}
+
+func (e ChangeKind) String() string {
+	return string(e)
+}
+
+func (e *ChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ChangeKind", str)
+	}
+	return nil
+}
+
+func (e ChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ChangeKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // How links are listed. Ties are broken by id, in the same direction. Nested

@@ -32,7 +32,7 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		// A URL is the account's already when it normalises as a saved one does,
 		// as createLink decides (there, CONFLICT; here, skipped).
 		var keys []string
-		if err := tx.table(&linkRow{}).Pluck("links.url_hash", &keys).Error; err != nil {
+		if err := tx.table(&linkRow{}).Where("links.url_hash IS NOT NULL").Pluck("links.url_hash", &keys).Error; err != nil {
 			return err
 		}
 		seen := make(map[string]bool, len(keys)+len(links))
@@ -119,7 +119,14 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 			return err
 		}
 		res.Imported, res.TagsMade = len(rows), len(newTags)
-		return nil
+		changes := make([]change, 0, len(rows)+len(newTags))
+		for _, t := range newTags {
+			changes = append(changes, tagChange(linkapi.ChangeCreated, tagIDs[t.Name]))
+		}
+		for _, r := range rows {
+			changes = append(changes, linkChange(linkapi.ChangeCreated, linkIDs[r.URL]))
+		}
+		return recordChanges(tx, now, changes...)
 	})
 	if err != nil {
 		return nil, translate(err, "link")

@@ -266,15 +266,9 @@ func refuseDuplicate(tx tenant, url string, except int64) error {
 // BAD_USER_INPUT too when the account's quota has no room for the link; CONFLICT,
 // with the ExistingLinkID, when the account has a link whose URL normalises the same.
 func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi.Link, error) {
-	if err := validateLink(&in.URL, in.Title, in.Description, in.Notes); err != nil {
-		return nil, err
-	}
-	names, err := linkapi.NormalizeTagNames(in.Tags)
+	names, err := validateLinkCreate(in)
 	if err != nil {
 		return nil, err
-	}
-	if len(names) > linkapi.MaxTagsPerLink {
-		return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
 	}
 	accountID, err := s.targetAccount(ctx, writing, in.AccountID)
 	if err != nil {
@@ -297,16 +291,20 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 		if err := createOne(tx, &row); err != nil {
 			return err
 		}
+		var changes []change // the tags it makes, then the link
 		for _, name := range names {
-			tag, err := findOrCreateTag(tx, name, now)
+			tag, made, err := findOrCreateTag(tx, name, now)
 			if err != nil {
 				return err
 			}
-			if err := pair(tx, row.ID, tag.ID, now); err != nil {
+			if made {
+				changes = append(changes, tagChange(linkapi.ChangeCreated, tag.ID))
+			}
+			if _, err := pair(tx, row.ID, tag.ID, now); err != nil {
 				return err
 			}
 		}
-		return nil
+		return recordChanges(tx, now, append(changes, linkChange(linkapi.ChangeCreated, row.ID))...)
 	})
 	if err != nil {
 		return nil, translate(err, "link")
@@ -314,27 +312,28 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 	return row.domain(), nil
 }
 
-// findOrCreateTag returns the tenant's tag called name, creating it when missing.
-func findOrCreateTag(tx tenant, name string, now time.Time) (*tagRow, error) {
-	var tag tagRow
-	err := tx.table(&tagRow{}).Where("tags.name = ?", name).Limit(1).Find(&tag).Error
-	if err != nil {
-		return nil, err
+// findOrCreateTag returns the tenant's tag called name, creating it when missing;
+// made says whether it did.
+func findOrCreateTag(tx tenant, name string, now time.Time) (tag *tagRow, made bool, err error) {
+	tag = &tagRow{}
+	if err := tx.table(&tagRow{}).Where("tags.name = ?", name).Limit(1).Find(tag).Error; err != nil {
+		return nil, false, err
 	}
 	if tag.ID != 0 {
-		return &tag, nil
+		return tag, false, nil
 	}
-	tag = tagRow{Name: name, CreatedAt: now}
-	if err := createOne(tx, &tag); err != nil {
-		return nil, err
+	tag = &tagRow{Name: name, CreatedAt: now}
+	if err := createOne(tx, tag); err != nil {
+		return nil, false, err
 	}
-	return &tag, nil
+	return tag, true, nil
 }
 
 // pair joins a link and a tag of the tenant's account; joining them again is not
-// an error.
-func pair(tx tenant, linkID, tagID int64, now time.Time) error {
-	return createOne(tx, &linkTagRow{LinkID: linkID, TagID: tagID, CreatedAt: now}, clause.OnConflict{DoNothing: true})
+// an error, and added says whether they were not joined before.
+func pair(tx tenant, linkID, tagID int64, now time.Time) (added bool, err error) {
+	n, err := insertOne(tx, &linkTagRow{LinkID: linkID, TagID: tagID, CreatedAt: now}, clause.OnConflict{DoNothing: true})
+	return n > 0, err
 }
 
 // UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT, the
@@ -380,8 +379,11 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		if err := u.add(0, row.textBytes()-before); err != nil {
 			return err
 		}
-		return tx.table(row).Select("url", "url_hash", "title", "description", "notes", "unread", "archived", "favorite", "updated_at").
-			Updates(row).Error
+		if err := tx.table(row).Select("url", "url_hash", "title", "description", "notes", "unread", "archived", "favorite", "updated_at").
+			Updates(row).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, row.UpdatedAt, linkChange(linkapi.ChangeUpdated, row.ID))
 	})
 	if err != nil {
 		return nil, translate(err, "link")
@@ -436,7 +438,10 @@ func (s *Store) DeleteLink(ctx context.Context, id int64) error {
 		if err := tx.table(row).Delete(row).Error; err != nil {
 			return err
 		}
-		return u.add(-1, -row.textBytes())
+		if err := u.add(-1, -row.textBytes()); err != nil {
+			return err
+		}
+		return recordChanges(tx, s.now(), linkChange(linkapi.ChangeDeleted, row.ID))
 	})
 }
 
@@ -450,6 +455,9 @@ func (s *Store) TagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link
 		return nil, err
 	}
 	err = s.transact(ctx, writing, link.AccountID, func(tx tenant) error {
+		if err := lockAccount(tx); err != nil {
+			return err
+		}
 		if err := lockRow(tx, &linkRow{}, link.ID); err != nil {
 			return translate(err, "link")
 		}
@@ -461,7 +469,12 @@ func (s *Store) TagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Link
 		if n >= linkapi.MaxTagsPerLink {
 			return linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
 		}
-		return translate(pair(tx, link.ID, tag.ID, s.now()), "tag")
+		now := s.now()
+		added, err := pair(tx, link.ID, tag.ID, now)
+		if err != nil || !added {
+			return translate(err, "tag")
+		}
+		return recordChanges(tx, now, linkChange(linkapi.ChangeUpdated, link.ID))
 	})
 	if err != nil {
 		return nil, err
@@ -485,11 +498,16 @@ func (s *Store) UntagLink(ctx context.Context, linkID, tagID int64) (*linkapi.Li
 	if err != nil {
 		return nil, err
 	}
-	tn, err := s.as(ctx, writing, link.AccountID)
-	if err != nil {
-		return nil, err
-	}
-	err = tn.table(&linkTagRow{}).Where("link_tags.link_id = ? AND link_tags.tag_id = ?", link.ID, tag.ID).Delete(&linkTagRow{}).Error
+	err = s.transact(ctx, writing, link.AccountID, func(tx tenant) error {
+		if err := lockAccount(tx); err != nil {
+			return err
+		}
+		res := tx.table(&linkTagRow{}).Where("link_tags.link_id = ? AND link_tags.tag_id = ?", link.ID, tag.ID).Delete(&linkTagRow{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return recordChanges(tx, s.now(), linkChange(linkapi.ChangeUpdated, link.ID))
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -122,12 +122,17 @@ func (s *Store) CreateTag(ctx context.Context, in linkapi.TagCreate) (*linkapi.T
 	if err != nil {
 		return nil, err
 	}
-	tn, err := s.as(ctx, writing, accountID)
-	if err != nil {
-		return nil, err
-	}
 	row := tagRow{Name: name, CreatedAt: s.now()}
-	if err := createOne(tn, &row); err != nil {
+	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
+		if err := lockAccount(tx); err != nil {
+			return err
+		}
+		if err := createOne(tx, &row); err != nil {
+			return err
+		}
+		return recordChanges(tx, row.CreatedAt, tagChange(linkapi.ChangeCreated, row.ID))
+	})
+	if err != nil {
 		return nil, translate(err, "tag")
 	}
 	return row.domain(), nil
@@ -143,18 +148,43 @@ func (s *Store) RenameTag(ctx context.Context, id int64, name string) (*linkapi.
 	if err != nil {
 		return nil, err
 	}
-	tn, err := s.as(ctx, writing, row.AccountID)
+	err = s.transact(ctx, writing, row.AccountID, func(tx tenant) error {
+		if err := lockAccount(tx); err != nil {
+			return err
+		}
+		if err := lockRow(tx, &tagRow{}, row.ID); err != nil {
+			return err // gone since it was read
+		}
+		if err := tx.table(row).Update("name", name).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, s.now(), tagChange(linkapi.ChangeUpdated, row.ID))
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := tn.table(row).Update("name", name).Error; err != nil {
 		return nil, translate(err, "tag")
 	}
 	row.Name = name
 	return row.domain(), nil
 }
 
-// DeleteTag deletes a tag, taking it off its links. NOT_FOUND.
+// DeleteTag deletes a tag, taking it off its links. NOT_FOUND. The feed records
+// the tag's deletion, not each of its links losing it: a client that keeps the
+// tags of a link by id drops the id when the tag goes (see docs/sync.md).
 func (s *Store) DeleteTag(ctx context.Context, id int64) error {
-	return s.deleteOwned(ctx, &tagRow{}, id, "tag")
+	row, err := s.findTag(ctx, writing, id)
+	if err != nil {
+		return err
+	}
+	return s.transact(ctx, writing, row.AccountID, func(tx tenant) error {
+		if err := lockAccount(tx); err != nil {
+			return err
+		}
+		if err := lockRow(tx, &tagRow{}, row.ID); err != nil {
+			return translate(err, "tag")
+		}
+		if err := tx.table(row).Delete(row).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, s.now(), tagChange(linkapi.ChangeDeleted, row.ID))
+	})
 }

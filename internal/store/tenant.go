@@ -69,6 +69,7 @@ var ownedTables = map[string]bool{
 	tagRow{}.TableName():      true,
 	linkTagRow{}.TableName():  true,
 	apiTokenRow{}.TableName(): true,
+	changeRow{}.TableName():   true,
 }
 
 // tenant is a handle on the database, or on a transaction, confined to one
@@ -100,7 +101,7 @@ func (tn tenant) from(sub *gorm.DB, name string) *gorm.DB {
 func create[R any, P interface {
 	*R
 	ownedRow
-}](tn tenant, rows []R, batch int) error {
+}](tn tenant, rows []R, batch int, onConflict ...clause.Expression) error {
 	if tn.every {
 		return linkapi.Errorf(linkapi.EINTERNAL, "store: insert through a tenant of no one account")
 	}
@@ -110,7 +111,7 @@ func create[R any, P interface {
 	for i := range rows {
 		P(&rows[i]).setOwner(tn.account)
 	}
-	return tn.db.Set(scopedKey, "owned").CreateInBatches(&rows, batch).Error
+	return tn.db.Set(scopedKey, "owned").Clauses(onConflict...).CreateInBatches(&rows, batch).Error
 }
 
 // createOne inserts one row stamped with the tenant's account.
@@ -118,11 +119,22 @@ func createOne[R any, P interface {
 	*R
 	ownedRow
 }](tn tenant, row P, onConflict ...clause.Expression) error {
+	_, err := insertOne(tn, row, onConflict...)
+	return err
+}
+
+// insertOne is createOne that also says how many rows it inserted, 0 when
+// onConflict let a conflicting row be.
+func insertOne[R any, P interface {
+	*R
+	ownedRow
+}](tn tenant, row P, onConflict ...clause.Expression) (int64, error) {
 	if tn.every {
-		return linkapi.Errorf(linkapi.EINTERNAL, "store: insert through a tenant of no one account")
+		return 0, linkapi.Errorf(linkapi.EINTERNAL, "store: insert through a tenant of no one account")
 	}
 	row.setOwner(tn.account)
-	return tn.db.Set(scopedKey, "owned").Clauses(onConflict...).Create(row).Error
+	res := tn.db.Set(scopedKey, "owned").Clauses(onConflict...).Create(row)
+	return res.RowsAffected, res.Error
 }
 
 // tenantOf returns the caller's tenant: its own account, or, when its scopes let
