@@ -158,13 +158,18 @@ func TestMainExitsNonZero(t *testing.T) {
 	}
 }
 
-// TestMainHelperProcess is main, when TestMainExitsNonZero runs it in a child;
+// TestMainHelperProcess is main, when TestMainExitsNonZero or TestMainHelpExitStatus
+// runs it in a child (with LINKAPI_TEST_HELPER_ARGS, \x1f-separated, as its
+// arguments);
 // in the ordinary run it does nothing.
 func TestMainHelperProcess(t *testing.T) {
 	if os.Getenv("LINKAPI_TEST_HELPER_MAIN") != "1" {
 		return
 	}
 	os.Args = []string{"linkapi", "serve"}
+	if args := os.Getenv("LINKAPI_TEST_HELPER_ARGS"); args != "" {
+		os.Args = append([]string{"linkapi"}, strings.Split(args, "\x1f")...)
+	}
 	main()
 	os.Exit(0)
 }
