@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"linkapi/graph/model"
 	"linkapi/internal/auth"
 	"linkapi/internal/bookmarks"
@@ -28,6 +29,18 @@ func (r *accountResolver) Tags(ctx context.Context, obj *linkapi.Account, first 
 // TotalCount is the resolver for the totalCount field.
 func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error) {
 	return obj.Count(ctx)
+}
+
+// EndReason is the resolver for the endReason field.
+func (r *apiTokenResolver) EndReason(ctx context.Context, obj *linkapi.APIToken) (*model.APITokenEndReason, error) {
+	if obj.EndReason == "" {
+		return nil, nil
+	}
+	reason := model.APITokenEndReason(obj.EndReason)
+	if !reason.IsValid() {
+		return nil, fmt.Errorf("API token %d: unknown end reason %q", obj.ID, obj.EndReason)
+	}
+	return &reason, nil
 }
 
 // Tags is the batch resolver for the tags field.
@@ -336,6 +349,9 @@ func (r *Resolver) AccountConnection() AccountConnectionResolver {
 	return &accountConnectionResolver{r}
 }
 
+// ApiToken returns ApiTokenResolver implementation.
+func (r *Resolver) ApiToken() ApiTokenResolver { return &apiTokenResolver{r} }
+
 // Link returns LinkResolver implementation.
 func (r *Resolver) Link() LinkResolver { return &linkResolver{r} }
 
@@ -357,6 +373,7 @@ func (r *Resolver) TagConnection() TagConnectionResolver { return &tagConnection
 type (
 	accountResolver           struct{ *Resolver }
 	accountConnectionResolver struct{ *Resolver }
+	apiTokenResolver          struct{ *Resolver }
 	linkResolver              struct{ *Resolver }
 	linkConnectionResolver    struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
