@@ -1054,6 +1054,8 @@ input UpdateLinkInput {
   url: String
   title: String
   description: String
+  "The link's whole set of tag names: missing tags are created (as createLink does), tags not named are taken off the link; [] takes them all off."
+  tags: [String!]
 }
 
 input CreateTagInput {

@@ -102,7 +102,7 @@ func (r *mutationResolver) UpdateLink(ctx context.Context, id string, input mode
 	if err != nil {
 		return nil, err
 	}
-	return r.LinkService.UpdateLink(ctx, linkID, linkapi.LinkUpdate{URL: input.URL, Title: input.Title, Description: input.Description})
+	return r.LinkService.UpdateLink(ctx, linkID, linkapi.LinkUpdate{URL: input.URL, Title: input.Title, Description: input.Description, Tags: input.Tags})
 }
 
 // DeleteLink is the resolver for the deleteLink field.

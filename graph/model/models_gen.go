@@ -80,6 +80,8 @@ type UpdateLinkInput struct {
 	URL         *string `json:"url,omitempty"`
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
+	// The link's whole set of tag names: missing tags are created (as createLink does), tags not named are taken off the link; [] takes them all off.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // Why an API token no longer works.

@@ -106,6 +106,9 @@ type LinkUpdate struct {
 	URL         *string
 	Title       *string
 	Description *string
+	// Tags, when not nil, is the link's whole set of tag names: missing tags are
+	// created, and tags not named are taken off the link (not deleted).
+	Tags []string
 }
 
 // TagCreate holds the fields of a new tag.

@@ -167,11 +167,22 @@ func pair(tx tenant, linkID, tagID int64, now time.Time) error {
 	return createOne(tx, &linkTagRow{LinkID: linkID, TagID: tagID, CreatedAt: now}, clause.OnConflict{DoNothing: true})
 }
 
-// UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT, the
-// latter also when longer text would take the account past its quota.
+// UpdateLink changes the given fields of a link; given tags replace its tags,
+// creating those missing by name. NOT_FOUND or BAD_USER_INPUT, the latter also
+// when longer text would take the account past its quota.
 func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate) (*linkapi.Link, error) {
 	if err := validateLink(upd.URL, upd.Title, upd.Description); err != nil {
 		return nil, err
+	}
+	var names []string
+	if upd.Tags != nil {
+		var err error
+		if names, err = linkapi.NormalizeTagNames(upd.Tags); err != nil {
+			return nil, err
+		}
+		if len(names) > linkapi.MaxTagsPerLink {
+			return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
+		}
 	}
 	found, err := s.findLink(ctx, writing, id)
 	if err != nil {
@@ -200,12 +211,71 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		if err := u.add(0, row.textBytes()-before); err != nil {
 			return err
 		}
+		if upd.Tags != nil {
+			if err := setTags(tx, row.ID, names, row.UpdatedAt); err != nil {
+				return err
+			}
+		}
 		return tx.table(row).Select("url", "title", "description", "updated_at").Updates(row).Error
 	})
 	if err != nil {
 		return nil, translate(err, "link")
 	}
 	return row.domain(), nil
+}
+
+// setTags makes names the whole set of tags of the tenant's link, locked by the
+// caller: it creates the missing tags, takes off the link the tags not named and
+// puts on it those it lacks, in a fixed number of statements whatever the names.
+func setTags(tx tenant, linkID int64, names []string, now time.Time) error {
+	ids := make(map[string]int64, len(names))
+	if len(names) > 0 {
+		var found []tagRow
+		if err := tx.table(&tagRow{}).Where("tags.name IN ?", names).Find(&found).Error; err != nil {
+			return err
+		}
+		for _, t := range found {
+			ids[t.Name] = t.ID
+		}
+		var missing []tagRow
+		for _, n := range names {
+			if _, ok := ids[n]; !ok {
+				missing = append(missing, tagRow{Name: n, CreatedAt: now})
+			}
+		}
+		if err := createTags(tx, missing, ids); err != nil {
+			return err
+		}
+	}
+	var current []int64
+	if err := tx.table(&linkTagRow{}).Where("link_tags.link_id = ?", linkID).Pluck("link_tags.tag_id", &current).Error; err != nil {
+		return err
+	}
+	keep := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		keep[id] = true
+	}
+	var gone []int64
+	has := make(map[int64]bool, len(current))
+	for _, id := range current {
+		has[id] = true
+		if !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		err := tx.table(&linkTagRow{}).Where("link_tags.link_id = ? AND link_tags.tag_id IN ?", linkID, gone).Delete(&linkTagRow{}).Error
+		if err != nil {
+			return err
+		}
+	}
+	var pairs []linkTagRow
+	for _, n := range names {
+		if !has[ids[n]] {
+			pairs = append(pairs, linkTagRow{LinkID: linkID, TagID: ids[n], CreatedAt: now})
+		}
+	}
+	return create(tx, pairs, importBatch)
 }
 
 // lockLink reads again, with its row locked until tx ends, a link found before
