@@ -1,8 +1,10 @@
 // Opens GraphiQL on / in headless Chromium (Debian's, driven by playwright-core; no
 // browser download) with every request off the server's origin refused, as on a
-// machine with no network. It puts the bearer token in the Headers pane, runs
-// `{ me { email } }` and reads the answer off the page, keeping a screenshot in
-// e2e/artifacts/graphiql.png.
+// machine with no network. The first test puts the bearer token in the Headers
+// pane, runs `{ me { email } }` and reads the answer off the page; the second
+// signs in through the sign-in pane with the password serve printed, runs the
+// same without touching the Headers pane, and signs out. Screenshots go to
+// e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -55,23 +57,24 @@ async function setEditor(page, locator, text) {
   assert.equal(await locator.locator('.CodeMirror').evaluate((el) => el.CodeMirror.getValue()), text);
 }
 
-test('GraphiQL runs { me { email } } with a bearer token from the headers pane, offline', async () => {
+/**
+ * Opens GraphiQL on / in page with every request off the server refused, and
+ * returns what the page asked for off the server, the problems it met and the
+ * GraphQL requests it sent.
+ */
+async function openGraphiQL(page) {
   const origin = new URL(server.url).origin;
-  const offOrigin = [];
-  const problems = [];
-  const graphqlRequests = [];
-
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const seen = { offOrigin: [], problems: [], graphqlRequests: [] };
   await page.route('**/*', (route) => {
     if (new URL(route.request().url()).origin === origin) return route.continue();
-    offOrigin.push(route.request().url());
+    seen.offOrigin.push(route.request().url());
     return route.abort('internetdisconnected');
   });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
-  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  page.on('pageerror', (err) => seen.problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') seen.problems.push(`console: ${msg.text()}`); });
+  page.on('requestfailed', (req) => seen.problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
   page.on('request', (req) => {
-    if (req.url() === `${origin}/graphql`) graphqlRequests.push({ body: req.postData() ?? '', authorization: req.headers().authorization });
+    if (req.url() === `${origin}/graphql`) seen.graphqlRequests.push({ body: req.postData() ?? '', authorization: req.headers().authorization });
   });
 
   // GraphiQL asks for the schema as it starts, anonymously.
@@ -80,6 +83,39 @@ test('GraphiQL runs { me { email } } with a bearer token from the headers pane, 
   assert.equal(res.status(), 200);
   await page.locator('.graphiql-container').waitFor({ timeout: 30_000 });
   assert.equal((await introspected).status(), 200);
+  return seen;
+}
+
+/** Runs the query editor's operation and returns the answer shown, keeping a screenshot. */
+async function execute(page, want, screenshot) {
+  // The tab takes its title from the document once GraphiQL has read the
+  // edit; run before that, it would look for the default document's operation.
+  await page.waitForFunction(
+    () => document.querySelector('.graphiql-tab-button')?.innerText.trim() === '<untitled>',
+    null,
+    { timeout: 10_000 },
+  );
+  await page.getByRole('button', { name: /^Execute query/ }).click();
+  let text;
+  try {
+    await page.waitForFunction(
+      (w) => document.querySelector('.result-window')?.innerText.includes(w),
+      want,
+      { timeout: 30_000 },
+    );
+  } finally {
+    text = await page.locator('.result-window').innerText();
+    if (screenshot) {
+      await mkdir(artifacts, { recursive: true });
+      await page.screenshot({ path: path.join(artifacts, screenshot) });
+    }
+  }
+  return JSON.parse(text.replace(/\u00a0/g, ' '));
+}
+
+test('GraphiQL runs { me { email } } with a bearer token from the headers pane, offline', async () => {
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const seen = await openGraphiQL(page);
 
   await page.getByRole('button', { name: 'Headers', exact: true }).click();
   const headersEditor = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)');
@@ -87,27 +123,69 @@ test('GraphiQL runs { me { email } } with a bearer token from the headers pane, 
   await setEditor(page, headersEditor, JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2));
 
   await setEditor(page, page.locator('.graphiql-query-editor'), '{ me { email } }');
-  await page.getByRole('button', { name: /^Execute query/ }).click();
-
-  let text;
-  try {
-    await page.waitForFunction(
-      () => document.querySelector('.result-window')?.innerText.includes('"me"'),
-      null,
-      { timeout: 30_000 },
-    );
-  } finally {
-    text = await page.locator('.result-window').innerText();
-    await mkdir(artifacts, { recursive: true });
-    await page.screenshot({ path: path.join(artifacts, 'graphiql.png') });
-  }
-
-  const shown = JSON.parse(text.replace(/\u00a0/g, ' '));
+  const shown = await execute(page, '"me"', 'graphiql.png');
   assert.deepEqual(shown, { data: { me: { email: 'admin@localhost' } } });
-  const me = graphqlRequests.find((r) => r.body.includes('me { email }'));
+  const me = seen.graphqlRequests.find((r) => r.body.includes('me { email }'));
   assert.ok(me, 'GraphiQL sent the query');
   assert.equal(me.authorization, `Bearer ${token}`, 'with the header from the Headers pane');
 
-  assert.deepEqual(offOrigin, [], 'the page asked for nothing off this server');
-  assert.deepEqual(problems, []);
+  assert.deepEqual(seen.offOrigin, [], 'the page asked for nothing off this server');
+  assert.deepEqual(seen.problems, []);
+});
+
+test('the sign-in pane logs in with the printed password, sends the token itself and signs out', async () => {
+  // A first visit, in the same tab: none of the tabs the test above left in
+  // localStorage. (A second tab would be in the background, with no animation
+  // frames.)
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  await page.goto(`${server.url}/healthz`);
+  await page.evaluate(() => { localStorage.clear(); sessionStorage.clear(); });
+  const seen = await openGraphiQL(page);
+
+  // Signed out, the pane is open and the default document starts with Login,
+  // its comment lines whole at 1400x900.
+  const pane = page.locator('.linkapi-sign-in');
+  await pane.waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector('.graphiql-query-editor .CodeMirror')?.CodeMirror.getValue() !== '');
+  const doc = await page.locator('.graphiql-query-editor .CodeMirror').evaluate((el) => el.CodeMirror.getValue());
+  const firstOperation = doc.split('\n').find((l) => !l.startsWith('#') && l.trim() !== '');
+  assert.match(firstOperation, /^mutation Login \{/);
+  await mkdir(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, 'graphiql-signed-out.png') });
+  const cut = await page.locator('.graphiql-query-editor .CodeMirror-scroll').evaluate((el) => el.scrollWidth - el.clientWidth);
+  assert.ok(cut <= 0, `the default document is ${cut}px wider than the editor`);
+
+  await pane.getByLabel('Email').fill(server.adminEmail);
+  await pane.getByLabel('Password').fill(server.adminPassword);
+  await mkdir(artifacts, { recursive: true });
+  await page.screenshot({ path: path.join(artifacts, 'graphiql-sign-in.png') });
+  await pane.getByRole('button', { name: 'Sign in' }).click();
+  await pane.getByRole('status').filter({ hasText: 'Signed in as admin@localhost' }).waitFor({ timeout: 30_000 });
+
+  await setEditor(page, page.locator('.graphiql-query-editor'), '{ me { email } }');
+  const shown = await execute(page, '"me"', 'graphiql-signed-in.png');
+  assert.deepEqual(shown, { data: { me: { email: 'admin@localhost' } } });
+  const me = seen.graphqlRequests.filter((r) => r.body.includes('me { email }')).at(-1);
+  assert.match(me?.authorization ?? '', /^Bearer ey/, 'the pane sent the token');
+  const login = seen.graphqlRequests.find((r) => r.body.includes('login('));
+  assert.equal(login.authorization, undefined, 'login went without a token');
+  const accessToken = me.authorization.slice('Bearer '.length);
+
+  // The token is in neither the URL, the Headers pane nor localStorage.
+  assert.ok(!page.url().includes(accessToken), 'the token is not in the URL');
+  await page.getByRole('button', { name: 'Headers', exact: true }).click();
+  const headers = await page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror').evaluate((el) => el.CodeMirror.getValue());
+  assert.ok(!headers.includes(accessToken), 'the Headers pane holds no token');
+  const saved = await page.evaluate(() => Object.keys(localStorage).map((k) => localStorage.getItem(k)).join('\n'));
+  assert.ok(!saved.includes(accessToken), 'GraphiQL saved no token in localStorage');
+
+  // Signed out, the same query goes without a token and is refused.
+  await pane.getByRole('button', { name: 'Sign out' }).click();
+  await pane.getByRole('status').filter({ hasText: 'Signed out' }).waitFor();
+  const after = await execute(page, 'UNAUTHENTICATED');
+  assert.equal(after.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
+  assert.equal(seen.graphqlRequests.at(-1).authorization, undefined);
+
+  assert.deepEqual(seen.offOrigin, [], 'the page asked for nothing off this server');
+  assert.deepEqual(seen.problems, []);
 });

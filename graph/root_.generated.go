@@ -25,6 +25,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Account() AccountResolver
 	AccountConnection() AccountConnectionResolver
+	ApiToken() ApiTokenResolver
 	Change() ChangeResolver
 	ChangeConnection() ChangeConnectionResolver
 	Link() LinkResolver
@@ -62,7 +63,10 @@ type ComplexityRoot struct {
 	}
 
 	ApiToken struct {
+		Active     func(childComplexity int) int
 		CreatedAt  func(childComplexity int) int
+		EndReason  func(childComplexity int) int
+		EndedAt    func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
 		ID         func(childComplexity int) int
 		LastUsedAt func(childComplexity int) int
@@ -320,12 +324,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AccountEdge.Node(childComplexity), true
 
+	case "ApiToken.active":
+		if e.ComplexityRoot.ApiToken.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.Active(childComplexity), true
 	case "ApiToken.createdAt":
 		if e.ComplexityRoot.ApiToken.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ApiToken.CreatedAt(childComplexity), true
+	case "ApiToken.endReason":
+		if e.ComplexityRoot.ApiToken.EndReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.EndReason(childComplexity), true
+	case "ApiToken.endedAt":
+		if e.ComplexityRoot.ApiToken.EndedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiToken.EndedAt(childComplexity), true
 	case "ApiToken.expiresAt":
 		if e.ComplexityRoot.ApiToken.ExpiresAt == nil {
 			break
@@ -1329,6 +1351,20 @@ type ApiToken {
   "Updated at most once a minute."
   lastUsedAt: Time
   expiresAt: Time!
+  "False once the token no longer works: it expired, or a password change ended it. Revoking it removes it from the list."
+  active: Boolean!
+  "When it stopped working; null while active."
+  endedAt: Time
+  "Why it stopped working; null while active."
+  endReason: ApiTokenEndReason
+}
+
+"Why an API token no longer works."
+enum ApiTokenEndReason {
+  "Its expiresAt has passed."
+  EXPIRED
+  "The account's password changed after the token was made."
+  PASSWORD_CHANGED
 }
 
 type CreatedApiToken {
@@ -1394,6 +1430,8 @@ input UpdateLinkInput {
   unread: Boolean
   archived: Boolean
   favorite: Boolean
+  "The link's whole set of tag names: missing tags are created (as createLink does), tags not named are taken off the link; [] takes them all off."
+  tags: [String!]
 }
 
 input CreateTagInput {
@@ -1649,6 +1687,12 @@ func (ec *executionContext) childFields_ApiToken(ctx context.Context, field grap
 		return ec.fieldContext_ApiToken_lastUsedAt(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_ApiToken_expiresAt(ctx, field)
+	case "active":
+		return ec.fieldContext_ApiToken_active(ctx, field)
+	case "endedAt":
+		return ec.fieldContext_ApiToken_endedAt(ctx, field)
+	case "endReason":
+		return ec.fieldContext_ApiToken_endReason(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
 }

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"linkapi/graph/model"
 	"linkapi/internal/auth"
 	"linkapi/internal/bookmarks"
@@ -28,6 +29,18 @@ func (r *accountResolver) Tags(ctx context.Context, obj *linkapi.Account, first 
 // TotalCount is the resolver for the totalCount field.
 func (r *accountConnectionResolver) TotalCount(ctx context.Context, obj *model.AccountConnection) (int, error) {
 	return obj.Count(ctx)
+}
+
+// EndReason is the resolver for the endReason field.
+func (r *apiTokenResolver) EndReason(ctx context.Context, obj *linkapi.APIToken) (*model.APITokenEndReason, error) {
+	if obj.EndReason == "" {
+		return nil, nil
+	}
+	reason := model.APITokenEndReason(obj.EndReason)
+	if !reason.IsValid() {
+		return nil, fmt.Errorf("API token %d: unknown end reason %q", obj.ID, obj.EndReason)
+	}
+	return &reason, nil
 }
 
 // Kind is the resolver for the kind field.
@@ -110,7 +123,7 @@ func (r *mutationResolver) UpdateLink(ctx context.Context, id string, input mode
 	}
 	return r.LinkService.UpdateLink(ctx, linkID, linkapi.LinkUpdate{
 		URL: input.URL, Title: input.Title, Description: input.Description, Notes: input.Notes,
-		Unread: input.Unread, Archived: input.Archived, Favorite: input.Favorite,
+		Unread: input.Unread, Archived: input.Archived, Favorite: input.Favorite, Tags: input.Tags,
 	})
 }
 
@@ -409,6 +422,9 @@ func (r *Resolver) AccountConnection() AccountConnectionResolver {
 	return &accountConnectionResolver{r}
 }
 
+// ApiToken returns ApiTokenResolver implementation.
+func (r *Resolver) ApiToken() ApiTokenResolver { return &apiTokenResolver{r} }
+
 // Change returns ChangeResolver implementation.
 func (r *Resolver) Change() ChangeResolver { return &changeResolver{r} }
 
@@ -436,6 +452,7 @@ func (r *Resolver) TagConnection() TagConnectionResolver { return &tagConnection
 type (
 	accountResolver           struct{ *Resolver }
 	accountConnectionResolver struct{ *Resolver }
+	apiTokenResolver          struct{ *Resolver }
 	changeResolver            struct{ *Resolver }
 	changeConnectionResolver  struct{ *Resolver }
 	linkResolver              struct{ *Resolver }

@@ -22,7 +22,7 @@ func (p *Program) accountCreate(ctx context.Context, args []string) error {
 	var scopesSet, passwordStdin bool
 	_, db, err := p.open(ctx, "account create", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address of the new account")
-		fs.Func("scopes", "space-separated scopes (default: links:write tags:write account:write)", func(s string) error {
+		fs.Func("scopes", "space-separated `scopes` (default: links:write tags:write account:write)", func(s string) error {
 			scopes, scopesSet = s, true
 			return nil
 		})
@@ -104,7 +104,7 @@ func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 	var scopesSet bool
 	_, db, err := p.open(ctx, "account set-scopes", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address of the account")
-		fs.Func("scopes", "space-separated scopes; \"\" removes them all", func(s string) error {
+		fs.Func("scopes", "space-separated `scopes`; \"\" removes them all", func(s string) error {
 			scopes, scopesSet = s, true
 			return nil
 		})

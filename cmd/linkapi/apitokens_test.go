@@ -252,3 +252,60 @@ func TestTokenCreateLifetimes(t *testing.T) {
 		t.Errorf("an unknown flag: got %v, stderr:\n%s", r.Err, r.Stderr)
 	}
 }
+
+// TestAPITokensSayWhetherTheyWork lists tokens that expired, that a password
+// change ended and that work: each says so, with when and why it ended, and
+// the list agrees with what the server accepts.
+func TestAPITokensSayWhetherTheyWork(t *testing.T) {
+	forEachServer(t, func(t *testing.T, s *testServer) {
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "account:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		mint := func(name string) (id, secret string) {
+			d := s.ok(t, ann, createTokenMutation, map[string]any{"n": name, "s": []string{"links:read"}})
+			return str(t, d, "createApiToken", "apiToken", "id"), str(t, d, "createApiToken", "token")
+		}
+		const list = `{ apiTokens { id name active endedAt endReason expiresAt } }`
+		listed := func() map[string]map[string]any {
+			out := map[string]map[string]any{}
+			for _, tok := range get(t, s.ok(t, ann, list, nil), "apiTokens").([]any) {
+				out[tok.(map[string]any)["name"].(string)] = tok.(map[string]any)
+			}
+			return out
+		}
+		expiredID, expired := mint("expired")
+		_, ended := mint("ended")
+		execSQL(t, openDB(t, s.DBURL).SQL(), "UPDATE api_tokens SET expires_at = created_at WHERE id = ?", expiredID)
+		if got := listed()["ended"]; got["active"] != true || got["endedAt"] != nil || got["endReason"] != nil {
+			t.Errorf("a working token is listed as %v", got)
+		}
+
+		s.ok(t, ann, `mutation { changePassword(currentPassword: "ann-password", newPassword: "ann-password-2") }`, nil)
+		ann = s.login(t, "ann@example.com", "ann-password-2")
+		_, works := mint("works")
+		for name, secret := range map[string]string{"expired": expired, "ended": ended} {
+			if r := s.do(t, secret, `{ links { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+				t.Errorf("%s token: got %d, want 401", name, r.Status)
+			}
+		}
+		s.ok(t, works, `{ links { totalCount } }`, nil)
+
+		got := listed()
+		if len(got) != 3 {
+			t.Fatalf("listed %d tokens, want 3: %v", len(got), got)
+		}
+		for name, want := range map[string]struct {
+			active bool
+			reason any
+		}{"expired": {false, "EXPIRED"}, "ended": {false, "PASSWORD_CHANGED"}, "works": {true, nil}} {
+			tok := got[name]
+			if tok["active"] != want.active || tok["endReason"] != want.reason || (tok["endedAt"] == nil) == !want.active {
+				t.Errorf("%s: listed as %v, want active %v, endReason %v and endedAt set when ended", name, tok, want.active, want.reason)
+			}
+		}
+		// An expired token ended at its expiry, even though the password
+		// change came later.
+		if got["expired"]["endedAt"] != got["expired"]["expiresAt"] {
+			t.Errorf("expired token: endedAt %v, want its expiresAt %v", got["expired"]["endedAt"], got["expired"]["expiresAt"])
+		}
+	})
+}

@@ -323,6 +323,40 @@ var azOps = []azOp{
 		},
 	},
 	{
+		// The whole set of tags: a tag not named comes off, a missing one is
+		// created in the link's account. Like createLink's tags, it needs no
+		// tags:write.
+		name: "updateLink.tags", field: "updateLink", write: true,
+		query: `mutation($id: ID!, $tags: [String!]) { updateLink(id: $id, input: {tags: $tags}) { id tags { name } } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			id := f.newLink(t, f.owner.id)
+			f.pair(t, id, f.owner.tagID)
+			f.pair(t, id, f.newTag(t, f.owner.id, ""))
+			return map[string]any{"id": azStr(id), "tags": []string{"common", f.uniq("made")}}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			id := azParse(t, vars["id"])
+			want := vars["tags"].([]string)
+			var names []string
+			for _, tagID := range after.tagIDsOfLink(id) {
+				tag := after.tag(azParse(t, tagID))
+				if tag == nil || tag.AccountID != f.owner.id {
+					t.Errorf("link %d carries tag %v, not of its account %d", id, tag, f.owner.id)
+					continue
+				}
+				names = append(names, tag.Name)
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, want) {
+				t.Errorf("tags after updateLink: got %v, want %v", names, want)
+			}
+			if fmt.Sprint(get(t, got, "tags")) != fmt.Sprintf("[map[name:%s] map[name:%s]]", want[0], want[1]) {
+				t.Errorf("updateLink answered tags %v, want %v", get(t, got, "tags"), want)
+			}
+		},
+	},
+	{
 		name: "deleteLink", field: "deleteLink", write: true,
 		query: `mutation($id: ID!) { deleteLink(id: $id) }`,
 		vars: func(t *testing.T, f *azFixture, c string) map[string]any {

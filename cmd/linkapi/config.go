@@ -62,19 +62,26 @@ type config struct {
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
-// name (--addr, --database-url, --token-ttl, --cors-origins) override them.
-func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string) (*config, error) {
+// name override them: --database-url for every command, and for serve (when
+// serving is set) --addr, --token-ttl, --cors-origins and --shutdown-grace too.
+func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, serving bool) (*config, error) {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
 		}
 		return def
 	}
-	addr := fs.String("addr", env("LINKAPI_ADDR", defaultAddr), "listen address `HOST:PORT` (LINKAPI_ADDR)")
-	dbURL := fs.String("database-url", env("LINKAPI_DATABASE_URL", defaultDatabaseURL), "sqlite:PATH or mysql://USER[:PASS]@HOST:PORT/DB (LINKAPI_DATABASE_URL)")
-	ttl := fs.String("token-ttl", env("LINKAPI_TOKEN_TTL", defaultTokenTTL.String()), "access-token lifetime (LINKAPI_TOKEN_TTL)")
-	origins := fs.String("cors-origins", getenv("LINKAPI_CORS_ORIGINS"), "comma-separated allowed origins (LINKAPI_CORS_ORIGINS)")
-	grace := fs.String("shutdown-grace", env("LINKAPI_SHUTDOWN_GRACE", defaultGrace.String()), "how long requests in flight may finish after SIGTERM (LINKAPI_SHUTDOWN_GRACE)")
+	dbURL := fs.String("database-url", env("LINKAPI_DATABASE_URL", defaultDatabaseURL), "database `URL`: sqlite:PATH or mysql://USER[:PASS]@HOST:PORT/DB (LINKAPI_DATABASE_URL)")
+	addr, ttl, grace := new(string), new(string), new(string)
+	origins := new(string)
+	*addr, *ttl, *grace = env("LINKAPI_ADDR", defaultAddr), env("LINKAPI_TOKEN_TTL", defaultTokenTTL.String()), env("LINKAPI_SHUTDOWN_GRACE", defaultGrace.String())
+	*origins = getenv("LINKAPI_CORS_ORIGINS")
+	if serving {
+		fs.StringVar(addr, "addr", *addr, "listen address `HOST:PORT` (LINKAPI_ADDR)")
+		fs.StringVar(ttl, "token-ttl", *ttl, "access-token `lifetime`, a duration such as 15m (LINKAPI_TOKEN_TTL)")
+		fs.StringVar(origins, "cors-origins", *origins, "comma-separated allowed `origins` (LINKAPI_CORS_ORIGINS)")
+		fs.StringVar(grace, "shutdown-grace", *grace, "how long requests in flight may finish after SIGTERM, a `duration` (LINKAPI_SHUTDOWN_GRACE)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -56,62 +56,37 @@ type Program struct {
 	Pruned func(deleted int64, err error)
 }
 
-const usage = `usage:
-  linkapi [serve] [--addr HOST:PORT]         migrate, then serve GraphQL on /graphql
-  linkapi migrate                            apply pending migrations and exit
-  linkapi account create --email E [--scopes "a b"] --password-stdin
-  linkapi account list
-  linkapi account set-scopes --email E --scopes "a b"
-  linkapi account set-password --email E --password-stdin
-  linkapi account delete --email E
-  linkapi token create --email E --name N --scopes "a b" [--expires-in 2160h]
-  linkapi import --email E [--file bookmarks.html]   (standard input by default)
-  linkapi export --email E [--file bookmarks.html]   (standard output by default)`
-
 // Run runs the command named by args. It returns an error with a one-line message
-// for any failure, flag.ErrHelp after printing usage.
+// for any failure; asked for help (help, -h, --help), it prints it and returns nil.
 func (p *Program) Run(ctx context.Context, args []string) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		args = append([]string{"serve"}, args...)
 	}
-	switch cmd {
-	case "serve":
-		return p.serve(ctx, args)
-	case "migrate":
-		return p.migrate(ctx, args)
-	case "account":
-		if len(args) == 0 {
-			return errors.New("account needs a command: create, list, set-scopes, set-password or delete")
+	if isHelp(args[0]) || args[0] == "help" {
+		if len(args) == 1 {
+			printUsage(p.Stdout)
+			return nil
 		}
-		switch args[0] {
-		case "create":
-			return p.accountCreate(ctx, args[1:])
-		case "list":
-			return p.accountList(ctx, args[1:])
-		case "set-scopes":
-			return p.accountSetScopes(ctx, args[1:])
-		case "set-password":
-			return p.accountSetPassword(ctx, args[1:])
-		case "delete":
-			return p.accountDelete(ctx, args[1:])
+		c, rest, err := findCommand(args[1:])
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("unknown account command %q (want create, list, set-scopes, set-password or delete)", args[0])
-	case "import":
-		return p.importBookmarks(ctx, args)
-	case "export":
-		return p.exportBookmarks(ctx, args)
-	case "token":
-		if len(args) == 0 || args[0] != "create" {
-			return errors.New("token needs a command: create")
+		if len(rest) > 0 {
+			return fmt.Errorf("help takes one command, not %q too", strings.Join(rest, " "))
 		}
-		return p.tokenCreate(ctx, args[1:])
-	case "help", "-h", "--help":
-		fmt.Fprintln(p.Stdout, usage)
-		return nil
+		args = append(strings.Fields(c.name), "--help")
 	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	c, rest, err := findCommand(args)
+	if err != nil {
+		return err
+	}
+	if err := c.run(p, ctx, rest); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
 }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // flags returns the flag set of a command. A bad flag is reported once, by the
 // error Run returns, not also by the flag package with every flag listed; -h
@@ -129,14 +104,17 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 	if extra != nil {
 		extra(fs)
 	}
-	cfg, err := loadConfig(p.Getenv, fs, args)
+	cfg, err := loadConfig(p.Getenv, fs, args, name == "serve")
 	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(p.Stderr)
-		fmt.Fprintf(p.Stderr, "usage of linkapi %s:\n", name)
-		fs.PrintDefaults()
+		for i := range commands {
+			if commands[i].name == name {
+				printCommandHelp(p.Stdout, &commands[i], fs)
+			}
+		}
+		return nil, nil, err
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, unknownFlag(name, fs, err)
 	}
 	if check != nil {
 		if err := check(cfg); err != nil {

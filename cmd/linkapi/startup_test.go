@@ -136,6 +136,7 @@ func TestMainExitsNonZero(t *testing.T) {
 	for name, vars := range map[string][]string{
 		"unknown scheme": {"LINKAPI_DATABASE_URL=postgres://x", "LINKAPI_JWT_SECRET=" + testSecret},
 		"short secret":   {"LINKAPI_DATABASE_URL=sqlite:" + filepath.Join(t.TempDir(), "m.db"), "LINKAPI_JWT_SECRET=short"},
+		"production":     {"LINKAPI_DATABASE_URL=postgres://x", "LINKAPI_ENV=production"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -154,17 +155,26 @@ func TestMainExitsNonZero(t *testing.T) {
 				t.Errorf("stderr has %d lines, want 1:\n%s", len(lines), stderr.String())
 			}
 			wantOneLineError(t, errors.New(strings.TrimSpace(stderr.String())), stdout.String())
+			var rec map[string]any
+			if isJSON := json.Unmarshal(stderr.Bytes(), &rec) == nil; isJSON != (name == "production") {
+				t.Errorf("stderr is JSON: %v, want it to be JSON only in production: %s", isJSON, stderr.String())
+			}
 		})
 	}
 }
 
-// TestMainHelperProcess is main, when TestMainExitsNonZero runs it in a child;
+// TestMainHelperProcess is main, when TestMainExitsNonZero or TestMainHelpExitStatus
+// runs it in a child (with LINKAPI_TEST_HELPER_ARGS, \x1f-separated, as its
+// arguments);
 // in the ordinary run it does nothing.
 func TestMainHelperProcess(t *testing.T) {
 	if os.Getenv("LINKAPI_TEST_HELPER_MAIN") != "1" {
 		return
 	}
 	os.Args = []string{"linkapi", "serve"}
+	if args := os.Getenv("LINKAPI_TEST_HELPER_ARGS"); args != "" {
+		os.Args = append([]string{"linkapi"}, strings.Split(args, "\x1f")...)
+	}
 	main()
 	os.Exit(0)
 }
@@ -182,6 +192,10 @@ func TestProductionLogsAreJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
+	// A GraphQL request answered, and one refused for its token, are logged too.
+	s := &testServer{URL: "http://" + addr}
+	s.ok(t, "", `{ __typename }`, nil)
+	wantCode(t, s.do(t, "not-a-token", `{ __typename }`, nil), "UNAUTHENTICATED")
 	stop()
 	warnings := 0
 	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
@@ -200,7 +214,7 @@ func TestProductionLogsAreJSON(t *testing.T) {
 	if warnings != 1 {
 		t.Errorf("got %d warnings, want 1:\n%s", warnings, log.String())
 	}
-	for _, want := range []string{`"msg":"stopped"`, `"msg":"shutting down`, `"msg":"serving GraphQL on`, `"password":`, `"key_file":`} {
+	for _, want := range []string{`"msg":"stopped"`, `"status":401`, `"status":200`, `"msg":"shutting down`, `"msg":"serving GraphQL on`, `"password":`, `"key_file":`} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("the log lacks %s:\n%s", want, log.String())
 		}

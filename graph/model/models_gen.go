@@ -128,6 +128,8 @@ type UpdateLinkInput struct {
 	Unread      *bool   `json:"unread,omitempty"`
 	Archived    *bool   `json:"archived,omitempty"`
 	Favorite    *bool   `json:"favorite,omitempty"`
+	// The link's whole set of tag names: missing tags are created (as createLink does), tags not named are taken off the link; [] takes them all off.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // What checkUrl found for a URL.
@@ -138,6 +140,64 @@ type URLCheck struct {
 	Description     *string       `json:"description,omitempty"`
 	FaviconURL      *string       `json:"faviconUrl,omitempty"`
 	PreviewImageURL *string       `json:"previewImageUrl,omitempty"`
+}
+
+// Why an API token no longer works.
+type APITokenEndReason string
+
+const (
+	// Its expiresAt has passed.
+	APITokenEndReasonExpired APITokenEndReason = "EXPIRED"
+	// The account's password changed after the token was made.
+	APITokenEndReasonPasswordChanged APITokenEndReason = "PASSWORD_CHANGED"
+)
+
+var AllAPITokenEndReason = []APITokenEndReason{
+	APITokenEndReasonExpired,
+	APITokenEndReasonPasswordChanged,
+}
+
+func (e APITokenEndReason) IsValid() bool {
+	switch e {
+	case APITokenEndReasonExpired, APITokenEndReasonPasswordChanged:
+		return true
+	}
+	return false
+}
+
+func (e APITokenEndReason) String() string {
+	return string(e)
+}
+
+func (e *APITokenEndReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = APITokenEndReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ApiTokenEndReason", str)
+	}
+	return nil
+}
+
+func (e APITokenEndReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *APITokenEndReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e APITokenEndReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type ChangeKind string

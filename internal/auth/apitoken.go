@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
-	"time"
 
 	"linkapi/internal/linkapi"
 )
@@ -66,7 +65,7 @@ func (a *Authenticator) authenticateAPIToken(ctx context.Context, secret string)
 	}
 	// A password change ends every earlier credential, API tokens included, so
 	// that a stolen session cannot outlive it by minting a long-lived token.
-	if tok.CreatedAt.Before(acc.PasswordChangedAt.Truncate(time.Millisecond)) {
+	if tok.EndedByPasswordChange(acc.PasswordChangedAt) {
 		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "token was issued before the last password change")
 	}
 	return &Caller{AccountID: acc.ID, Scopes: Effective(tok.Scopes, acc.Scopes), Account: acc, APITokenID: tok.ID}, nil

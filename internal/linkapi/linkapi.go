@@ -190,6 +190,9 @@ type LinkUpdate struct {
 	Unread      *bool
 	Archived    *bool
 	Favorite    *bool
+	// Tags, when not nil, is the link's whole set of tag names: missing tags are
+	// created, and tags not named are taken off the link (not deleted).
+	Tags []string
 }
 
 // TagCreate holds the fields of a new tag.
@@ -295,7 +298,43 @@ type APIToken struct {
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	ExpiresAt  time.Time
+	// EndedAt is when the token stopped working, for one still listed: its
+	// expiry, or the password change of its account made after it. Nil while it
+	// works.
+	EndedAt *time.Time
+	// EndReason says why it stopped: APITokenExpired or APITokenPasswordChanged;
+	// empty while it works.
+	EndReason string
 }
+
+// Why an API token stopped working.
+const (
+	APITokenExpired         = "EXPIRED"
+	APITokenPasswordChanged = "PASSWORD_CHANGED"
+)
+
+// EndedByPasswordChange reports whether a password change at changedAt ended t,
+// as it ends every credential issued before it.
+func (t *APIToken) EndedByPasswordChange(changedAt time.Time) bool {
+	return t.CreatedAt.Before(changedAt.Truncate(time.Millisecond))
+}
+
+// SetEnd records whether and when t stopped working by now, its account's
+// password having last changed at passwordChangedAt; the earlier end wins.
+func (t *APIToken) SetEnd(passwordChangedAt, now time.Time) {
+	t.EndedAt, t.EndReason = nil, ""
+	switch {
+	case t.EndedByPasswordChange(passwordChangedAt) && passwordChangedAt.Before(t.ExpiresAt):
+		at := passwordChangedAt.UTC()
+		t.EndedAt, t.EndReason = &at, APITokenPasswordChanged
+	case !now.Before(t.ExpiresAt):
+		at := t.ExpiresAt
+		t.EndedAt, t.EndReason = &at, APITokenExpired
+	}
+}
+
+// Active reports whether t worked when it was read.
+func (t *APIToken) Active() bool { return t.EndedAt == nil }
 
 // APITokenCreate holds the fields of a new API token. Nil ExpiresIn means the
 // default lifetime.
@@ -320,7 +359,8 @@ type APITokenService interface {
 	// FORBIDDEN for a scope the caller does not hold, or when the caller is itself
 	// an API token.
 	CreateAPIToken(ctx context.Context, in APITokenCreate) (*APIToken, string, error)
-	// FindAPITokens lists the caller's own tokens, newest first.
+	// FindAPITokens lists the caller's own tokens, newest first, each saying
+	// whether it still works (EndedAt, EndReason).
 	FindAPITokens(ctx context.Context) ([]*APIToken, error)
 	// RevokeAPIToken deletes a token: the caller's own, or any for an administrator.
 	// NOT_FOUND.

@@ -112,8 +112,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 	return row.domain(), secret, nil
 }
 
-// FindAPITokens lists the caller's own tokens, newest first; expired ones too,
-// until they are revoked, so that their owner sees them lapse.
+// FindAPITokens lists the caller's own tokens, newest first; those that no
+// longer work (expired, or ended by a password change) too, until they are
+// revoked, so that their owner sees them lapse, each with when and why it ended.
 func (s *Store) FindAPITokens(ctx context.Context) ([]*linkapi.APIToken, error) {
 	c, err := caller(ctx)
 	if err != nil {
@@ -127,7 +128,19 @@ func (s *Store) FindAPITokens(ctx context.Context) ([]*linkapi.APIToken, error) 
 	if err := tn.table(&apiTokenRow{}).Order("api_tokens.id DESC").Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	return domains(rows, (*apiTokenRow).domain), nil
+	tokens := domains(rows, (*apiTokenRow).domain)
+	if len(tokens) == 0 {
+		return tokens, nil
+	}
+	var acc accountRow
+	if err := tn.table(&accountRow{}).Select("password_changed_at").Take(&acc).Error; err != nil {
+		return nil, translate(err, "account")
+	}
+	now := s.now()
+	for _, t := range tokens {
+		t.SetEnd(acc.PasswordChangedAt.UTC(), now)
+	}
+	return tokens, nil
 }
 
 // RevokeAPIToken deletes a token at once. NOT_FOUND.

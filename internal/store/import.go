@@ -101,13 +101,8 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 				}
 			}
 		}
-		if len(newTags) > 0 {
-			if err := create(tx, newTags, importBatch); err != nil {
-				return err
-			}
-			if err := readIDs(tx, &tagRow{}, "name", newTags, func(r tagRow) string { return r.Name }, tagIDs); err != nil {
-				return err
-			}
+		if err := createTags(tx, newTags, tagIDs); err != nil {
+			return err
 		}
 		var pairs []linkTagRow
 		for i, names := range rowTags {
@@ -132,6 +127,18 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		return nil, translate(err, "link")
 	}
 	return res, nil
+}
+
+// createTags inserts the tags of rows into the tenant's account and adds their
+// ids to ids, by name.
+func createTags(tx tenant, rows []tagRow, ids map[string]int64) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := create(tx, rows, importBatch); err != nil {
+		return err
+	}
+	return readIDs(tx, &tagRow{}, "name", rows, func(r tagRow) string { return r.Name }, ids)
 }
 
 // readIDs fills ids with the id of each row of the tenant's account, keyed by

@@ -336,12 +336,23 @@ func pair(tx tenant, linkID, tagID int64, now time.Time) (added bool, err error)
 	return n > 0, err
 }
 
-// UpdateLink changes the given fields of a link. NOT_FOUND or BAD_USER_INPUT, the
-// latter also when longer text would take the account past its quota; CONFLICT,
-// with the ExistingLinkID, for a URL another of the account's links has.
+// UpdateLink changes the given fields of a link; given tags replace its tags,
+// creating those missing by name. NOT_FOUND or BAD_USER_INPUT, the latter also
+// when longer text would take the account past its quota; CONFLICT, with the
+// ExistingLinkID, for a URL another of the account's links has.
 func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate) (*linkapi.Link, error) {
 	if err := validateLink(upd.URL, upd.Title, upd.Description, upd.Notes); err != nil {
 		return nil, err
+	}
+	var names []string
+	if upd.Tags != nil {
+		var err error
+		if names, err = linkapi.NormalizeTagNames(upd.Tags); err != nil {
+			return nil, err
+		}
+		if len(names) > linkapi.MaxTagsPerLink {
+			return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
+		}
 	}
 	found, err := s.findLink(ctx, writing, id)
 	if err != nil {
@@ -379,16 +390,65 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		if err := u.add(0, row.textBytes()-before); err != nil {
 			return err
 		}
+		var changes []change // the tags it makes, then the link
+		if upd.Tags != nil {
+			made, err := setTags(tx, row.ID, names, row.UpdatedAt)
+			if err != nil {
+				return err
+			}
+			for _, t := range made {
+				changes = append(changes, tagChange(linkapi.ChangeCreated, t))
+			}
+		}
 		if err := tx.table(row).Select("url", "url_hash", "title", "description", "notes", "unread", "archived", "favorite", "updated_at").
 			Updates(row).Error; err != nil {
 			return err
 		}
-		return recordChanges(tx, row.UpdatedAt, linkChange(linkapi.ChangeUpdated, row.ID))
+		return recordChanges(tx, row.UpdatedAt, append(changes, linkChange(linkapi.ChangeUpdated, row.ID))...)
 	})
 	if err != nil {
 		return nil, translate(err, "link")
 	}
 	return row.domain(), nil
+}
+
+// setTags makes names the whole set of tags of the tenant's link, locked by the
+// caller: it creates the missing tags, takes off the link the tags not named and
+// puts on it those it lacks, in a fixed number of statements whatever the names.
+func setTags(tx tenant, linkID int64, names []string, now time.Time) (made []int64, err error) {
+	ids, made, err := tagsByName(tx, names, now)
+	if err != nil {
+		return nil, err
+	}
+	var current []int64
+	if err := tx.table(&linkTagRow{}).Where("link_tags.link_id = ?", linkID).Pluck("link_tags.tag_id", &current).Error; err != nil {
+		return nil, err
+	}
+	keep := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		keep[id] = true
+	}
+	var gone []int64
+	has := make(map[int64]bool, len(current))
+	for _, id := range current {
+		has[id] = true
+		if !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		err := tx.table(&linkTagRow{}).Where("link_tags.link_id = ? AND link_tags.tag_id IN ?", linkID, gone).Delete(&linkTagRow{}).Error
+		if err != nil {
+			return nil, err
+		}
+	}
+	var pairs []linkTagRow
+	for _, n := range names {
+		if !has[ids[n]] {
+			pairs = append(pairs, linkTagRow{LinkID: linkID, TagID: ids[n], CreatedAt: now})
+		}
+	}
+	return made, create(tx, pairs, importBatch)
 }
 
 // lockLink reads again, with its row locked until tx ends, a link found before
