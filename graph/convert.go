@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"linkapi/graph/model"
+	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
 
@@ -215,4 +216,20 @@ func nullIfNotFound[T any](v *T, err error) (*T, error) {
 		return nil, nil
 	}
 	return v, err
+}
+
+// authPayload converts what a login or a refresh issued.
+func authPayload(issued *auth.Issued, err error) (*model.AuthPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{
+		AccessToken:      issued.AccessToken,
+		TokenType:        issued.TokenType,
+		ExpiresAt:        issued.ExpiresAt,
+		Scopes:           issued.Scopes,
+		Account:          issued.Account,
+		RefreshToken:     issued.RefreshToken,
+		RefreshExpiresAt: issued.RefreshExpiresAt,
+	}, nil
 }

@@ -13,5 +13,6 @@ type Resolver struct {
 	AccountService  linkapi.AccountService
 	APITokenService linkapi.APITokenService
 	ImportService   linkapi.ImportService
+	SessionService  linkapi.SessionService
 	Auth            *auth.Authenticator
 }

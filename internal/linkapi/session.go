@@ -56,10 +56,13 @@ type SessionStart struct {
 // SessionRefresh spends the refresh token whose hash is Hash and puts the one
 // whose hash is NextHash in its place. Account, when not 0, is the account the
 // request authenticated as: a refresh token of another account is refused.
+// Scopes, when not nil, are those the new access token asks for, each of which
+// the session must hold.
 type SessionRefresh struct {
 	Hash      string
 	NextHash  string
 	Account   int64
+	Scopes    []string
 	UserAgent string
 	Address   string
 	Limits    SessionLimits

@@ -165,10 +165,12 @@ func requireScope(scope string, next http.Handler) http.Handler {
 }
 
 // clientAddr puts the client's address in the request context, for the limits on
-// failed logins and on anonymous requests.
+// failed logins and on anonymous requests, and its User-Agent, which sessions
+// record.
 func clientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(auth.WithClientAddr(r.Context(), auth.RequestClientAddr(r, trusted))))
+		ctx := auth.WithClientAddr(r.Context(), auth.RequestClientAddr(r, trusted))
+		next.ServeHTTP(w, r.WithContext(auth.WithUserAgent(ctx, r.UserAgent())))
 	})
 }
 

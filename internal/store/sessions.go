@@ -178,7 +178,8 @@ func (s *Store) findRefreshToken(ctx context.Context, hash string, account int64
 
 // RefreshSession spends the refresh token whose hash is in.Hash and issues the
 // one whose hash is in.NextHash in its place, in the same session, and returns
-// the session. Every refusal is UNAUTHENTICATED and changes nothing, but one: a
+// the session. A scope of in.Scopes the session was not granted is FORBIDDEN.
+// Every other refusal is UNAUTHENTICATED, and each changes nothing but one: a
 // token spent more than RefreshRaceWindow ago is reuse, which ends its session
 // (OAuth 2.0 Security BCP, refresh token rotation). Of concurrent refreshes of
 // one token exactly one wins, by a conditional UPDATE; the others are refused
@@ -217,6 +218,11 @@ func (s *Store) RefreshSession(ctx context.Context, in linkapi.SessionRefresh) (
 				return errSessionEnded
 			}
 			return err
+		}
+		for _, sc := range in.Scopes {
+			if !auth.Implies(auth.SplitScopes(row.Scopes), sc) {
+				return linkapi.Errorf(linkapi.EFORBIDDEN, "scope %s was not granted to this session", sc)
+			}
 		}
 		row.LastUsedAt = now
 		row.AccessExpiresAt = now.Add(in.Limits.Access)
