@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"linkapi/graph/model"
+	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
 
@@ -314,4 +315,20 @@ func linkCreate(in *model.CreateLinkInput, accountID *int64) linkapi.LinkCreate 
 		Tags:        in.Tags,
 		AccountID:   accountID,
 	}
+}
+
+// authPayload converts what a login or a refresh issued.
+func authPayload(issued *auth.Issued, err error) (*model.AuthPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &model.AuthPayload{
+		AccessToken:      issued.AccessToken,
+		TokenType:        issued.TokenType,
+		ExpiresAt:        issued.ExpiresAt,
+		Scopes:           issued.Scopes,
+		Account:          issued.Account,
+		RefreshToken:     issued.RefreshToken,
+		RefreshExpiresAt: issued.RefreshExpiresAt,
+	}, nil
 }

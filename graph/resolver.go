@@ -15,5 +15,6 @@ type Resolver struct {
 	ImportService   linkapi.ImportService
 	ChangeService   linkapi.ChangeService
 	BulkService     linkapi.BulkLinkService
+	SessionService  linkapi.SessionService
 	Auth            *auth.Authenticator
 }

@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	LinkConnection() LinkConnectionResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Session() SessionResolver
 	Tag() TagResolver
 	TagConnection() TagConnectionResolver
 }
@@ -75,11 +76,13 @@ type ComplexityRoot struct {
 	}
 
 	AuthPayload struct {
-		AccessToken func(childComplexity int) int
-		Account     func(childComplexity int) int
-		ExpiresAt   func(childComplexity int) int
-		Scopes      func(childComplexity int) int
-		TokenType   func(childComplexity int) int
+		AccessToken      func(childComplexity int) int
+		Account          func(childComplexity int) int
+		ExpiresAt        func(childComplexity int) int
+		RefreshExpiresAt func(childComplexity int) int
+		RefreshToken     func(childComplexity int) int
+		Scopes           func(childComplexity int) int
+		TokenType        func(childComplexity int) int
 	}
 
 	BulkError struct {
@@ -168,8 +171,11 @@ type ComplexityRoot struct {
 		DeleteTag        func(childComplexity int, id string) int
 		ImportBookmarks  func(childComplexity int, html string, accountID *string) int
 		Login            func(childComplexity int, email string, password string, scopes []string) int
+		Logout           func(childComplexity int, refreshToken *string) int
+		RefreshSession   func(childComplexity int, refreshToken string) int
 		RenameTag        func(childComplexity int, id string, name string) int
 		RevokeAPIToken   func(childComplexity int, id string) int
+		RevokeSession    func(childComplexity int, id string) int
 		SetAccountScopes func(childComplexity int, id string, scopes []string) int
 		TagLink          func(childComplexity int, linkID string, tagID string) int
 		UntagLink        func(childComplexity int, linkID string, tagID string) int
@@ -192,8 +198,21 @@ type ComplexityRoot struct {
 		Link            func(childComplexity int, id string) int
 		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) int
 		Me              func(childComplexity int) int
+		Sessions        func(childComplexity int) int
 		Tag             func(childComplexity int, id string) int
 		Tags            func(childComplexity int, first *int, after *string, accountID *string) int
+	}
+
+	Session struct {
+		Address          func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Current          func(childComplexity int) int
+		ExpiresAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LastUsedAt       func(childComplexity int) int
+		RefreshExpiresAt func(childComplexity int) int
+		Scopes           func(childComplexity int) int
+		UserAgent        func(childComplexity int) int
 	}
 
 	Tag struct {
@@ -397,6 +416,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.ExpiresAt(childComplexity), true
+	case "AuthPayload.refreshExpiresAt":
+		if e.ComplexityRoot.AuthPayload.RefreshExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthPayload.RefreshExpiresAt(childComplexity), true
+	case "AuthPayload.refreshToken":
+		if e.ComplexityRoot.AuthPayload.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthPayload.RefreshToken(childComplexity), true
 	case "AuthPayload.scopes":
 		if e.ComplexityRoot.AuthPayload.Scopes == nil {
 			break
@@ -810,6 +841,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Login(childComplexity, args["email"].(string), args["password"].(string), args["scopes"].([]string)), true
+	case "Mutation.logout":
+		if e.ComplexityRoot.Mutation.Logout == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_logout_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Logout(childComplexity, args["refreshToken"].(*string)), true
+	case "Mutation.refreshSession":
+		if e.ComplexityRoot.Mutation.RefreshSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshSession(childComplexity, args["refreshToken"].(string)), true
 	case "Mutation.renameTag":
 		if e.ComplexityRoot.Mutation.RenameTag == nil {
 			break
@@ -832,6 +885,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(string)), true
+	case "Mutation.revokeSession":
+		if e.ComplexityRoot.Mutation.RevokeSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["id"].(string)), true
 	case "Mutation.setAccountScopes":
 		if e.ComplexityRoot.Mutation.SetAccountScopes == nil {
 			break
@@ -991,6 +1055,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.sessions":
+		if e.ComplexityRoot.Query.Sessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Sessions(childComplexity), true
 	case "Query.tag":
 		if e.ComplexityRoot.Query.Tag == nil {
 			break
@@ -1013,6 +1083,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tags(childComplexity, args["first"].(*int), args["after"].(*string), args["accountId"].(*string)), true
+
+	case "Session.address":
+		if e.ComplexityRoot.Session.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Address(childComplexity), true
+	case "Session.createdAt":
+		if e.ComplexityRoot.Session.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.CreatedAt(childComplexity), true
+	case "Session.current":
+		if e.ComplexityRoot.Session.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Current(childComplexity), true
+	case "Session.expiresAt":
+		if e.ComplexityRoot.Session.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ExpiresAt(childComplexity), true
+	case "Session.id":
+		if e.ComplexityRoot.Session.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ID(childComplexity), true
+	case "Session.lastUsedAt":
+		if e.ComplexityRoot.Session.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.LastUsedAt(childComplexity), true
+	case "Session.refreshExpiresAt":
+		if e.ComplexityRoot.Session.RefreshExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.RefreshExpiresAt(childComplexity), true
+	case "Session.scopes":
+		if e.ComplexityRoot.Session.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Scopes(childComplexity), true
+	case "Session.userAgent":
+		if e.ComplexityRoot.Session.UserAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
 	case "Tag.account":
 		if e.ComplexityRoot.Tag.Account == nil {
@@ -1282,6 +1407,8 @@ type Query {
   accountId, one account's. See docs/sync.md for how a client keeps in sync.
   """
   changes(after: String, first: Int, accountId: ID): ChangeConnection! @hasScope(scopes: ["links:read"])
+  "The caller's live sessions (signed-in devices), most recently used first."
+  sessions: [Session!]! @hasScope(scopes: ["account:read"])
 }
 
 type Mutation {
@@ -1290,6 +1417,22 @@ type Mutation {
   those scopes, each of which the account must hold.
   """
   login(email: String!, password: String!, scopes: [String!]): AuthPayload!
+  """
+  Spends a refresh token and returns a new access token and a new refresh token
+  of the same session. The refresh token is the credential: send it without an
+  Authorization header (an expired access token there is refused first), or with
+  a valid token of the same account. A refresh token used once before ends its
+  whole session (UNAUTHENTICATED); of concurrent refreshes of one token, one wins
+  and the others get UNAUTHENTICATED while the session goes on.
+  """
+  refreshSession(refreshToken: String!): AuthPayload!
+  """
+  Ends a session at once, its access tokens included: that of refreshToken when
+  given, otherwise the caller's own.
+  """
+  logout(refreshToken: String): Boolean!
+  "Ends one of the caller's sessions (any, with admin:write) at once. Returns its id."
+  revokeSession(id: ID!): ID! @hasScope(scopes: ["account:write"])
   "Saves a link; tags are names, created when missing."
   createLink(input: CreateLinkInput!): Link! @hasScope(scopes: ["links:write"])
   updateLink(id: ID!, input: UpdateLinkInput!): Link! @hasScope(scopes: ["links:write"])
@@ -1493,6 +1636,29 @@ type AuthPayload {
   expiresAt: Time!
   scopes: [String!]!
   account: Account!
+  "Exchange with refreshSession for new tokens; each refresh token works once."
+  refreshToken: String!
+  "When refreshToken lapses unused (LINKAPI_REFRESH_TTL, never past the session's LINKAPI_SESSION_MAX_AGE)."
+  refreshExpiresAt: Time!
+}
+
+"A login: a signed-in device."
+type Session {
+  id: ID!
+  createdAt: Time!
+  lastUsedAt: Time!
+  "The session's absolute end."
+  expiresAt: Time!
+  "When its refresh token lapses unless used."
+  refreshExpiresAt: Time!
+  "The User-Agent of its last login or refresh, at most 255 characters."
+  userAgent: String!
+  "The client address of its last login or refresh."
+  address: String!
+  "The scopes granted at login."
+  scopes: [String!]!
+  "Whether the request's own access token belongs to this session."
+  current: Boolean!
 }
 
 type PageInfo {
@@ -1709,6 +1875,10 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_scopes(ctx, field)
 	case "account":
 		return ec.fieldContext_AuthPayload_account(ctx, field)
+	case "refreshToken":
+		return ec.fieldContext_AuthPayload_refreshToken(ctx, field)
+	case "refreshExpiresAt":
+		return ec.fieldContext_AuthPayload_refreshExpiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
 }
@@ -1867,6 +2037,30 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Session_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Session_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_Session_lastUsedAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Session_expiresAt(ctx, field)
+	case "refreshExpiresAt":
+		return ec.fieldContext_Session_refreshExpiresAt(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_Session_userAgent(ctx, field)
+	case "address":
+		return ec.fieldContext_Session_address(ctx, field)
+	case "scopes":
+		return ec.fieldContext_Session_scopes(ctx, field)
+	case "current":
+		return ec.fieldContext_Session_current(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
 func (ec *executionContext) childFields_Tag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -92,17 +92,29 @@ func (r *linkConnectionResolver) TotalCount(ctx context.Context, obj *model.Link
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, email string, password string, scopes []string) (*model.AuthPayload, error) {
-	issued, err := r.Auth.Login(ctx, email, password, scopes)
-	if err != nil {
-		return nil, err
+	return authPayload(r.Auth.Login(ctx, email, password, scopes))
+}
+
+// RefreshSession is the resolver for the refreshSession field.
+func (r *mutationResolver) RefreshSession(ctx context.Context, refreshToken string) (*model.AuthPayload, error) {
+	return authPayload(r.Auth.Refresh(ctx, refreshToken, nil))
+}
+
+// Logout is the resolver for the logout field.
+func (r *mutationResolver) Logout(ctx context.Context, refreshToken *string) (bool, error) {
+	if err := r.Auth.Logout(ctx, refreshToken); err != nil {
+		return false, err
 	}
-	return &model.AuthPayload{
-		AccessToken: issued.AccessToken,
-		TokenType:   issued.TokenType,
-		ExpiresAt:   issued.ExpiresAt,
-		Scopes:      issued.Scopes,
-		Account:     issued.Account,
-	}, nil
+	return true, nil
+}
+
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, id string) (string, error) {
+	sessionID, err := parseID(id)
+	if err != nil {
+		return "", err
+	}
+	return id, r.SessionService.RevokeSession(ctx, sessionID)
 }
 
 // CreateLink is the resolver for the createLink field.
@@ -395,6 +407,17 @@ func (r *queryResolver) Changes(ctx context.Context, after *string, first *int, 
 	return r.findChanges(ctx, after, first, accountID)
 }
 
+// Sessions is the resolver for the sessions field.
+func (r *queryResolver) Sessions(ctx context.Context) ([]*linkapi.Session, error) {
+	return r.SessionService.FindSessions(ctx)
+}
+
+// Current is the resolver for the current field.
+func (r *sessionResolver) Current(ctx context.Context, obj *linkapi.Session) (bool, error) {
+	c := auth.FromContext(ctx)
+	return c != nil && c.SessionID == obj.ID && c.AccountID == obj.AccountID, nil
+}
+
 // Links is the resolver for the links field.
 func (r *tagResolver) Links(ctx context.Context, obj *linkapi.Tag, first *int, after *string) (*model.LinkConnection, error) {
 	return r.nestedLinks(ctx, obj.ID, first, after, r.linksOfTags, r.tagLinkCounter(obj))
@@ -443,6 +466,9 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
 // Tag returns TagResolver implementation.
 func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 
@@ -459,6 +485,7 @@ type (
 	linkConnectionResolver    struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	sessionResolver           struct{ *Resolver }
 	tagResolver               struct{ *Resolver }
 	tagConnectionResolver     struct{ *Resolver }
 )

@@ -601,6 +601,59 @@ var azOps = []azOp{
 			p.token = f.s.login(t, p.email, p.password)
 		},
 	},
+
+	// Sessions. A refresh token is a credential of its own: anyone holding the
+	// owner's may use it, alone or with a token of the owner's account, and a
+	// caller of another account presenting it is refused.
+	{
+		name: "sessions", field: "sessions",
+		query: `{ sessions { id } }`,
+		want:  azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, _ *azSnapshot) {
+			for _, id := range azListIDs(t, got) {
+				if owner := queryInt(t, f.db, "SELECT account_id FROM sessions WHERE id = ?", id); owner != f.accountOf(c) {
+					t.Errorf("sessions lists session %s of account %d to account %d", id, owner, f.accountOf(c))
+				}
+			}
+		},
+	},
+	{
+		name: "revokeSession", field: "revokeSession", write: true,
+		query: `mutation($id: ID!) { revokeSession(id: $id) }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			tok := sessLoginAs(t, f.s, f.owner.email, f.owner.password)
+			return map[string]any{"id": tokenPayload(t, tok.access)["sid"]}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, _ *azSnapshot) {
+			if n := queryInt(t, f.db, "SELECT COUNT(*) FROM sessions WHERE id = ? AND ended_at IS NOT NULL", vars["id"]); got != vars["id"] || n != 1 {
+				t.Errorf("revokeSession returned %v; session %v ended: %d", got, vars["id"], n)
+			}
+		},
+	},
+	{
+		name: "refreshSession", field: "refreshSession",
+		query: `mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken account { id } } }`,
+		vars:  azOwnerRefreshToken,
+		want:  azWant{azOK, azUnauth, azOK, azOK, azUnauth, azUnauth, azUnauth, azUnauth},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, _ *azSnapshot) {
+			if id := azID(t, get(t, got, "account")); id != f.owner.id {
+				t.Errorf("refreshSession.account.id: got %d, want %d", id, f.owner.id)
+			}
+		},
+	},
+	{
+		name: "logout", field: "logout",
+		query: `mutation($r: String) { logout(refreshToken: $r) }`,
+		vars:  azOwnerRefreshToken,
+		want:  azWant{azOK, azUnauth, azOK, azOK, azUnauth, azUnauth, azUnauth, azUnauth},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, _ *azSnapshot) {
+			if n := queryInt(t, f.db, "SELECT COUNT(*) FROM sessions s JOIN refresh_tokens r ON r.session_id = s.id WHERE r.token_hash = ? AND s.ended_at IS NOT NULL",
+				auth.HashAPIToken(vars["r"].(string))); got != true || n != 1 {
+				t.Errorf("logout returned %v; the session ended: %d", got, n)
+			}
+		},
+	},
 }
 
 // azNested is a nested field whose scope is not implied by the scope of the field
@@ -1056,6 +1109,11 @@ func azLogin(t *testing.T, s *testServer, email, password string, scopes []strin
 }
 
 // Variables naming the owner's objects.
+
+// azOwnerRefreshToken logs the owner in afresh and names its refresh token.
+func azOwnerRefreshToken(t *testing.T, f *azFixture, _ string) map[string]any {
+	return map[string]any{"r": sessLoginAs(t, f.s, f.owner.email, f.owner.password).refresh}
+}
 
 func azOwnerLink(_ *testing.T, f *azFixture, _ string) map[string]any {
 	return map[string]any{"id": azStr(f.owner.linkID)}

@@ -59,6 +59,9 @@ type config struct {
 	Anonymous server.AnonymousLimits
 	// Quota bounds what each account may store.
 	Quota linkapi.Quota
+	// RefreshTTL and SessionMaxAge are a refresh token's idle lifetime and a
+	// session's absolute one.
+	RefreshTTL, SessionMaxAge time.Duration
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -145,6 +148,22 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 			return nil, fmt.Errorf("%s: %q is not a positive whole number", l.name, v)
 		}
 		*l.dst = n
+	}
+	for _, l := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"LINKAPI_REFRESH_TTL", &cfg.RefreshTTL, auth.DefaultRefreshTTL},
+		{"LINKAPI_SESSION_MAX_AGE", &cfg.SessionMaxAge, auth.DefaultSessionMaxAge},
+	} {
+		v := env(l.name, l.def.String())
+		if *l.dst, err = time.ParseDuration(v); err != nil || *l.dst <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive duration such as %s", l.name, v, l.def)
+		}
+	}
+	if cfg.RefreshTTL > cfg.SessionMaxAge {
+		return nil, fmt.Errorf("LINKAPI_REFRESH_TTL (%s) is longer than LINKAPI_SESSION_MAX_AGE (%s)", cfg.RefreshTTL, cfg.SessionMaxAge)
 	}
 	if cfg.Anonymous, err = anonymousLimits(env); err != nil {
 		return nil, err

@@ -188,10 +188,11 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 	logger := p.logger(cfg)
 	go p.pruneChanges(ctx, logger, st)
 	metrics := server.NewMetrics(db.SQL())
-	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st}
+	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st,
+		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge}}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
-		ChangeService: st, BulkService: st, Auth: authn,
+		ChangeService: st, BulkService: st, SessionService: st, Auth: authn,
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,

@@ -215,13 +215,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer fl.stop()
 
-	tokens := make([]string, o.seed.Accounts)
-	for a := range tokens {
-		tok, err := mintToken([]byte(secret), a+1, 2*time.Hour)
-		if err != nil {
-			return err
-		}
-		tokens[a] = "Bearer " + tok
+	// The tokens are those of real sessions, as a front end holds them, so
+	// that each request pays for the check of its session; each account also
+	// has a session that has ended, whose tokens the check must refuse.
+	tokens, err := sessionTokens(ctx, api.base, o.seed.Accounts)
+	if err != nil {
+		return err
 	}
 	account := func(client int) int { return client % o.seed.Accounts }
 	meBody, linksBody := graphQLBody(queryMe, nil), graphQLBody(queryLinks, nil)

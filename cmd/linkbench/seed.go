@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -265,4 +268,49 @@ func mintToken(secret []byte, account int, ttl time.Duration) (string, error) {
 	tokens.Now = func() time.Time { return issued }
 	token, _, err := tokens.Issue(int64(account), auth.SplitScopes(benchScopes))
 	return token, err
+}
+
+// sessionTokens logs each of the first n bench accounts in twice through the
+// API at base, logs the second session out, and returns a bearer header of
+// each account's first session.
+func sessionTokens(ctx context.Context, base string, n int) ([]string, error) {
+	post := func(query string, vars map[string]any) (map[string]any, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/graphql", bytes.NewReader(graphQLBody(query, vars)))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		var body struct {
+			Data   map[string]any `json:"data"`
+			Errors []any          `json:"errors"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil || len(body.Errors) > 0 || body.Data == nil {
+			return nil, fmt.Errorf("linkbench: %s: status %d, errors %v, %v", strings.Fields(query)[1], res.StatusCode, body.Errors, err)
+		}
+		return body.Data, nil
+	}
+	const login = `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken } }`
+	tokens := make([]string, n)
+	for a := range tokens {
+		vars := map[string]any{"e": benchEmail(a + 1), "p": benchPassword}
+		first, err := post(login, vars)
+		if err != nil {
+			return nil, err
+		}
+		second, err := post(login, vars)
+		if err != nil {
+			return nil, err
+		}
+		refresh := second["login"].(map[string]any)["refreshToken"]
+		if _, err := post(`mutation($r: String) { logout(refreshToken: $r) }`, map[string]any{"r": refresh}); err != nil {
+			return nil, err
+		}
+		tokens[a] = "Bearer " + first["login"].(map[string]any)["accessToken"].(string)
+	}
+	return tokens, nil
 }

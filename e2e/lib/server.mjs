@@ -20,8 +20,9 @@ const jwtSecret = 'e2e-secret-e2e-secret-e2e-secret-0123456789';
  * new SQLite database there. It resolves once /readyz answers 200, with the base
  * URL, the GraphQL endpoint, the bootstrap admin's password (printed once on
  * standard error on a fresh database), the server's log so far and stop().
+ * env adds LINKAPI_* variables, such as a short LINKAPI_TOKEN_TTL.
  */
-export async function startServer() {
+export async function startServer({ env: extraEnv = {} } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'linkapi-e2e-'));
   const bin = path.join(dir, 'linkapi');
   try {
@@ -43,7 +44,7 @@ export async function startServer() {
     // Port 0: the kernel picks a free port and the server prints the address it
     // got, so there is no window in which another process can take it.
     LINKAPI_ADDR: '127.0.0.1:0',
-  });
+  }, extraEnv);
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const exited = new Promise((resolve) => {

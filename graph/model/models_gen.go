@@ -23,6 +23,10 @@ type AuthPayload struct {
 	ExpiresAt time.Time        `json:"expiresAt"`
 	Scopes    []string         `json:"scopes"`
 	Account   *linkapi.Account `json:"account"`
+	// Exchange with refreshSession for new tokens; each refresh token works once.
+	RefreshToken string `json:"refreshToken"`
+	// When refreshToken lapses unused (LINKAPI_REFRESH_TTL, never past the session's LINKAPI_SESSION_MAX_AGE).
+	RefreshExpiresAt time.Time `json:"refreshExpiresAt"`
 }
 
 // Why item index of a bulk mutation failed; code is one of the error codes.

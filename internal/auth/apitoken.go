@@ -17,11 +17,17 @@ const APITokenPrefix = "lka_"
 
 // NewAPITokenSecret returns a new API token and the hash under which it is kept.
 func NewAPITokenSecret() (secret, hash string, err error) {
+	return newSecret(APITokenPrefix)
+}
+
+// newSecret returns prefix and 256 random bits in unpadded base64url, and the
+// hash under which it is kept.
+func newSecret(prefix string) (secret, hash string, err error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", "", err
 	}
-	secret = APITokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	secret = prefix + base64.RawURLEncoding.EncodeToString(raw)
 	return secret, HashAPIToken(secret), nil
 }
 

@@ -35,6 +35,12 @@ type Authenticator struct {
 	failuresOnce sync.Once
 	// APITokens, when set, lets bearer tokens be API tokens as well as JWTs.
 	APITokens APITokenStore
+	// Sessions, when set, makes each login a session with a refresh token,
+	// whose access tokens carry its id (sid).
+	Sessions SessionStore
+	// SessionLimits are the refresh tokens' idle lifetime and the sessions'
+	// absolute one; zero means DefaultRefreshTTL and DefaultSessionMaxAge.
+	SessionLimits linkapi.SessionLimits
 }
 
 // Limiter lets at most a fixed number of password checks run at once. argon2id
@@ -79,13 +85,17 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 	return nil
 }
 
-// Issued is the result of a successful login.
+// Issued is the result of a successful login or refresh. RefreshToken,
+// RefreshExpiresAt and SessionID are set when there is a session.
 type Issued struct {
-	AccessToken string
-	TokenType   string // always "Bearer"
-	ExpiresAt   time.Time
-	Scopes      []string
-	Account     *linkapi.Account
+	AccessToken      string
+	TokenType        string // always "Bearer"
+	ExpiresAt        time.Time
+	Scopes           []string
+	Account          *linkapi.Account
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	SessionID        int64
 }
 
 // failures returns the FailureLimiter, making the default one on first use.
@@ -112,7 +122,8 @@ func errBadCredentials() error {
 	return linkapi.Errorf(linkapi.EUNAUTHENTICATED, "invalid email or password")
 }
 
-// Login checks email and password and issues an access token. With scopes nil the
+// Login checks email and password and issues an access token, and, with
+// Sessions set, starts a session with a refresh token. With scopes nil the
 // token carries every scope the account holds; otherwise just scopes, each of which
 // the account must hold. It returns UNAUTHENTICATED for an unknown email or a wrong
 // password (the same error for both), BAD_USER_INPUT for an unknown scope,
@@ -160,7 +171,10 @@ func (a *Authenticator) Login(ctx context.Context, email, password string, scope
 		granted = want
 	}
 
-	token, exp, err := a.Tokens.issueAt(acc.ID, granted, readAt)
+	if a.Sessions != nil {
+		return a.startSession(ctx, acc, granted, readAt)
+	}
+	token, exp, err := a.Tokens.issueAt(acc.ID, granted, readAt, "")
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +190,8 @@ func (a *Authenticator) Login(ctx context.Context, email, password string, scope
 // Authenticate verifies a bearer token and returns the caller it stands for, with
 // the token's scopes intersected with the account's current ones. It returns
 // UNAUTHENTICATED for a bad or expired token, an unknown or deleted account, or a
-// token issued before the account's last password change.
+// token issued before the account's last password change, or a token of a session
+// that has ended.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller, error) {
 	if IsAPIToken(token) {
 		return a.authenticateAPIToken(ctx, token)
@@ -198,10 +213,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller
 	if claims.IssuedAt.Time.Before(acc.PasswordChangedAt.Truncate(time.Millisecond)) {
 		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "token was issued before the last password change")
 	}
+	sid, err := sessionOf(claims, acc)
+	if err != nil {
+		return nil, err
+	}
 	return &Caller{
 		AccountID: acc.ID,
 		Scopes:    Effective(SplitScopes(claims.Scope), acc.Scopes),
 		Account:   acc,
+		SessionID: sid,
 	}, nil
 }
 

@@ -11,11 +11,13 @@ import (
 // scopes, already expanded. Account, when set, is the account as read when the
 // request was authenticated, so that `me` needs no second read. APITokenID is the
 // API token the request came with, 0 for a login token or the command line.
+// SessionID is the session of the access token (its sid claim), 0 for none.
 type Caller struct {
 	AccountID  int64
 	Scopes     []string
 	Account    *linkapi.Account
 	APITokenID int64
+	SessionID  int64
 }
 
 // ByAPIToken reports whether the caller authenticated with an API token.

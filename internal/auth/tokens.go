@@ -61,6 +61,9 @@ func init() {
 type Claims struct {
 	jwt.RegisteredClaims
 	Scope string `json:"scope"`
+	// SessionID is the session (sid) a login token belongs to; API tokens and
+	// tokens issued outside a session have none.
+	SessionID string `json:"sid,omitempty"`
 }
 
 // Tokens issues and verifies HS256 access tokens.
@@ -94,12 +97,17 @@ func (t *Tokens) now() time.Time {
 // Issue returns a signed access token for the account with the given scopes, and
 // when it expires.
 func (t *Tokens) Issue(accountID int64, scopes []string) (token string, expiresAt time.Time, err error) {
-	return t.issueAt(accountID, scopes, t.now())
+	return t.issueAt(accountID, scopes, t.now(), "")
 }
 
+// Lifetime is how long a token issued now is accepted: its TTL and the leeway
+// on its expiry.
+func (t *Tokens) Lifetime() time.Duration { return t.ttl + leeway }
+
 // issueAt is Issue with the issue time given: the time at which the facts the
-// token rests on (the password hash it was checked against) were read.
-func (t *Tokens) issueAt(accountID int64, scopes []string, now time.Time) (token string, expiresAt time.Time, err error) {
+// token rests on (the password hash it was checked against) were read; and sid
+// the session it belongs to, "" for none.
+func (t *Tokens) issueAt(accountID int64, scopes []string, now time.Time, sid string) (token string, expiresAt time.Time, err error) {
 	if accountID <= 0 {
 		return "", time.Time{}, fmt.Errorf("auth: issue token for account id %d", accountID)
 	}
@@ -117,7 +125,8 @@ func (t *Tokens) issueAt(accountID int64, scopes []string, now time.Time) (token
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        hex.EncodeToString(jti),
 		},
-		Scope: strings.Join(scopes, " "),
+		Scope:     strings.Join(scopes, " "),
+		SessionID: sid,
 	}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
 	if err != nil {

@@ -22,6 +22,10 @@ type Account struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
+	// EndedSessions, filled in only for authentication, are the sessions of the
+	// account that are over while access tokens issued for them may not yet have
+	// expired: a token of one of them is refused.
+	EndedSessions []int64
 }
 
 // Link is a URL saved by an account. Unread, Archived and Favorite are its

@@ -129,7 +129,7 @@ func logRequests(logger *slog.Logger, m *Metrics, next http.Handler) http.Handle
 // with the paths clients make up.
 func routeOf(path string) string {
 	switch path {
-	case "/graphql", "/healthz", "/readyz", "/metrics", "/":
+	case "/graphql", "/healthz", "/readyz", "/metrics", "/", TokenPath, MetadataPath:
 		return path
 	}
 	if len(path) > len("/graphiql/") && path[:len("/graphiql/")] == "/graphiql/" {

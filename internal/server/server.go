@@ -55,8 +55,9 @@ type Config struct {
 	Anonymous AnonymousLimits
 }
 
-// New returns the root handler: /graphql, GraphiQL on / when enabled (its files
-// under /graphiql/, served from the binary), /healthz, /readyz and /metrics.
+// New returns the root handler: /graphql, the OAuth 2.0 token endpoint and its
+// metadata, GraphiQL on / when enabled (its files under /graphiql/, served from
+// the binary), /healthz, /readyz and /metrics.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	// An anonymous request takes its slot only once its body is read, so that a
@@ -64,6 +65,9 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/graphql", deadline(cfg.RequestTimeout,
 		clientAddr(cfg.TrustedProxies, authenticate(cfg.Authenticator, cfg.Logger,
 			limitBody(limitAnonymous(newAnonLimiter(cfg.Anonymous), cfg.GraphQL))))))
+	mux.Handle(TokenPath, deadline(cfg.RequestTimeout,
+		clientAddr(cfg.TrustedProxies, tokenEndpoint(cfg.Authenticator, cfg.Metrics, cfg.Logger))))
+	mux.HandleFunc("GET "+MetadataPath, metadata)
 	if cfg.GraphiQL {
 		gi := graphiql.Handler()
 		mux.Handle("GET /{$}", gi)
@@ -165,10 +169,12 @@ func requireScope(scope string, next http.Handler) http.Handler {
 }
 
 // clientAddr puts the client's address in the request context, for the limits on
-// failed logins and on anonymous requests.
+// failed logins and on anonymous requests, and its User-Agent, which sessions
+// record.
 func clientAddr(trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(auth.WithClientAddr(r.Context(), auth.RequestClientAddr(r, trusted))))
+		ctx := auth.WithClientAddr(r.Context(), auth.RequestClientAddr(r, trusted))
+		next.ServeHTTP(w, r.WithContext(auth.WithUserAgent(ctx, r.UserAgent())))
 	})
 }
 

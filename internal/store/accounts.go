@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"gorm.io/gorm"
+
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
@@ -164,7 +166,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
 
 // SetPassword replaces an account's password without the current one, for an
 // operator: administrators only (FORBIDDEN). Like a password change it ends the
-// account's tokens issued before it. BAD_USER_INPUT for a password that fails
+// account's tokens issued before it, and every session. BAD_USER_INPUT for a password that fails
 // validation, NOT_FOUND.
 func (s *Store) SetPassword(ctx context.Context, id int64, next string) error {
 	if err := requireAdmin(ctx); err != nil {
@@ -183,22 +185,25 @@ func (s *Store) SetPassword(ctx context.Context, id int64, next string) error {
 	}
 	now := s.now()
 	defer s.accounts.forget(id)
-	res := tn.table(&accountRow{}).Updates(map[string]any{
-		"password_hash":       hash,
-		"password_changed_at": now,
-		"updated_at":          now,
+	return tn.db.Transaction(func(tx *gorm.DB) error {
+		tn := tenant{db: tx, account: id}
+		res := tn.table(&accountRow{}).Updates(map[string]any{
+			"password_hash":       hash,
+			"password_changed_at": now,
+			"updated_at":          now,
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
+		}
+		return endAllSessions(tn, now)
 	})
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
-		return linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
-	}
-	return nil
 }
 
 // ChangePassword changes the caller's own password and records when, so that
-// tokens issued before stop working. BAD_USER_INPUT when current is wrong or next
+// tokens issued before stop working and every session ends. BAD_USER_INPUT when current is wrong or next
 // is unacceptable.
 func (s *Store) ChangePassword(ctx context.Context, current, next string) error {
 	c, err := caller(ctx)
@@ -225,11 +230,18 @@ func (s *Store) ChangePassword(ctx context.Context, current, next string) error 
 	}
 	now := s.now()
 	defer s.accounts.forget(row.ID)
-	return tn.table(&row).Updates(map[string]any{
-		"password_hash":       hash,
-		"password_changed_at": now,
-		"updated_at":          now,
-	}).Error
+	return tn.db.Transaction(func(tx *gorm.DB) error {
+		tn := tenant{db: tx, account: row.ID}
+		err := tn.table(&row).Updates(map[string]any{
+			"password_hash":       hash,
+			"password_changed_at": now,
+			"updated_at":          now,
+		}).Error
+		if err != nil {
+			return err
+		}
+		return endAllSessions(tn, now)
+	})
 }
 
 // FindAccountByEmail returns the account with the email, read through the tenant
@@ -260,21 +272,38 @@ func (s *Store) FindCredentialsByEmail(ctx context.Context, email string) (*link
 	return row.domain(), row.PasswordHash, nil
 }
 
-// FindAccountForToken returns the account a token names, without a tenant filter.
-// NOT_FOUND.
+// FindAccountForToken returns the account a token names, without a tenant filter,
+// with its EndedSessions. NOT_FOUND.
 func (s *Store) FindAccountForToken(ctx context.Context, id int64) (*linkapi.Account, error) {
 	now := s.now()
 	if a := s.accounts.get(id, now); a != nil {
 		return a, nil
 	}
 	gen := s.accounts.generation()
-	var row accountRow
-	err := s.unscoped(ctx, "authentication: the account a verified token names, which becomes the caller").
-		Where("id = ?", id).Take(&row).Error
-	if err != nil {
-		return nil, translate(err, "account")
+	// One statement reads the account and, joined to it, its ended sessions
+	// whose access tokens may still be live: a row for each, or one row with no
+	// session when there is none.
+	var rows []struct {
+		Account      accountRow `gorm:"embedded"`
+		EndedSession *int64
 	}
-	a := row.domain()
+	err := s.unscoped(ctx, "authentication: the account a verified token names, which becomes the caller, and its ended sessions").
+		Table("accounts").Select("accounts.*, sessions.id AS ended_session").
+		Joins("LEFT JOIN sessions ON sessions.account_id = accounts.id AND sessions.access_expires_at > ? "+
+			"AND (sessions.ended_at IS NOT NULL OR sessions.expires_at <= ?)", now, now).
+		Where("accounts.id = ?", id).Find(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, linkapi.Errorf(linkapi.ENOTFOUND, "account not found")
+	}
+	a := rows[0].Account.domain()
+	for _, r := range rows {
+		if r.EndedSession != nil {
+			a.EndedSessions = append(a.EndedSessions, *r.EndedSession)
+		}
+	}
 	s.accounts.put(a, now, gen)
 	return a, nil
 }

@@ -63,6 +63,8 @@ var (
 	_ linkapi.TagService     = (*Store)(nil)
 	_ linkapi.AccountService = (*Store)(nil)
 	_ auth.CredentialStore   = (*Store)(nil)
+	_ auth.SessionStore      = (*Store)(nil)
+	_ linkapi.SessionService = (*Store)(nil)
 )
 
 // access says whether a query reads or writes, which decides the admin scope that

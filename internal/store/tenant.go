@@ -55,6 +55,10 @@ func (linkRow) ownerColumn() string     { return "account_id" }
 func (tagRow) ownerColumn() string      { return "account_id" }
 func (linkTagRow) ownerColumn() string  { return "account_id" }
 func (apiTokenRow) ownerColumn() string { return "account_id" }
+func (sessionRow) ownerColumn() string  { return "account_id" }
+func (refreshTokenRow) ownerColumn() string {
+	return "account_id"
+}
 
 func (r *linkRow) setOwner(account int64)     { r.AccountID = account }
 func (r *tagRow) setOwner(account int64)      { r.AccountID = account }
@@ -64,12 +68,14 @@ func (r *apiTokenRow) setOwner(account int64) { r.AccountID = account }
 // ownedTables are the tables the guard watches: every table of the schema but
 // goose's own.
 var ownedTables = map[string]bool{
-	accountRow{}.TableName():  true,
-	linkRow{}.TableName():     true,
-	tagRow{}.TableName():      true,
-	linkTagRow{}.TableName():  true,
-	apiTokenRow{}.TableName(): true,
-	changeRow{}.TableName():   true,
+	accountRow{}.TableName():      true,
+	linkRow{}.TableName():         true,
+	tagRow{}.TableName():          true,
+	linkTagRow{}.TableName():      true,
+	apiTokenRow{}.TableName():     true,
+	changeRow{}.TableName():       true,
+	sessionRow{}.TableName():      true,
+	refreshTokenRow{}.TableName(): true,
 }
 
 // tenant is a handle on the database, or on a transaction, confined to one
@@ -159,6 +165,16 @@ func (s *Store) as(ctx context.Context, a access, account int64) (tenant, error)
 		return tenant{}, linkapi.Errorf(linkapi.EFORBIDDEN, "accountId names another account")
 	}
 	return tenant{db: s.db.WithContext(ctx), account: account}, nil
+}
+
+// own returns a tenant confined to the caller's own account, administrator or
+// not: for what is the caller's alone, such as its tokens and sessions.
+func (s *Store) own(ctx context.Context, a access) (tenant, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return tenant{}, err
+	}
+	return s.as(ctx, a, c.AccountID)
 }
 
 // transact runs fn in a transaction confined to account, as as would.
