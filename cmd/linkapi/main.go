@@ -319,7 +319,9 @@ func (p *Program) say(cfg *config, text string, attrs ...any) {
 const AdminEmail = "admin@localhost"
 
 // bootstrapAdmin creates AdminEmail with admin:write and a random password,
-// printed once, when the database has no account at all.
+// printed once, when the database has no account at all. Of instances that start
+// at once on an empty database, each may find no account, but the unique email
+// lets one create it: the others are refused with CONFLICT and go on.
 func (p *Program) bootstrapAdmin(ctx context.Context, cfg *config, st *store.Store) error {
 	n, err := st.CountAllAccounts(ctx)
 	if err != nil || n > 0 {
@@ -333,6 +335,10 @@ func (p *Program) bootstrapAdmin(ctx context.Context, cfg *config, st *store.Sto
 	_, err = st.CreateAccount(auth.NewContext(ctx, auth.System()), linkapi.AccountCreate{
 		Email: AdminEmail, Password: password, Scopes: []string{auth.AdminWrite},
 	})
+	if linkapi.ErrorCode(err) == linkapi.ECONFLICT {
+		p.say(cfg, fmt.Sprintf("fresh database: %s was just created by another instance", AdminEmail), "email", AdminEmail)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("creating the first administrator: %w", err)
 	}

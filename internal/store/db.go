@@ -42,6 +42,8 @@ var migrationFiles embed.FS
 type DB struct {
 	orm  *gorm.DB
 	pool *sql.DB
+	// sqlitePath is the SQLite file, "" for MySQL and in-memory SQLite.
+	sqlitePath string
 }
 
 // Open connects to the database named by url, which is either sqlite:PATH (the file
@@ -50,13 +52,14 @@ type DB struct {
 // returns has a one-line message that never contains the password.
 func Open(ctx context.Context, url string) (*DB, error) {
 	var (
-		sqlDB     *sql.DB
-		dialector gorm.Dialector
-		err       error
+		sqlDB      *sql.DB
+		dialector  gorm.Dialector
+		sqlitePath string
+		err        error
 	)
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		sqlDB, err = openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
+		sqlDB, sqlitePath, err = openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +89,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sqlDB.Close()
 		return nil, oneLine("database: cannot initialise gorm", err)
 	}
-	return &DB{orm: db, pool: sqlDB}, nil
+	return &DB{orm: db, pool: sqlDB, sqlitePath: sqlitePath}, nil
 }
 
 // Close closes the database's connections. A Store on it fails from then on.
@@ -150,22 +153,23 @@ func unsupportedScheme(raw string) error {
 
 // openSQLite opens the SQLite file at path, a file name with an optional query of
 // driver parameters, with foreign keys on, a busy timeout, WAL and transactions
-// that take the write lock when they begin.
-func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
+// that take the write lock when they begin. It also returns the file's path, ""
+// for an in-memory database.
+func openSQLite(ctx context.Context, path string) (*sql.DB, string, error) {
 	name, query, _ := strings.Cut(path, "?")
 	if name == "" {
-		return nil, errors.New("database: sqlite URL has no file name (want sqlite:PATH, e.g. sqlite:linkapi.db)")
+		return nil, "", errors.New("database: sqlite URL has no file name (want sqlite:PATH, e.g. sqlite:linkapi.db)")
 	}
 	params, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, oneLine(fmt.Sprintf("database: bad parameters in sqlite URL for %q", name), err)
+		return nil, "", oneLine(fmt.Sprintf("database: bad parameters in sqlite URL for %q", name), err)
 	}
 	memory := name == ":memory:" || strings.Contains(query, "mode=memory")
 	if !memory && !strings.HasPrefix(name, "file:") {
 		// SQLite reports a missing directory as "out of memory (14)".
 		dir := filepath.Dir(name)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("database: cannot open sqlite database %q: directory %q does not exist", name, dir)
+			return nil, "", fmt.Errorf("database: cannot open sqlite database %q: directory %q does not exist", name, dir)
 		}
 	}
 	pragmas := []string{"foreign_keys(1)", "busy_timeout(5000)"}
@@ -185,7 +189,7 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	// registered, to be wrapped so that a statement stops at its deadline.
 	probe, err := sql.Open(sqlite.DriverName, "")
 	if err != nil {
-		return nil, oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
+		return nil, "", oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
 	}
 	drv := probe.Driver()
 	probe.Close()
@@ -209,9 +213,13 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
 		sqlDB.Close()
-		return nil, oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
+		return nil, "", oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
 	}
-	return sqlDB, nil
+	file := ""
+	if !memory {
+		file = strings.TrimPrefix(name, "file:")
+	}
+	return sqlDB, file, nil
 }
 
 func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
@@ -254,12 +262,27 @@ func (db *DB) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Migrate applies the pending schema migrations of db's dialect. Calling it on an
-// up-to-date database does nothing.
-func (db *DB) Migrate(ctx context.Context) error {
+// Migrate applies the pending schema migrations of db's dialect, holding the
+// migration lock (see migrationlock.go) so that instances that start at once
+// apply each migration once. Calling it on an up-to-date database does nothing.
+func (db *DB) Migrate(ctx context.Context) (err error) {
 	p, err := db.migrationProvider()
 	if err != nil {
 		return err
+	}
+	locker, err := db.migrationLocker()
+	if err != nil {
+		return err
+	}
+	if locker != nil {
+		if err := locker.Lock(ctx, db.pool); err != nil {
+			return oneLine("database: cannot take the migration lock", err)
+		}
+		defer func() {
+			if uerr := locker.Unlock(ctx, db.pool); uerr != nil && err == nil {
+				err = oneLine("database: cannot release the migration lock", uerr)
+			}
+		}()
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return oneLine("database: migration failed", err)
