@@ -28,6 +28,8 @@ const (
 	defaultDatabaseURL = "sqlite:linkapi.db"
 	defaultTokenTTL    = 15 * time.Minute
 	defaultGrace       = 20 * time.Second
+	// defaultDrainDelay is off: a single instance has no balancer to tell.
+	defaultDrainDelay = 0
 	// defaultRequestTimeout bounds a GraphQL request; the slowest legitimate one,
 	// a 1 MiB import, takes well under a second.
 	defaultRequestTimeout = 10 * time.Second
@@ -43,6 +45,9 @@ type config struct {
 	PreviousSecrets [][]byte
 	TokenTTL        time.Duration
 	Grace           time.Duration
+	// DrainDelay is how long serve fails /readyz after SIGTERM, still serving,
+	// before it shuts down (LINKAPI_DRAIN_DELAY).
+	DrainDelay time.Duration
 	// Production hides the schema (no introspection, no suggestions), turns
 	// GraphiQL off unless GraphiQL says otherwise, and logs JSON.
 	Production  bool
@@ -106,6 +111,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
 	}
 	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d, Grace: g}
+	if cfg.DrainDelay, err = time.ParseDuration(env("LINKAPI_DRAIN_DELAY", time.Duration(defaultDrainDelay).String())); err != nil || cfg.DrainDelay < 0 {
+		return nil, fmt.Errorf("LINKAPI_DRAIN_DELAY: %q is not a duration such as 10s", getenv("LINKAPI_DRAIN_DELAY"))
+	}
 	// Every command refuses a secret that is set but too short, not only serve:
 	// a typo in the environment shows at once, whichever command meets it.
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {

@@ -44,6 +44,8 @@ type DB struct {
 	pool *sql.DB
 	// sqlitePath is the SQLite file, "" for MySQL and in-memory SQLite.
 	sqlitePath string
+	// tx counts the transactions the stores on the database ran again.
+	tx *txStats
 }
 
 // Open connects to the database named by url, which is either sqlite:PATH (the file
@@ -89,7 +91,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sqlDB.Close()
 		return nil, oneLine("database: cannot initialise gorm", err)
 	}
-	return &DB{orm: db, pool: sqlDB, sqlitePath: sqlitePath}, nil
+	return &DB{orm: db, pool: sqlDB, sqlitePath: sqlitePath, tx: &txStats{}}, nil
 }
 
 // Close closes the database's connections. A Store on it fails from then on.
@@ -251,15 +253,82 @@ func (db *DB) Dialect() string {
 	return db.orm.Dialector.Name()
 }
 
-// Ready reports whether the database answers, within a short timeout. It backs
-// /readyz.
+// Ready reports whether the database answers, within a short timeout, and, on
+// a node of a Galera cluster, whether the node is ready for clients
+// (wsrep_ready): a node that is joining, donating, or cut off from the primary
+// component refuses or delays queries, and its instance should get no traffic.
+// It backs /readyz; its error is a *NotReadyError.
 func (db *DB) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := db.pool.PingContext(ctx); err != nil {
-		return oneLine("database: not ready", err)
+		return &NotReadyError{Reason: "database does not answer", err: oneLine("database: not ready", err)}
+	}
+	if db.Dialect() != DialectMySQL {
+		return nil
+	}
+	vars, err := db.showGlobal(ctx, "VARIABLES", "wsrep_on")
+	if err != nil {
+		return &NotReadyError{Reason: "database does not answer", err: oneLine("database: not ready", err)}
+	}
+	if vars["wsrep_on"] != "ON" {
+		return nil // not a Galera node
+	}
+	status, err := db.showGlobal(ctx, "STATUS", "wsrep_ready", "wsrep_local_state_comment", "wsrep_cluster_status")
+	if err != nil {
+		return &NotReadyError{Reason: "database does not answer", err: oneLine("database: not ready", err)}
+	}
+	if status["wsrep_ready"] != "ON" {
+		reason := fmt.Sprintf("galera node is not ready: wsrep_ready=%s, wsrep_local_state_comment=%s, wsrep_cluster_status=%s",
+			orNone(status["wsrep_ready"]), orNone(status["wsrep_local_state_comment"]), orNone(status["wsrep_cluster_status"]))
+		return &NotReadyError{Reason: reason, err: errors.New("database: " + reason)}
 	}
 	return nil
+}
+
+// NotReadyError is why Ready finds the database not ready. Reason says it in
+// words that may be shown to anyone who asks /readyz (no address, no
+// credentials); Error, for the log, may say more.
+type NotReadyError struct {
+	Reason string
+	err    error
+}
+
+func (e *NotReadyError) Error() string { return e.err.Error() }
+func (e *NotReadyError) Unwrap() error { return e.err }
+
+// ReadyReason returns Reason, for /readyz.
+func (e *NotReadyError) ReadyReason() string { return e.Reason }
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// showGlobal returns the named global variables or status values ("VARIABLES"
+// or "STATUS") the server has; one it lacks is absent.
+func (db *DB) showGlobal(ctx context.Context, what string, names ...string) (map[string]string, error) {
+	q := "SHOW GLOBAL " + what + " WHERE Variable_name IN (?" + strings.Repeat(", ?", len(names)-1) + ")"
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	rows, err := db.pool.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(k)] = v
+	}
+	return out, rows.Err()
 }
 
 // Migrate applies the pending schema migrations of db's dialect, holding the

@@ -278,6 +278,7 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 	row := linkRow{URL: in.URL, Title: in.Title, Description: in.Description, Notes: emptyToNil(in.Notes),
 		Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: now, UpdatedAt: now}
 	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
+		row.ID = 0 // an attempt before this one may have numbered it
 		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err
