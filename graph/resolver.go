@@ -3,6 +3,7 @@ package graph
 import (
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"linkapi/internal/pagemeta"
 )
 
 // Resolver holds the services the resolvers call. Resolvers stay thin: they read
@@ -17,4 +18,6 @@ type Resolver struct {
 	BulkService     linkapi.BulkLinkService
 	SessionService  linkapi.SessionService
 	Auth            *auth.Authenticator
+	// Pages fetches pages' metadata; nil when the server does not fetch them.
+	Pages pagemeta.Fetcher
 }
