@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -40,13 +41,35 @@ const (
 	ReasonNotHTML     = "not_html"    // the page is not text/html
 	ReasonUnreachable = "unreachable" // no answer: the name, the connection or TLS failed
 	ReasonDisabled    = "disabled"    // the server does not fetch pages (LINKAPI_FETCH_METADATA=false)
+	ReasonNotStored   = "not_stored"  // the page was read, but its text did not fit the account's quota
 )
 
 type warningsKey struct{}
 
+// warnings is what the fields of one response share about fetching: the
+// warnings they add, and the end of the request's fetch budget, set by its
+// first fetch.
 type warnings struct {
-	mu   sync.Mutex
-	list []Warning
+	mu            sync.Mutex
+	list          []Warning
+	fetchDeadline time.Time
+}
+
+// withFetchBudget returns ctx bounded by the end of the request's fetch budget:
+// every fetch of one request, aliased createLinks included, shares one budget,
+// which starts with the first of them. Without a budget it returns ctx.
+func (r *Resolver) withFetchBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	ws, _ := ctx.Value(warningsKey{}).(*warnings)
+	if ws == nil || r.FetchBudget <= 0 {
+		return context.WithCancel(ctx)
+	}
+	ws.mu.Lock()
+	if ws.fetchDeadline.IsZero() {
+		ws.fetchDeadline = time.Now().Add(r.FetchBudget)
+	}
+	d := ws.fetchDeadline
+	ws.mu.Unlock()
+	return context.WithDeadline(ctx, d)
 }
 
 // addWarning adds w, at the path of the field being resolved, to the response.
@@ -95,7 +118,9 @@ func (r *Resolver) fetchPage(ctx context.Context, url string, quiet bool) (pagem
 		}
 		return pagemeta.Page{}, false
 	}
-	p, err := r.Pages.Fetch(ctx, url)
+	fctx, cancel := r.withFetchBudget(ctx)
+	defer cancel()
+	p, err := r.Pages.Fetch(fctx, url)
 	if err != nil {
 		reason, msg := fetchFailure(err)
 		addWarning(ctx, Warning{Code: CodeFetchFailed, Reason: reason, Message: msg, detail: err})
@@ -184,7 +209,20 @@ func (r *Resolver) createLink(ctx context.Context, input *model.CreateLinkInput,
 			}
 		}
 		if p, ok := r.fetchPage(ctx, in.URL, input.FetchMetadata == nil); ok {
-			fillFromPage(&in, p)
+			filled := in
+			fillFromPage(&filled, p)
+			link, err := r.LinkService.CreateLink(ctx, filled)
+			if linkapi.ErrorCode(err) != linkapi.EINVALID {
+				return link, err
+			}
+			// The input passed every check before the fetch: what the page
+			// added did not fit (the account's quota). The link is saved
+			// without it, as if the fetch had failed.
+			link, err2 := r.LinkService.CreateLink(ctx, in)
+			if err2 == nil {
+				addWarning(ctx, Warning{Code: CodeFetchFailed, Reason: ReasonNotStored, Message: linkapi.ErrorMessage(err), detail: err})
+			}
+			return link, err2
 		}
 	}
 	return r.LinkService.CreateLink(ctx, in)

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"time"
+
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 	"linkapi/internal/pagemeta"
@@ -20,4 +22,6 @@ type Resolver struct {
 	Auth            *auth.Authenticator
 	// Pages fetches pages' metadata; nil when the server does not fetch them.
 	Pages pagemeta.Fetcher
+	// FetchBudget bounds the time all the fetches of one request take together.
+	FetchBudget time.Duration
 }

@@ -201,6 +201,7 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		ChangeService: st, BulkService: st, SessionService: st, Auth: authn, Pages: p.pages(cfg),
+		FetchBudget: cfg.Pages.Options.Timeout,
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,

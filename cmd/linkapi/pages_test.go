@@ -384,6 +384,21 @@ func TestPageMetadata(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("the slow page's request was never cut off")
 			}
+
+			// Two slow pages in one request share one budget: were each given
+			// its own, the second would take the request past its deadline.
+			site.mux.HandleFunc("/slow2/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+			r = s.do(t, ann, `mutation($a: String!, $b: String!) {
+				a: createLink(input: {url: $a}) { id title }
+				b: createLink(input: {url: $b}) { id title } }`,
+				map[string]any{"a": page("/slow2/a"), "b": page("/slow2/b")})
+			if len(r.Errors) > 0 || get(t, r.Data, "a", "id") == nil || get(t, r.Data, "b", "id") == nil {
+				t.Fatalf("two slow pages in one request: got %s, want both links saved", r.Raw)
+			}
+			ws := warnings(t, r)
+			if len(ws) != 2 || ws[0]["reason"] != "timeout" || ws[1]["reason"] != "timeout" {
+				t.Errorf("two slow pages: got warnings %v, want two timeouts", ws)
+			}
 		})
 
 		t.Run("redirects are checked", func(t *testing.T) {
@@ -672,4 +687,46 @@ func TestFetchBudget(t *testing.T) {
 			t.Errorf("%v: no error", bad)
 		}
 	}
+}
+
+// TestPageMetadataPastQuota: a page whose text would take the account past its
+// quota does not cost the link: it is saved without the page's text, with a
+// FETCH_FAILED warning of reason not_stored. A refresh that would not fit is
+// BAD_USER_INPUT and changes nothing.
+func TestPageMetadataPastQuota(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		site := newPageSite(t)
+		site.html("/long", "text/html", "<title>"+strings.Repeat("long title ", 40)+"</title>")
+		var mu sync.Mutex
+		short := "Short"
+		site.mux.HandleFunc("/short", func(w http.ResponseWriter, _ *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<title>"+short+"</title>")
+		})
+		s := startFetchingServer(t, dbURL, safehttp.Options{Resolver: fakeDNS{"pages.test": addrs("127.0.0.1")}, Allow: []netip.AddrPort{site.addr()}},
+			map[string]string{"LINKAPI_MAX_TEXT_PER_ACCOUNT": "300"})
+		s.createAccount(t, "ann@example.com", "ann-password", "links:write")
+		ann := s.login(t, "ann@example.com", "ann-password")
+		r := s.do(t, ann, createPage, map[string]any{"u": site.url("pages.test", "/long")})
+		wantFetchFailed(t, r, "createLink", "not_stored")
+		if get(t, r.Data, "createLink", "id") == nil || get(t, r.Data, "createLink", "title") != nil {
+			t.Errorf("got %v, want the link saved without the page's title", r.Data)
+		}
+		r = s.do(t, ann, createPage, map[string]any{"u": site.url("pages.test", "/short")})
+		wantNoWarnings(t, r)
+		id := str(t, r.Data, "createLink", "id")
+		mu.Lock()
+		short = strings.Repeat("grown ", 50)
+		mu.Unlock()
+		db := openDB(t, dbURL)
+		r = s.do(t, ann, `mutation($id: ID!) { refreshLinkMetadata(id: $id) { title } }`, map[string]any{"id": id})
+		if r.Code() != "BAD_USER_INPUT" {
+			t.Errorf("a refresh past the quota: got %s, want BAD_USER_INPUT", r.Raw)
+		}
+		if n := queryInt(t, db.SQL(), "SELECT COUNT(*) FROM links WHERE id = ? AND title = 'Short'", id); n != 1 {
+			t.Errorf("a refused refresh changed the link")
+		}
+	})
 }
