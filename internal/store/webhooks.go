@@ -348,7 +348,8 @@ const outboxReason = "the webhook worker sends every account's deliveries"
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*linkapi.OutboundDelivery, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	var out []*linkapi.OutboundDelivery
-	err := s.unscoped(ctx, outboxReason).Transaction(func(tx *gorm.DB) error {
+	err := s.inTransaction(s.unscoped(ctx, outboxReason), func(tx *gorm.DB) error {
+		out = nil // an attempt before this one may have claimed some
 		q := tx.Model(&deliveryRow{}).
 			Where("status = ? AND next_attempt_at <= ?", string(linkapi.DeliveryPending), now).
 			Order("next_attempt_at, id").Limit(n)
