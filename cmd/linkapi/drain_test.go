@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,19 +15,7 @@ import (
 // GraphQL requests are still answered (each on a connection closed after it);
 // a second SIGTERM ends the drain, and the server shuts down and exits 0.
 func TestSIGTERMDrainsFirst(t *testing.T) {
-	addr := freeAddr(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMainHelperProcess$")
-	cmd.Env = append(os.Environ(), "LINKAPI_TEST_HELPER_MAIN=1", "LINKAPI_ADDR="+addr,
-		"LINKAPI_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "l.db"), "LINKAPI_JWT_SECRET="+testSecret,
-		"LINKAPI_DRAIN_DELAY=10m")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, addr, stderr := startMain(t, "LINKAPI_DRAIN_DELAY=10m")
 	readyz := func() (int, map[string]string) {
 		res, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
@@ -41,15 +25,6 @@ func TestSIGTERMDrainsFirst(t *testing.T) {
 		var body map[string]string
 		json.NewDecoder(res.Body).Decode(&body)
 		return res.StatusCode, body
-	}
-	for i := 0; ; i++ {
-		if status, _ := readyz(); status == http.StatusOK {
-			break
-		}
-		if i > 300 {
-			t.Fatalf("child never became ready:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
