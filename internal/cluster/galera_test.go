@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -50,15 +51,22 @@ type galera struct {
 	nodes []*node
 }
 
-// freePort returns a loopback port nothing listens on.
+// freePort returns a loopback port nothing listens on, below the kernel's
+// range of ephemeral ports: a client that keeps dialling the port of a node
+// that is down could otherwise be handed that very port as its own (a TCP
+// self-connect) and hold it, and the node could not listen on it again.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			ln.Close()
+			return p
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port in 20000-31999")
+	return 0
 }
 
 // newGalera lays out n nodes' configuration; nothing runs yet. As root, the
