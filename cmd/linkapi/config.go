@@ -66,12 +66,12 @@ type config struct {
 	// RefreshTTL and SessionMaxAge are a refresh token's idle lifetime and a
 	// session's absolute one.
 	RefreshTTL, SessionMaxAge time.Duration
-	// Pages says whether and how page metadata is fetched; its timeout is the
-	// fetch budget (see fetchBudget).
-	Pages pagemeta.Config
 	// RedisURL, when set, is the Redis through which instances share their
 	// limits, persisted queries and cache invalidations.
 	RedisURL string
+	// Pages says whether and how page metadata is fetched; its timeout is the
+	// fetch budget (see fetchBudget).
+	Pages pagemeta.Config
 }
 
 // fetchBudget is how long a fetch of page metadata may take inside a request:
@@ -185,13 +185,13 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	if cfg.RefreshTTL > cfg.SessionMaxAge {
 		return nil, fmt.Errorf("LINKAPI_REFRESH_TTL (%s) is longer than LINKAPI_SESSION_MAX_AGE (%s)", cfg.RefreshTTL, cfg.SessionMaxAge)
 	}
+	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
 	if cfg.Pages, err = pagemeta.ConfigFromEnv(getenv); err != nil {
 		return nil, err
 	}
 	cfg.Pages.Options.Timeout = fetchBudget(cfg.Pages.Options.Timeout, cfg.RequestTimeout)
-	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
-		return nil, err
-	}
 	if cfg.Anonymous, err = anonymousLimits(env); err != nil {
 		return nil, err
 	}

@@ -58,13 +58,13 @@ type Program struct {
 	Opened func(db *store.DB)
 	// Pruned, when set, is told what each pruning of the change feed did.
 	Pruned func(deleted int64, err error)
+	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
+	FailureLimits *auth.FailureLimits
 	// FetchGuard, when set, configures the outbound client of page fetches in
 	// place of the production guard. Only tests set it: its Resolver answers
 	// their made-up host names and its Allow lets them reach their own pages on
 	// loopback, which the production guard refuses.
 	FetchGuard *safehttp.Options
-	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
-	FailureLimits *auth.FailureLimits
 }
 
 // Run runs the command named by args. It returns an error with a one-line message
