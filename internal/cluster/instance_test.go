@@ -66,7 +66,16 @@ func startInstance(t *testing.T, bin, name, dbURL, redisURL string) *instance {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	go func() { in.cmd.Wait(); close(in.done) }()
-	t.Cleanup(in.stop)
+	t.Cleanup(func() {
+		in.stop()
+		if t.Failed() {
+			out := in.log.String()
+			if len(out) > 6000 {
+				out = out[len(out)-6000:]
+			}
+			t.Logf("%s's output, the end:\n%s", in.name, out)
+		}
+	})
 	return in
 }
 
