@@ -134,7 +134,7 @@ wsrep_node_name=%[7]s
 wsrep_node_address=127.0.0.1:%[8]d
 wsrep_sst_method=rsync
 wsrep_sst_receive_address=127.0.0.1:%[9]d
-wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:%[8]d;ist.recv_addr=127.0.0.1:%[10]d;gcache.size=16M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S"
+wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:%[8]d;ist.recv_addr=127.0.0.1:%[10]d;gcache.size=16M;evs.suspect_timeout=PT5S;evs.inactive_timeout=PT10S;evs.install_timeout=PT10S"
 `, nd.dir, nd.sock, nd.port, g.userLine(), galeraProvider, strings.Join(peers, ","), nd.name, nd.gcomm, nd.sst, nd.ist)
 		if err := os.WriteFile(nd.cnf, []byte(cnf), 0o644); err != nil {
 			t.Fatal(err)
