@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +24,8 @@ import (
 	"linkapi/graph"
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"linkapi/internal/pagemeta"
+	"linkapi/internal/safehttp"
 	"linkapi/internal/server"
 	"linkapi/internal/store"
 )
@@ -54,6 +58,13 @@ type Program struct {
 	Opened func(db *store.DB)
 	// Pruned, when set, is told what each pruning of the change feed did.
 	Pruned func(deleted int64, err error)
+	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
+	FailureLimits *auth.FailureLimits
+	// FetchGuard, when set, configures the outbound client of page fetches in
+	// place of the production guard. Only tests set it: its Resolver answers
+	// their made-up host names and its Allow lets them reach their own pages on
+	// loopback, which the production guard refuses.
+	FetchGuard *safehttp.Options
 }
 
 // Run runs the command named by args. It returns an error with a one-line message
@@ -155,17 +166,33 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	if p.Opened != nil {
 		p.Opened(db)
 	}
-	handler, err := p.handler(ctx, cfg, db)
+	handler, closeHandler, err := p.handler(ctx, cfg, db)
 	if err != nil {
 		return err
 	}
+	defer closeHandler()
 	return p.listenAndServe(ctx, cfg, handler)
 }
 
 // handler builds what serve serves on db: the GraphQL endpoint and the routes
-// around it, as configured by cfg. It creates the first administrator on an empty
-// database.
-func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.Handler, error) {
+// around it, as configured by cfg, and what closes what it opened once serving
+// is over. It creates the first administrator on an empty database.
+func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.Handler, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}
+	h, err := p.buildHandler(ctx, cfg, db, &closers)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return h, closeAll, nil
+}
+
+func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, closers *[]func()) (http.Handler, error) {
 	secret, keyFile, made, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -177,27 +204,39 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 		p.logger(cfg).Warn("production wants MySQL or MariaDB and a LINKAPI_JWT_SECRET of its own; see docs/production.md",
 			"sqlite", sqlite, "key_file", keyFile)
 	}
-	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
+	tokens, err := auth.NewTokens(secret, cfg.TokenTTL, cfg.PreviousSecrets...)
 	if err != nil {
 		return nil, err
 	}
-	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, store.WithQuota(cfg.Quota))
+	logger := p.logger(cfg)
+	sh, err := openShared(ctx, cfg, logger, closers)
+	if err != nil {
+		return nil, err
+	}
+	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, append(sh.storeOptions(), store.WithQuota(cfg.Quota))...)
+	sh.start(st, closers)
 	if err := p.bootstrapAdmin(ctx, cfg, st); err != nil {
 		return nil, err
 	}
-	logger := p.logger(cfg)
 	go p.pruneChanges(ctx, logger, st)
 	metrics := server.NewMetrics(db.SQL())
+	sh.register(metrics)
+	failureLimits := auth.DefaultFailureLimits()
+	if p.FailureLimits != nil {
+		failureLimits = *p.FailureLimits
+	}
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st,
-		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge}}
+		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge},
+		Failures: sh.failures(failureLimits)}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
-		ChangeService: st, BulkService: st, SessionService: st, Auth: authn,
+		ChangeService: st, BulkService: st, SessionService: st, Auth: authn, Pages: p.pages(cfg),
+		FetchBudget: cfg.Pages.Options.Timeout,
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
 		MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
-		Budget: cfg.Budget,
+		Budget: cfg.Budget, APQCache: sh.apq(),
 	})
 	if err != nil {
 		return nil, err
@@ -215,6 +254,25 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 		RequestTimeout: cfg.RequestTimeout,
 		Anonymous:      cfg.Anonymous,
 	}), nil
+}
+
+// pages returns the fetcher of page metadata, at most pagemeta.DefaultPerCaller
+// fetches at once per account and pagemeta.DefaultTotal in all; nil when
+// LINKAPI_FETCH_METADATA=false.
+func (p *Program) pages(cfg *config) pagemeta.Fetcher {
+	if !cfg.Pages.Enabled {
+		return nil
+	}
+	pc := cfg.Pages
+	if p.FetchGuard != nil {
+		pc.Guard = *p.FetchGuard
+	}
+	return pagemeta.Limit(pagemeta.New(pc), pagemeta.Limits{}, func(ctx context.Context) string {
+		if c := auth.FromContext(ctx); c != nil {
+			return strconv.FormatInt(c.AccountID, 10)
+		}
+		return ""
+	})
 }
 
 // newHTTPServer bounds every phase of a connection, so that a slow or idle client
