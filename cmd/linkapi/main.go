@@ -115,7 +115,7 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 	if extra != nil {
 		extra(fs)
 	}
-	cfg, err := loadConfig(p.Getenv, fs, args, name == "serve")
+	cfg, err := loadConfig(p.Getenv, fs, args, name)
 	if errors.Is(err, flag.ErrHelp) {
 		for i := range commands {
 			if commands[i].name == name {
