@@ -68,6 +68,9 @@ type config struct {
 	// RefreshTTL and SessionMaxAge are a refresh token's idle lifetime and a
 	// session's absolute one.
 	RefreshTTL, SessionMaxAge time.Duration
+	// RedisURL, when set, is the Redis through which instances share their
+	// limits, persisted queries and cache invalidations.
+	RedisURL string
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -176,6 +179,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	}
 	if cfg.RefreshTTL > cfg.SessionMaxAge {
 		return nil, fmt.Errorf("LINKAPI_REFRESH_TTL (%s) is longer than LINKAPI_SESSION_MAX_AGE (%s)", cfg.RefreshTTL, cfg.SessionMaxAge)
+	}
+	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
+		return nil, err
 	}
 	if cfg.Anonymous, err = anonymousLimits(env); err != nil {
 		return nil, err
@@ -291,6 +297,24 @@ func loadOIDC(getenv func(string) string) (oidcConfig, error) {
 		c.DefaultScopes = scopes
 	}
 	return c, nil
+}
+
+// redisURL vets LINKAPI_REDIS_URL: a redis:// or rediss:// URL, and only with a
+// MySQL database. Redis shares state between instances, and a SQLite database
+// serves one instance on one machine: sharing its limits and caches through
+// Redis would suggest a deployment that does not work.
+func redisURL(v, databaseURL string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return "", errors.New("LINKAPI_REDIS_URL: want redis://[:PASS@]HOST:PORT[/DB] or rediss://... for TLS")
+	}
+	if !strings.HasPrefix(databaseURL, "mysql:") {
+		return "", errors.New("LINKAPI_REDIS_URL is for several instances on one MySQL or MariaDB database; a SQLite database serves a single instance, which needs no Redis")
+	}
+	return v, nil
 }
 
 // checkSecret refuses, before serve opens the database, a MySQL database without

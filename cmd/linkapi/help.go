@@ -105,15 +105,15 @@ func init() {
 			run: (*Program).tokenCreate,
 		},
 		{
-			name: "import", synopsis: "--email E [--file F]",
-			summary: "import a Netscape bookmark file (standard input by default) into an account",
-			env:     append(append([]string{}, dbEnv...), quotaEnv...), example: "linkapi import --email alice@example.com --file bookmarks.html",
+			name: "import", synopsis: "--email E [--file F] [--format netscape|json]",
+			summary: "import a Netscape bookmark file or a JSON export (standard input by default) into an account",
+			env:     append(append([]string{}, dbEnv...), quotaEnv...), example: "linkapi import --email bob@example.com --format json --file alice.json",
 			run: (*Program).importBookmarks,
 		},
 		{
-			name: "export", synopsis: "--email E [--file F]",
-			summary: "write an account's links as a Netscape bookmark file (standard output by default)",
-			env:     dbEnv, example: "linkapi export --email alice@example.com > alice.html",
+			name: "export", synopsis: "--email E [--file F] [--format netscape|json]",
+			summary: "write an account's links as a Netscape bookmark file, or its links and tags as JSON (standard output by default)",
+			env:     dbEnv, example: "linkapi export --email alice@example.com --format json > alice.json",
 			run: (*Program).exportBookmarks,
 		},
 	}
