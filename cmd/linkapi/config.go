@@ -43,7 +43,10 @@ type config struct {
 	// (LINKAPI_JWT_PREVIOUS_SECRETS), so the signing key can rotate.
 	PreviousSecrets [][]byte
 	TokenTTL        time.Duration
-	Grace           time.Duration
+	// OIDC is the identity provider whose tokens are accepted beside ours;
+	// Issuer is empty without one.
+	OIDC  oidcConfig
+	Grace time.Duration
 	// Production hides the schema (no introspection, no suggestions), turns
 	// GraphiQL off unless GraphiQL says otherwise, and logs JSON.
 	Production  bool
@@ -119,6 +122,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, com
 		return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
 	}
 	if cfg.PreviousSecrets, err = previousSecrets(getenv("LINKAPI_JWT_PREVIOUS_SECRETS")); err != nil {
+		return nil, err
+	}
+	if cfg.OIDC, err = loadOIDC(getenv); err != nil {
 		return nil, err
 	}
 	switch mode := env("LINKAPI_ENV", "development"); mode {
@@ -290,6 +296,51 @@ func previousSecrets(v string) ([][]byte, error) {
 		keys = append(keys, []byte(k))
 	}
 	return keys, nil
+}
+
+// oidcConfig is LINKAPI_OIDC_*.
+type oidcConfig struct {
+	Issuer, Audience string
+	AutoCreate       bool
+	DefaultScopes    []string
+}
+
+// loadOIDC reads and checks LINKAPI_OIDC_ISSUER (https, or http on a loopback
+// address), LINKAPI_OIDC_AUDIENCE (required with an issuer),
+// LINKAPI_OIDC_AUTO_CREATE and LINKAPI_OIDC_DEFAULT_SCOPES (known scopes;
+// default the scopes of account create). Each needs the issuer.
+func loadOIDC(getenv func(string) string) (oidcConfig, error) {
+	c := oidcConfig{Issuer: strings.TrimSpace(getenv("LINKAPI_OIDC_ISSUER")), Audience: strings.TrimSpace(getenv("LINKAPI_OIDC_AUDIENCE"))}
+	if c.Issuer == "" {
+		for _, name := range []string{"LINKAPI_OIDC_AUDIENCE", "LINKAPI_OIDC_AUTO_CREATE", "LINKAPI_OIDC_DEFAULT_SCOPES"} {
+			if getenv(name) != "" {
+				return c, fmt.Errorf("%s is set but LINKAPI_OIDC_ISSUER is not", name)
+			}
+		}
+		return c, nil
+	}
+	if err := auth.CheckOIDCURL("LINKAPI_OIDC_ISSUER", c.Issuer); err != nil {
+		return c, err
+	}
+	if c.Audience == "" {
+		return c, errors.New("LINKAPI_OIDC_AUDIENCE is required with LINKAPI_OIDC_ISSUER: the aud your provider puts in tokens for linkapi")
+	}
+	if v := getenv("LINKAPI_OIDC_AUTO_CREATE"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("LINKAPI_OIDC_AUTO_CREATE: %q is not true or false", v)
+		}
+		c.AutoCreate = on
+	}
+	c.DefaultScopes = auth.DefaultScopes
+	if v := getenv("LINKAPI_OIDC_DEFAULT_SCOPES"); v != "" {
+		scopes, err := auth.ParseScopeString(v)
+		if err != nil {
+			return c, fmt.Errorf("LINKAPI_OIDC_DEFAULT_SCOPES: %s", linkapi.ErrorMessage(err))
+		}
+		c.DefaultScopes = scopes
+	}
+	return c, nil
 }
 
 // redisURL vets LINKAPI_REDIS_URL: a redis:// or rediss:// URL, and only with a

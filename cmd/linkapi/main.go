@@ -228,6 +228,17 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st,
 		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge},
 		Failures: sh.failures(failureLimits)}
+	if cfg.OIDC.Issuer != "" {
+		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{
+			Issuer: cfg.OIDC.Issuer, Audience: cfg.OIDC.Audience, Logger: logger,
+			FetchTimeout: min(auth.DefaultOIDCFetchTimeout, cfg.RequestTimeout/2),
+		})
+		if err != nil {
+			return nil, err
+		}
+		authn.External, authn.ExternalAccounts = oidc, st
+		authn.AutoCreate, authn.AutoCreateScopes = cfg.OIDC.AutoCreate, cfg.OIDC.DefaultScopes
+	}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		ChangeService: st, BulkService: st, SessionService: st, Auth: authn, Pages: p.pages(cfg),
