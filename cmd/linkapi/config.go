@@ -38,8 +38,11 @@ type config struct {
 	Addr        string
 	DatabaseURL string
 	JWTSecret   string
-	TokenTTL    time.Duration
-	Grace       time.Duration
+	// PreviousSecrets are older HMAC keys that still verify
+	// (LINKAPI_JWT_PREVIOUS_SECRETS), so the signing key can rotate.
+	PreviousSecrets [][]byte
+	TokenTTL        time.Duration
+	Grace           time.Duration
 	// Production hides the schema (no introspection, no suggestions), turns
 	// GraphiQL off unless GraphiQL says otherwise, and logs JSON.
 	Production  bool
@@ -110,6 +113,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	// a typo in the environment shows at once, whichever command meets it.
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
 		return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
+	}
+	if cfg.PreviousSecrets, err = previousSecrets(getenv("LINKAPI_JWT_PREVIOUS_SECRETS")); err != nil {
+		return nil, err
 	}
 	switch mode := env("LINKAPI_ENV", "development"); mode {
 	case "development":
@@ -228,6 +234,25 @@ func anonymousLimits(env func(name, def string) string) (server.AnonymousLimits,
 		return l, err
 	}
 	return l, nil
+}
+
+// previousSecrets reads LINKAPI_JWT_PREVIOUS_SECRETS: comma-separated keys, each
+// at least auth.MinSecretLen bytes, blanks around them ignored. An error names a
+// key by its place in the list, never by its value.
+func previousSecrets(v string) ([][]byte, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	parts := strings.Split(v, ",")
+	keys := make([][]byte, 0, len(parts))
+	for i, k := range parts {
+		k = strings.TrimSpace(k)
+		if len(k) < auth.MinSecretLen {
+			return nil, fmt.Errorf("LINKAPI_JWT_PREVIOUS_SECRETS: key %d of %d is shorter than %d bytes", i+1, len(parts), auth.MinSecretLen)
+		}
+		keys = append(keys, []byte(k))
+	}
+	return keys, nil
 }
 
 // redisURL vets LINKAPI_REDIS_URL: a redis:// or rediss:// URL, and only with a

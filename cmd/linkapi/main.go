@@ -196,7 +196,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		p.logger(cfg).Warn("production wants MySQL or MariaDB and a LINKAPI_JWT_SECRET of its own; see docs/production.md",
 			"sqlite", sqlite, "key_file", keyFile)
 	}
-	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
+	tokens, err := auth.NewTokens(secret, cfg.TokenTTL, cfg.PreviousSecrets...)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,18 +22,61 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The two GraphQL documents the floor answers; the load generator sends exactly these.
+// The GraphQL documents the floor answers; the load generator sends exactly these.
 const (
 	queryMe    = `{ me { id email } }`
 	queryLinks = `{ links(first: 20) { nodes { id url title tags { name } } } }`
 	floorPage  = 20
 )
 
+// linkShape is one of the list pages the benchmark asks for: first links of the
+// caller's, newest first, with their tags, and when full also the total count and
+// each link's account.
+type linkShape struct {
+	scenario string
+	first    int
+	full     bool
+}
+
+// linkShapes are the list scenarios: the two shapes at 20 and 100 links a page.
+var linkShapes = []linkShape{
+	{"links", floorPage, false},
+	{"links100", 100, false},
+	{"linksFull", floorPage, true},
+	{"linksFull100", 100, true},
+}
+
+// query is the shape's GraphQL document.
+func (s linkShape) query() string {
+	if s.full {
+		return fmt.Sprintf(`{ links(first: %d) { totalCount nodes { id url title tags { name } account { email } } } }`, s.first)
+	}
+	return fmt.Sprintf(`{ links(first: %d) { nodes { id url title tags { name } } } }`, s.first)
+}
+
+// label describes the shape in the report.
+func (s linkShape) label() string {
+	if s.full {
+		return fmt.Sprintf("`links(first: %d)` with tags, totalCount, account", s.first)
+	}
+	return fmt.Sprintf("`links(first: %d)` with tags", s.first)
+}
+
+func shapeOf(query string) (linkShape, bool) {
+	for _, s := range linkShapes {
+		if s.query() == query {
+			return s, true
+		}
+	}
+	return linkShape{}, false
+}
+
 type floor struct {
 	db      *sql.DB
 	secret  []byte
 	account *sql.Stmt
 	links   *sql.Stmt
+	count   *sql.Stmt
 }
 
 // newFloor prepares the floor's fixed statements on db.
@@ -44,6 +88,10 @@ func newFloor(ctx context.Context, db *sql.DB, secret []byte) (*floor, error) {
 		return nil, err
 	}
 	f.links, err = db.PrepareContext(ctx, `SELECT id, url, title FROM links WHERE account_id = ? ORDER BY id DESC LIMIT ?`)
+	if err != nil {
+		return nil, err
+	}
+	f.count, err = db.PrepareContext(ctx, `SELECT COUNT(*) FROM links WHERE account_id = ?`)
 	if err != nil {
 		return nil, err
 	}
@@ -117,10 +165,20 @@ type floorTag struct {
 }
 
 type floorLink struct {
-	ID    string     `json:"id"`
-	URL   string     `json:"url"`
-	Title *string    `json:"title"`
-	Tags  []floorTag `json:"tags"`
+	ID      string         `json:"id"`
+	URL     string         `json:"url"`
+	Title   *string        `json:"title"`
+	Tags    []floorTag     `json:"tags"`
+	Account *floorAccEmail `json:"account,omitempty"`
+}
+
+type floorAccEmail struct {
+	Email string `json:"email"`
+}
+
+type floorPageOut struct {
+	TotalCount *int        `json:"totalCount,omitempty"`
+	Nodes      []floorLink `json:"nodes"`
 }
 
 type floorMe struct {
@@ -129,13 +187,13 @@ type floorMe struct {
 }
 
 // linksPage reads the newest page of the account's links with their tags.
-func (f *floor) linksPage(ctx context.Context, accountID int64) ([]floorLink, error) {
-	rows, err := f.links.QueryContext(ctx, accountID, floorPage+1)
+func (f *floor) linksPage(ctx context.Context, accountID int64, first int) ([]floorLink, error) {
+	rows, err := f.links.QueryContext(ctx, accountID, first+1)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	links := make([]floorLink, 0, floorPage+1)
+	links := make([]floorLink, 0, first+1)
 	var ids []int64
 	for rows.Next() {
 		var id int64
@@ -149,8 +207,8 @@ func (f *floor) linksPage(ctx context.Context, accountID int64) ([]floorLink, er
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(links) > floorPage {
-		links, ids = links[:floorPage], ids[:floorPage]
+	if len(links) > first {
+		links, ids = links[:first], ids[:first]
 	}
 	if len(ids) == 0 {
 		return links, nil
@@ -212,20 +270,39 @@ func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		data = map[string]floorMe{"me": {ID: strconv.FormatInt(a.id, 10), Email: a.email}}
-	case queryLinks:
-		if !a.may("links:read") {
+	default:
+		shape, ok := shapeOf(req.Query)
+		if !ok {
+			floorError(w, http.StatusBadRequest, "the floor answers only the benchmark's me and links queries")
+			return
+		}
+		if !a.may("links:read") || !a.may("tags:read") || shape.full && !a.may("account:read") {
 			floorError(w, http.StatusOK, "forbidden")
 			return
 		}
-		links, err := f.linksPage(ctx, a.id)
+		var page floorPageOut
+		var err error
+		if shape.full {
+			var n int
+			if err = f.count.QueryRowContext(ctx, a.id).Scan(&n); err == nil {
+				page.TotalCount = &n
+			}
+		}
+		if err == nil {
+			page.Nodes, err = f.linksPage(ctx, a.id, shape.first)
+		}
 		if err != nil {
 			floorError(w, http.StatusInternalServerError, "internal server error")
 			return
 		}
-		data = map[string]map[string][]floorLink{"links": {"nodes": links}}
-	default:
-		floorError(w, http.StatusBadRequest, "the floor answers only the benchmark's me and links queries")
-		return
+		if shape.full {
+			// The caller's own account, read by authenticate.
+			acc := &floorAccEmail{Email: a.email}
+			for i := range page.Nodes {
+				page.Nodes[i].Account = acc
+			}
+		}
+		data = map[string]floorPageOut{"links": page}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"data": data})

@@ -38,10 +38,11 @@ func post(t *testing.T, url, authorization string, body []byte) (int, map[string
 }
 
 // wantLinksPage is the page the floor (and linkapi) must answer for account a of
-// spec: its newest 20 links, each with its tags sorted by name.
-func wantLinksPage(spec seedSpec, a int) []any {
+// spec: its newest first links, each with its tags sorted by name, and with its
+// account's email when full.
+func wantLinksPage(spec seedSpec, a, first int, full bool) []any {
 	var nodes []any
-	for i := a*spec.Links - 1; i >= (a-1)*spec.Links && len(nodes) < floorPage; i-- {
+	for i := a*spec.Links - 1; i >= (a-1)*spec.Links && len(nodes) < first; i-- {
 		var title any
 		if t := linkTitle(i); t != nil {
 			title = *t
@@ -55,12 +56,16 @@ func wantLinksPage(spec seedSpec, a int) []any {
 		for _, n := range names {
 			tags = append(tags, map[string]any{"name": n})
 		}
-		nodes = append(nodes, map[string]any{
+		node := map[string]any{
 			"id":    fmt.Sprint(i + 1),
 			"url":   fmt.Sprintf("https://example.com/%d/%d", a, i%spec.Links),
 			"title": title,
 			"tags":  tags,
-		})
+		}
+		if full {
+			node["account"] = map[string]any{"email": benchEmail(a)}
+		}
+		nodes = append(nodes, node)
 	}
 	return nodes
 }
@@ -96,9 +101,23 @@ func TestFloorAnswersSeededDatabase(t *testing.T) {
 		}
 
 		status, got = post(t, gql, "Bearer "+tok, graphQLBody(queryLinks, nil))
-		want = map[string]any{"data": map[string]any{"links": map[string]any{"nodes": wantLinksPage(spec, 2)}}}
+		want = map[string]any{"data": map[string]any{"links": map[string]any{"nodes": wantLinksPage(spec, 2, floorPage, false)}}}
 		if status != http.StatusOK || !equalJSON(got, want) {
 			t.Errorf("links: got %d %v,\nwant 200 %v", status, got, want)
+		}
+		for _, sh := range linkShapes {
+			page := map[string]any{"nodes": wantLinksPage(spec, 2, sh.first, sh.full)}
+			if sh.full {
+				page["totalCount"] = spec.Links
+			}
+			status, got = post(t, gql, "Bearer "+tok, graphQLBody(sh.query(), nil))
+			want = map[string]any{"data": map[string]any{"links": page}}
+			if status != http.StatusOK || !equalJSON(got, want) {
+				t.Errorf("%s: got %d %v,\nwant 200 %v", sh.scenario, status, got, want)
+			}
+		}
+		if status, got := post(t, gql, "Bearer "+tok, graphQLBody(`{ links(first: 7) { nodes { id } } }`, nil)); status != http.StatusBadRequest {
+			t.Errorf("a query the floor does not know: got %d %v, want 400", status, got)
 		}
 
 		other, _ := mintToken([]byte(strings.Repeat("x", 32)), 2, time.Hour)

@@ -79,8 +79,9 @@ func parseOptions(args []string) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each scenario (and each round)")
 	fs.IntVar(&o.rounds, "rounds", 2, "alternating linkapi/floor rounds that share --duration, for me and links")
-	only := fs.String("scenarios", "me,links,createLink,createLinks,login,flood", "scenarios to run, comma-separated")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of linkapi for each scenario into this directory")
+	only := fs.String("scenarios", "me,links,links100,linksFull,linksFull100,createLink,createLinks,login,flood",
+		"scenarios to run, comma-separated (links, links100: links(first: 20|100) { nodes { id url title tags { name } } }; linksFull, linksFull100: the same with totalCount and account { email })")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of linkapi for each scenario into this directory, and its allocation profiles before and after (go tool pprof -sample_index=alloc_objects -base X.allocs-before.pprof X.allocs.pprof)")
 	fs.BoolVar(&o.floorInProcess, "floor-in-process", false, "serve the floor inside linkbench instead of a child process (no server-side stats for it)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -223,9 +224,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	account := func(client int) int { return client % o.seed.Accounts }
-	meBody, linksBody := graphQLBody(queryMe, nil), graphQLBody(queryLinks, nil)
+	meBody := graphQLBody(queryMe, nil)
 	me := func(client, _ int) request { return request{meBody, tokens[account(client)]} }
-	links := func(client, _ int) request { return request{linksBody, tokens[account(client)]} }
+	shapeRequests := make(map[string]func(client, seq int) request)
+	checks := []request{me(0, 0)}
+	for _, sh := range linkShapes {
+		body := graphQLBody(sh.query(), nil)
+		shapeRequests[sh.scenario] = func(client, _ int) request { return request{body, tokens[account(client)]} }
+		checks = append(checks, request{body, tokens[0]})
+	}
 	loginBodies := make([][]byte, o.seed.Accounts)
 	for a := range loginBodies {
 		loginBodies[a] = graphQLBody(`mutation Login($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken } }`,
@@ -259,10 +266,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			map[string]any{"inputs": inputs}), tokens[account(client)]}
 	}
 
-	if err := compareAnswers(ctx, api, fl, me(0, 0), links(0, 0)); err != nil {
+	if err := compareAnswers(ctx, api, fl, checks...); err != nil {
 		fmt.Fprintf(out, "WARNING: %v\n", err)
 	} else {
-		fmt.Fprintln(out, "checked: the floor's answers to me and links equal linkapi's")
+		fmt.Fprintln(out, "checked: the floor's answers to me and every links shape equal linkapi's")
 	}
 
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
@@ -281,8 +288,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if o.cpuProfile != "" && srv == api {
 				profiled = make(chan error, 1)
 				go func() { profiled <- srv.profile(d, filepath.Join(o.cpuProfile, o.db+"-"+profile+".pprof")) }()
+				if err := srv.allocs(filepath.Join(o.cpuProfile, o.db+"-"+profile+".allocs-before.pprof")); err != nil {
+					fmt.Fprintf(out, "allocation profile of %s: %v\n", profile, err)
+				}
 			}
-			return func() { r.cost = srv.sample().minus(before) }
+			return func() {
+				r.cost = srv.sample().minus(before)
+				if o.cpuProfile != "" && srv == api {
+					if err := srv.allocs(filepath.Join(o.cpuProfile, o.db+"-"+profile+".allocs.pprof")); err != nil {
+						fmt.Fprintf(out, "allocation profile of %s: %v\n", profile, err)
+					}
+				}
+			}
 		})
 		r.peakRSS = srv.peakRSS()
 		if profiled != nil {
@@ -323,8 +340,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.scenarios["me"] {
 		paired("me", me)
 	}
-	if o.scenarios["links"] {
-		paired("links", links)
+	for _, sh := range linkShapes {
+		if o.scenarios[sh.scenario] {
+			paired(sh.scenario, shapeRequests[sh.scenario])
+		}
 	}
 	if o.scenarios["createLink"] {
 		single("createLink", clients("createLink", api, o.clients, createLink))
@@ -427,20 +446,44 @@ func report(out io.Writer, o *options, bdb *benchDB, root string, runs []*scenar
 		}
 		return nil
 	}
-	fmt.Fprintf(out, "\n| scenario (%s, %d clients) | linkapi req/s | floor req/s | ratio | p50 | p99 |\n|---|--:|--:|--:|--:|--:|\n", o.db, o.clients)
+	findRun := func(scenario, srv string) *scenarioRun {
+		for _, r := range runs {
+			if r.scenario == scenario && r.server.name == srv {
+				return r
+			}
+		}
+		return nil
+	}
+	perReq := func(scenario, srv string, f func(s sample) uint64) string {
+		if r := findRun(scenario, srv); r != nil {
+			if v, ok := r.perRequest(f); ok {
+				return fmt.Sprintf("%.0f", v)
+			}
+		}
+		return "—"
+	}
+	cpuTicksOf := func(s sample) uint64 { return s.cpuTicks * 1e6 / clockTicks }
+	mallocsOf := func(s sample) uint64 { return s.mallocs }
+	fmt.Fprintf(out, "\n| scenario (%s, %d clients) | linkapi req/s | floor req/s | ratio | p50 | p99 | floor p50 | floor p99 | CPU µs/req | floor | allocs/req | floor |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", o.db, o.clients)
 	row := func(label, scenario, group string) {
 		a := find(scenario, "linkapi", group)
 		if a == nil {
 			return
 		}
-		floorRate, r := "—", "—"
+		floorRate, r, fp50, fp99 := "—", "—", "—", "—"
 		if f := find(scenario, "floor", group); f != nil {
 			floorRate, r = fmt.Sprintf("%.0f", f.rate()), fmt.Sprintf("%.2f×", a.rate()/f.rate())
+			fp50, fp99 = ms(f.percentile(50)), ms(f.percentile(99))
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %s | %s |\n", label, a.rate(), floorRate, r, ms(a.percentile(50)), ms(a.percentile(99)))
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, a.rate(), floorRate, r,
+			ms(a.percentile(50)), ms(a.percentile(99)), fp50, fp99,
+			perReq(scenario, "linkapi", cpuTicksOf), perReq(scenario, "floor", cpuTicksOf),
+			perReq(scenario, "linkapi", mallocsOf), perReq(scenario, "floor", mallocsOf))
 	}
 	row("`me`", "me", "me")
-	row("`links(first: 20)` with tags", "links", "links")
+	for _, sh := range linkShapes {
+		row(sh.label(), sh.scenario, sh.scenario)
+	}
 	row("`createLink` (2 tags)", "createLink", "createLink")
 	row(fmt.Sprintf("`createLinks` of %d (2 tags each)", bulkItems), "createLinks", "createLinks")
 	row("`login`", "login", "login")
@@ -457,7 +500,30 @@ func report(out io.Writer, o *options, bdb *benchDB, root string, runs []*scenar
 		fmt.Fprintf(out, "- `me` p99 during the login flood: %s against %s without it (%.2f×; target ≤ 2×).\n",
 			ms(flood.percentile(99)), ms(quiet.percentile(99)), ratio(flood.percentile(99), quiet.percentile(99)))
 	}
-	for _, sc := range []string{"me", "links"} {
+	for _, pair := range [][2]string{{"links", "links100"}, {"linksFull", "linksFull100"}} {
+		line := fmt.Sprintf("- One more link on a `%s` page (from first: 20 to first: 100) costs", pair[0])
+		var costs []float64
+		for _, srv := range []string{"linkapi", "floor"} {
+			small, big := findRun(pair[0], srv), findRun(pair[1], srv)
+			if small == nil || big == nil {
+				break
+			}
+			c20, ok1 := small.perRequest(func(s sample) uint64 { return s.cpuTicks })
+			c100, ok2 := big.perRequest(func(s sample) uint64 { return s.cpuTicks })
+			m20, ok3 := small.perRequest(mallocsOf)
+			m100, ok4 := big.perRequest(mallocsOf)
+			if !ok1 || !ok2 || !ok3 || !ok4 {
+				break
+			}
+			us := (c100 - c20) * 1e6 / clockTicks / 80
+			costs = append(costs, us)
+			line += fmt.Sprintf(" %s %.1f µs of CPU and %.0f allocations,", srv, us, (m100-m20)/80)
+		}
+		if len(costs) == 2 {
+			fmt.Fprintf(out, "%s linkapi/floor %.2f× (target ≤ 1.5×).\n", strings.TrimSuffix(line, ","), costs[0]/costs[1])
+		}
+	}
+	for _, sc := range []string{"me", "links", "links100", "linksFull", "linksFull100"} {
 		var a, f *scenarioRun
 		for _, r := range runs {
 			if r.scenario == sc && r.server.name == "linkapi" {
@@ -486,7 +552,7 @@ func report(out io.Writer, o *options, bdb *benchDB, root string, runs []*scenar
 	for _, r := range runs {
 		if r.server.name == "linkapi" {
 			peak = max(peak, r.peakRSS)
-			if r.scenario == "me" || r.scenario == "links" {
+			if r.scenario == "me" || strings.HasPrefix(r.scenario, "links") {
 				peakReads = max(peakReads, r.peakRSS)
 			}
 		}

@@ -248,7 +248,18 @@ func (s *server) peakRSS() uint64 {
 
 // profile writes a CPU profile of the next d of the server to path.
 func (s *server) profile(d time.Duration, path string) error {
-	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.statsURL, max(1, int(d.Seconds()))))
+	return s.download(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.statsURL, max(1, int(d.Seconds()))), path)
+}
+
+// allocs writes the server's allocation profile (every allocation since it
+// started; compare two with go tool pprof -base) to path.
+func (s *server) allocs(path string) error {
+	return s.download(s.statsURL+"/debug/pprof/allocs", path)
+}
+
+// download writes what GET url answers to path.
+func (s *server) download(url, path string) error {
+	resp, err := http.Get(url)
 	if err != nil {
 		return err
 	}

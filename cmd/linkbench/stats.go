@@ -44,5 +44,6 @@ func init() {
 		lbjson.NewEncoder(w).Encode(linkbenchMemStats{Mallocs: m.Mallocs, TotalAlloc: m.TotalAlloc, NumGC: m.NumGC})
 	})
 	mux.HandleFunc("/debug/pprof/profile", lbpprof.Profile)
+	mux.Handle("/debug/pprof/allocs", lbpprof.Handler("allocs"))
 	go lbhttp.Serve(ln, mux)
 }
