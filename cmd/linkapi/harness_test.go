@@ -66,14 +66,15 @@ func startServerWith(t testing.TB, dbURL string, opened func(*store.DB)) *testSe
 	return startServerEnv(t, dbURL, opened, nil)
 }
 
-// startServerEnv is startServerWith with more environment variables.
-func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string) *testServer {
+// startServerEnv is startServerWith with more environment variables, and opts
+// applied to the Program.
+func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string, opts ...func(*Program)) *testServer {
 	t.Helper()
 	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
 	for k, v := range vars {
 		all[k] = v
 	}
-	addr, log, stop := launch(t, all, opened)
+	addr, log, stop := launch(t, all, opened, opts...)
 	t.Cleanup(stop)
 	db, err := store.Open(context.Background(), dbURL)
 	if err != nil {
