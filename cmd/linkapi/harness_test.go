@@ -66,9 +66,8 @@ func startServerWith(t testing.TB, dbURL string, opened func(*store.DB)) *testSe
 	return startServerEnv(t, dbURL, opened, nil)
 }
 
-// startServerEnv is startServerWith with more environment variables, and opts
-// applied to the Program.
-func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string, opts ...func(*Program)) *testServer {
+// startServerEnv is startServerWith with more environment variables.
+func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string) *testServer {
 	t.Helper()
 	return startServerOpts(t, dbURL, opened, vars)
 }

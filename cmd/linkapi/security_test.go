@@ -280,11 +280,12 @@ func TestSearchWildcardsAreLiteral(t *testing.T) {
 // many emails; behind a trusted proxy the address comes from X-Forwarded-For, so
 // another client keeps its own allowance.
 func TestFailedLoginsLimitedPerClientAddress(t *testing.T) {
-	// The default burst, refilled once an hour, so that however slowly the
-	// guesses run none comes back before the last.
+	// The default allowance refills one attempt every 5 seconds, which a loaded
+	// machine can reach while the burst's password checks run: the test's
+	// allowance has the default burst and refills once an hour.
 	limits := auth.DefaultFailureLimits()
 	limits.PerAddr.Every = time.Hour
-	s := startServerEnv(t, "sqlite:"+t.TempDir()+"/a.db", nil, map[string]string{"LINKAPI_TRUSTED_PROXIES": "127.0.0.1/32"},
+	s := startServerOpts(t, "sqlite:"+t.TempDir()+"/a.db", nil, map[string]string{"LINKAPI_TRUSTED_PROXIES": "127.0.0.1/32"},
 		func(p *Program) { p.FailureLimits = &limits })
 	s.createAccount(t, "ann@example.com", "ann-password", "account:write")
 	burst := limits.PerAddr.Burst
