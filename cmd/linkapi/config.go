@@ -69,6 +69,9 @@ type config struct {
 	// RefreshTTL and SessionMaxAge are a refresh token's idle lifetime and a
 	// session's absolute one.
 	RefreshTTL, SessionMaxAge time.Duration
+	// RateLimit is the requests a minute each account or API token may make;
+	// 0 means no limit.
+	RateLimit int
 	// RedisURL, when set, is the Redis through which instances share their
 	// limits, persisted queries and cache invalidations.
 	RedisURL string
@@ -210,6 +213,10 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, com
 	}
 	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
 		return nil, err
+	}
+	rate := env("LINKAPI_RATE_LIMIT", "0")
+	if cfg.RateLimit, err = strconv.Atoi(rate); err != nil || cfg.RateLimit < 0 {
+		return nil, fmt.Errorf("LINKAPI_RATE_LIMIT: %q is not a whole number of requests a minute (0 for no limit)", rate)
 	}
 	if cfg.Pages, err = pagemeta.ConfigFromEnv(getenv); err != nil {
 		return nil, err

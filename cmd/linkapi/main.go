@@ -264,6 +264,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 		Anonymous:      cfg.Anonymous,
+		RateLimiter:    sh.requests(cfg.RateLimit),
 	}), nil
 }
 
