@@ -54,6 +54,9 @@ type Program struct {
 	Opened func(db *store.DB)
 	// Pruned, when set, is told what each pruning of the change feed did.
 	Pruned func(deleted int64, err error)
+	// GenericLists has gqlgen's executor answer every field, root links lists
+	// included (graph.Options.GenericLists); tests compare the two answers.
+	GenericLists bool
 }
 
 // Run runs the command named by args. It returns an error with a one-line message
@@ -197,7 +200,7 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
 		MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
-		Budget: cfg.Budget,
+		Budget: cfg.Budget, GenericLists: p.GenericLists,
 	})
 	if err != nil {
 		return nil, err
