@@ -56,7 +56,15 @@ type Options struct {
 	// RequestID, when set, gives the id of a request, which internal errors carry
 	// so that a report can be matched with the log.
 	RequestID func(ctx context.Context) string
+	// APQCache, when set, keeps the persisted queries instead of an LRU of
+	// APQCacheSize of this process's own (NewAPQCache); queries longer than
+	// APQMaxQueryBytes are never given to it.
+	APQCache graphql.Cache[string]
 }
+
+// NewAPQCache returns the process's own persisted-query cache: an LRU of
+// APQCacheSize queries.
+func NewAPQCache() graphql.Cache[string] { return lru.New[string](APQCacheSize) }
 
 func orDefault(v, def int) int {
 	if v > 0 {
@@ -96,7 +104,11 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	if o.Observer != nil {
 		srv.AroundResponses(observeResponses(o.Observer))
 	}
-	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{lru.New[string](APQCacheSize)}}})
+	apq := o.APQCache
+	if apq == nil {
+		apq = NewAPQCache()
+	}
+	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{apq}}})
 	srv.Use(budgetExtension{Budget: budget, cache: queries})
 	srv.AroundResponses(capErrors(budget.Errors))
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
@@ -152,13 +164,13 @@ func (p persistedQueries) MutateOperationParameters(ctx context.Context, params 
 	return err
 }
 
-// apqCache is the persisted-query store: an LRU that declines queries longer than
+// apqCache is the persisted-query store, which declines queries longer than
 // APQMaxQueryBytes.
-type apqCache struct{ *lru.LRU[string] }
+type apqCache struct{ graphql.Cache[string] }
 
 func (c apqCache) Add(ctx context.Context, hash, query string) {
 	if len(query) <= APQMaxQueryBytes {
-		c.LRU.Add(ctx, hash, query)
+		c.Cache.Add(ctx, hash, query)
 	}
 }
 

@@ -11,16 +11,39 @@ import (
 	"linkapi/internal/linkapi"
 )
 
-// importBookmarks reads a Netscape bookmark file into an account.
+// Formats of import and export.
+const (
+	formatNetscape = "netscape"
+	formatJSON     = "json"
+)
+
+// formatFlag adds --format to fs.
+func formatFlag(fs *flag.FlagSet, format *string) {
+	fs.StringVar(format, "format", formatNetscape, "`netscape` (a bookmark file browsers and services read) or json (the account's whole state, for scripts; see README)")
+}
+
+func checkFormat(name, format string) error {
+	if format != formatNetscape && format != formatJSON {
+		return fmt.Errorf("%s: --format is netscape or json, not %q", name, format)
+	}
+	return nil
+}
+
+// importBookmarks reads a Netscape bookmark file or a JSON account state into
+// an account.
 func (p *Program) importBookmarks(ctx context.Context, args []string) error {
-	var file string
+	var file, format string
 	st, a, sys, done, err := p.accountFlags(ctx, "import", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&file, "file", "", "the bookmark file (default: standard input)")
+		fs.StringVar(&file, "file", "", "the file to read (default: standard input)")
+		formatFlag(fs, &format)
 	})
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := checkFormat("import", format); err != nil {
+		return err
+	}
 	in := p.Stdin
 	if file != "" {
 		f, err := os.Open(file)
@@ -30,7 +53,13 @@ func (p *Program) importBookmarks(ctx context.Context, args []string) error {
 		defer f.Close()
 		in = f
 	}
-	res, err := bookmarks.Service{Store: st}.Import(sys, &a.ID, in)
+	svc := bookmarks.Service{Store: st}
+	var res *linkapi.ImportResult
+	if format == formatJSON {
+		res, err = svc.ImportState(sys, &a.ID, in)
+	} else {
+		res, err = svc.Import(sys, &a.ID, in)
+	}
 	if err != nil {
 		return fmt.Errorf("import: %s", linkapi.ErrorMessage(err))
 	}
@@ -39,20 +68,31 @@ func (p *Program) importBookmarks(ctx context.Context, args []string) error {
 	return nil
 }
 
-// exportBookmarks writes an account's links as a Netscape bookmark file.
+// exportBookmarks writes an account's links as a Netscape bookmark file, or its
+// links and tags as a JSON account state.
 func (p *Program) exportBookmarks(ctx context.Context, args []string) error {
-	var file string
+	var file, format string
 	st, a, sys, done, err := p.accountFlags(ctx, "export", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&file, "file", "", "where to write (default: standard output)")
+		formatFlag(fs, &format)
 	})
 	if err != nil {
 		return err
 	}
 	defer done()
+	if err := checkFormat("export", format); err != nil {
+		return err
+	}
 	// The file is written whole once the links are read, so that a failed
 	// export leaves an earlier file as it was.
 	var out bytes.Buffer
-	if err := (bookmarks.Service{Store: st}).Export(sys, &a.ID, &out, 0); err != nil {
+	svc := bookmarks.Service{Store: st}
+	if format == formatJSON {
+		err = svc.ExportState(sys, &a.ID, &out)
+	} else {
+		err = svc.Export(sys, &a.ID, &out, 0)
+	}
+	if err != nil {
 		return fmt.Errorf("export: %s", linkapi.ErrorMessage(err))
 	}
 	if file == "" {

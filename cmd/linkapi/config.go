@@ -38,8 +38,11 @@ type config struct {
 	Addr        string
 	DatabaseURL string
 	JWTSecret   string
-	TokenTTL    time.Duration
-	Grace       time.Duration
+	// PreviousSecrets are older HMAC keys that still verify
+	// (LINKAPI_JWT_PREVIOUS_SECRETS), so the signing key can rotate.
+	PreviousSecrets [][]byte
+	TokenTTL        time.Duration
+	Grace           time.Duration
 	// Production hides the schema (no introspection, no suggestions), turns
 	// GraphiQL off unless GraphiQL says otherwise, and logs JSON.
 	Production  bool
@@ -62,6 +65,9 @@ type config struct {
 	// RefreshTTL and SessionMaxAge are a refresh token's idle lifetime and a
 	// session's absolute one.
 	RefreshTTL, SessionMaxAge time.Duration
+	// RedisURL, when set, is the Redis through which instances share their
+	// limits, persisted queries and cache invalidations.
+	RedisURL string
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -104,6 +110,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	// a typo in the environment shows at once, whichever command meets it.
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
 		return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
+	}
+	if cfg.PreviousSecrets, err = previousSecrets(getenv("LINKAPI_JWT_PREVIOUS_SECRETS")); err != nil {
+		return nil, err
 	}
 	switch mode := env("LINKAPI_ENV", "development"); mode {
 	case "development":
@@ -165,6 +174,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	if cfg.RefreshTTL > cfg.SessionMaxAge {
 		return nil, fmt.Errorf("LINKAPI_REFRESH_TTL (%s) is longer than LINKAPI_SESSION_MAX_AGE (%s)", cfg.RefreshTTL, cfg.SessionMaxAge)
 	}
+	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
 	if cfg.Anonymous, err = anonymousLimits(env); err != nil {
 		return nil, err
 	}
@@ -215,6 +227,43 @@ func anonymousLimits(env func(name, def string) string) (server.AnonymousLimits,
 		return l, err
 	}
 	return l, nil
+}
+
+// previousSecrets reads LINKAPI_JWT_PREVIOUS_SECRETS: comma-separated keys, each
+// at least auth.MinSecretLen bytes, blanks around them ignored. An error names a
+// key by its place in the list, never by its value.
+func previousSecrets(v string) ([][]byte, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	parts := strings.Split(v, ",")
+	keys := make([][]byte, 0, len(parts))
+	for i, k := range parts {
+		k = strings.TrimSpace(k)
+		if len(k) < auth.MinSecretLen {
+			return nil, fmt.Errorf("LINKAPI_JWT_PREVIOUS_SECRETS: key %d of %d is shorter than %d bytes", i+1, len(parts), auth.MinSecretLen)
+		}
+		keys = append(keys, []byte(k))
+	}
+	return keys, nil
+}
+
+// redisURL vets LINKAPI_REDIS_URL: a redis:// or rediss:// URL, and only with a
+// MySQL database. Redis shares state between instances, and a SQLite database
+// serves one instance on one machine: sharing its limits and caches through
+// Redis would suggest a deployment that does not work.
+func redisURL(v, databaseURL string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return "", errors.New("LINKAPI_REDIS_URL: want redis://[:PASS@]HOST:PORT[/DB] or rediss://... for TLS")
+	}
+	if !strings.HasPrefix(databaseURL, "mysql:") {
+		return "", errors.New("LINKAPI_REDIS_URL is for several instances on one MySQL or MariaDB database; a SQLite database serves a single instance, which needs no Redis")
+	}
+	return v, nil
 }
 
 // checkSecret refuses, before serve opens the database, a MySQL database without

@@ -109,10 +109,11 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 	ts.createAccount(f, "ann@example.com", "ann-password", "links:write", "tags:write", "account:write")
 	ts.createAccount(f, "bob@example.com", "bob-password", "links:write", "tags:write", "account:write")
 	ts.createAccount(f, "root@example.com", "root-password", "admin:write")
-	h, err := p.handler(ctx, cfg, db)
+	h, closeHandler, err := p.handler(ctx, cfg, db)
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(closeHandler)
 	s := &fuzzServer{h: h, db: db.SQL(), log: log}
 	login := func(email, password string) string {
 		d := s.ok(f, "", `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }`,

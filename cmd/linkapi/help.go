@@ -25,7 +25,7 @@ type command struct {
 }
 
 // dbEnv are the variables every command that opens the database reads.
-var dbEnv = []string{"LINKAPI_DATABASE_URL", "LINKAPI_JWT_SECRET", "LINKAPI_ENV"}
+var dbEnv = []string{"LINKAPI_DATABASE_URL", "LINKAPI_JWT_SECRET", "LINKAPI_JWT_PREVIOUS_SECRETS", "LINKAPI_ENV"}
 
 // quotaEnv are the bounds of what an account may store.
 var quotaEnv = []string{"LINKAPI_MAX_LINKS_PER_ACCOUNT, LINKAPI_MAX_TEXT_PER_ACCOUNT"}
@@ -90,15 +90,15 @@ func init() {
 			run: (*Program).tokenCreate,
 		},
 		{
-			name: "import", synopsis: "--email E [--file F]",
-			summary: "import a Netscape bookmark file (standard input by default) into an account",
-			env:     append(append([]string{}, dbEnv...), quotaEnv...), example: "linkapi import --email alice@example.com --file bookmarks.html",
+			name: "import", synopsis: "--email E [--file F] [--format netscape|json]",
+			summary: "import a Netscape bookmark file or a JSON export (standard input by default) into an account",
+			env:     append(append([]string{}, dbEnv...), quotaEnv...), example: "linkapi import --email bob@example.com --format json --file alice.json",
 			run: (*Program).importBookmarks,
 		},
 		{
-			name: "export", synopsis: "--email E [--file F]",
-			summary: "write an account's links as a Netscape bookmark file (standard output by default)",
-			env:     dbEnv, example: "linkapi export --email alice@example.com > alice.html",
+			name: "export", synopsis: "--email E [--file F] [--format netscape|json]",
+			summary: "write an account's links as a Netscape bookmark file, or its links and tags as JSON (standard output by default)",
+			env:     dbEnv, example: "linkapi export --email alice@example.com --format json > alice.json",
 			run: (*Program).exportBookmarks,
 		},
 	}
@@ -106,17 +106,18 @@ func init() {
 
 // envHelp says what each variable a command reads means, with its default.
 var envHelp = map[string]string{
-	"LINKAPI_ADDR":              "listen address HOST:PORT (default 127.0.0.1:8080; --addr)",
-	"LINKAPI_DATABASE_URL":      "sqlite:PATH or mysql://USER[:PASS]@HOST[:PORT]/DB[?params] (default sqlite:linkapi.db; --database-url)",
-	"LINKAPI_JWT_SECRET":        "HMAC signing key, at least 32 bytes; required with MySQL (default: a key file beside a SQLite database)",
-	"LINKAPI_ENV":               "development (default) or production: JSON logs, no introspection, no GraphiQL",
-	"LINKAPI_TOKEN_TTL":         "access-token lifetime (default 15m; --token-ttl)",
-	"LINKAPI_CORS_ORIGINS":      "comma-separated origins allowed to call /graphql from a browser (--cors-origins)",
-	"LINKAPI_SHUTDOWN_GRACE":    "how long requests in flight may finish after SIGTERM (default 20s; --shutdown-grace)",
-	"LINKAPI_GRAPHIQL":          "serve GraphiQL on / (default true in development, false in production)",
-	"LINKAPI_TRUSTED_PROXIES":   "proxies (CIDRs or addresses) whose X-Forwarded-For names the client",
-	"LINKAPI_REQUEST_TIMEOUT":   "deadline of each GraphQL request (default 10s)",
-	"LINKAPI_ACCOUNT_CACHE_TTL": "how long the account read for a token is reused (default 1s, at most 1m)",
+	"LINKAPI_ADDR":                 "listen address HOST:PORT (default 127.0.0.1:8080; --addr)",
+	"LINKAPI_DATABASE_URL":         "sqlite:PATH or mysql://USER[:PASS]@HOST[:PORT]/DB[?params] (default sqlite:linkapi.db; --database-url)",
+	"LINKAPI_JWT_SECRET":           "HMAC signing key, at least 32 bytes; required with MySQL (default: a key file beside a SQLite database)",
+	"LINKAPI_JWT_PREVIOUS_SECRETS": "older HMAC keys, comma-separated, each at least 32 bytes, that still verify tokens while the key rotates",
+	"LINKAPI_ENV":                  "development (default) or production: JSON logs, no introspection, no GraphiQL",
+	"LINKAPI_TOKEN_TTL":            "access-token lifetime (default 15m; --token-ttl)",
+	"LINKAPI_CORS_ORIGINS":         "comma-separated origins allowed to call /graphql from a browser (--cors-origins)",
+	"LINKAPI_SHUTDOWN_GRACE":       "how long requests in flight may finish after SIGTERM (default 20s; --shutdown-grace)",
+	"LINKAPI_GRAPHIQL":             "serve GraphiQL on / (default true in development, false in production)",
+	"LINKAPI_TRUSTED_PROXIES":      "proxies (CIDRs or addresses) whose X-Forwarded-For names the client",
+	"LINKAPI_REQUEST_TIMEOUT":      "deadline of each GraphQL request (default 10s)",
+	"LINKAPI_ACCOUNT_CACHE_TTL":    "how long the account read for a token is reused (default 1s, at most 1m)",
 	"LINKAPI_MAX_DEPTH, LINKAPI_MAX_COMPLEXITY, LINKAPI_MAX_ALIASES":                                    "query limits (default 8, 25000, 30)",
 	"LINKAPI_MAX_DOCUMENT_BYTES, LINKAPI_MAX_TOKENS, LINKAPI_MAX_SELECTIONS, LINKAPI_MAX_FIELD_REPEATS": "document budget (default 65536, 5000, 2000, 30)",
 	"LINKAPI_MAX_FRAGMENTS, LINKAPI_MAX_OPERATIONS, LINKAPI_MAX_DIRECTIVES":                             "document budget (default 100, 20, 100)",

@@ -48,8 +48,8 @@ func TestCommandHelp(t *testing.T) {
 		"account set-password": {"--database-url", "--email", "--password-stdin"},
 		"account delete":       {"--database-url", "--email"},
 		"token create":         {"--database-url", "--email", "--expires-in", "--name", "--scopes"},
-		"import":               {"--database-url", "--email", "--file"},
-		"export":               {"--database-url", "--email", "--file"},
+		"import":               {"--database-url", "--email", "--file", "--format"},
+		"export":               {"--database-url", "--email", "--file", "--format"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			viaHelp := runCLIEnv(t, helpEnv, "", append([]string{"help"}, strings.Fields(name)...)...)

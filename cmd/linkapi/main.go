@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +55,8 @@ type Program struct {
 	Opened func(db *store.DB)
 	// Pruned, when set, is told what each pruning of the change feed did.
 	Pruned func(deleted int64, err error)
+	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
+	FailureLimits *auth.FailureLimits
 	// GenericLists has gqlgen's executor answer every field, root links lists
 	// included (graph.Options.GenericLists); tests compare the two answers.
 	GenericLists bool
@@ -158,17 +161,33 @@ func (p *Program) serve(ctx context.Context, args []string) error {
 	if p.Opened != nil {
 		p.Opened(db)
 	}
-	handler, err := p.handler(ctx, cfg, db)
+	handler, closeHandler, err := p.handler(ctx, cfg, db)
 	if err != nil {
 		return err
 	}
+	defer closeHandler()
 	return p.listenAndServe(ctx, cfg, handler)
 }
 
 // handler builds what serve serves on db: the GraphQL endpoint and the routes
-// around it, as configured by cfg. It creates the first administrator on an empty
-// database.
-func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.Handler, error) {
+// around it, as configured by cfg, and what closes what it opened once serving
+// is over. It creates the first administrator on an empty database.
+func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.Handler, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}
+	h, err := p.buildHandler(ctx, cfg, db, &closers)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return h, closeAll, nil
+}
+
+func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, closers *[]func()) (http.Handler, error) {
 	secret, keyFile, made, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -180,19 +199,30 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 		p.logger(cfg).Warn("production wants MySQL or MariaDB and a LINKAPI_JWT_SECRET of its own; see docs/production.md",
 			"sqlite", sqlite, "key_file", keyFile)
 	}
-	tokens, err := auth.NewTokens(secret, cfg.TokenTTL)
+	tokens, err := auth.NewTokens(secret, cfg.TokenTTL, cfg.PreviousSecrets...)
 	if err != nil {
 		return nil, err
 	}
-	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, store.WithQuota(cfg.Quota))
+	logger := p.logger(cfg)
+	sh, err := openShared(ctx, cfg, logger, closers)
+	if err != nil {
+		return nil, err
+	}
+	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, append(sh.storeOptions(), store.WithQuota(cfg.Quota))...)
+	sh.start(st, closers)
 	if err := p.bootstrapAdmin(ctx, cfg, st); err != nil {
 		return nil, err
 	}
-	logger := p.logger(cfg)
 	go p.pruneChanges(ctx, logger, st)
 	metrics := server.NewMetrics(db.SQL())
+	sh.register(metrics)
+	failureLimits := auth.DefaultFailureLimits()
+	if p.FailureLimits != nil {
+		failureLimits = *p.FailureLimits
+	}
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st,
-		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge}}
+		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge},
+		Failures: sh.failures(failureLimits)}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		ChangeService: st, BulkService: st, SessionService: st, Auth: authn,
@@ -200,7 +230,7 @@ func (p *Program) handler(ctx context.Context, cfg *config, db *store.DB) (http.
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
 		MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
-		Budget: cfg.Budget, GenericLists: p.GenericLists,
+		Budget: cfg.Budget, APQCache: sh.apq(), GenericLists: p.GenericLists,
 	})
 	if err != nil {
 		return nil, err

@@ -65,8 +65,8 @@ func TestBearerTokenOver8KiBRefused(t *testing.T) {
 
 // TestBearerTokenKeyHeadersRefused checks RFC 8725 3.1 and 3.10 through the
 // server: a token signed with the right key whose header carries crit, jku, x5u,
-// jwk or x5c is refused, and kid never selects a key (a kid is ignored; the
-// signature must still be ours).
+// jwk or x5c is refused, and kid selects only among our keys (a kid naming
+// another is refused; one naming ours still needs its signature).
 func TestBearerTokenKeyHeadersRefused(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *testServer) {
 		id := s.createAccount(t, "ann@example.com", "ann-password", "links:write", "account:write")
@@ -87,14 +87,19 @@ func TestBearerTokenKeyHeadersRefused(t *testing.T) {
 			})
 		}
 		t.Run("kid", func(t *testing.T) {
-			for _, kid := range []string{"another-key", "../../../../dev/null", "' OR '1'='1"} {
-				ok := mintTokenWithHeader(t, key, map[string]any{"kid": kid}, claims())
-				if got := str(t, s.ok(t, ok, meQuery, nil), "me", "email"); got != "ann@example.com" {
-					t.Errorf("kid %q with our key: me.email = %q, want ann@example.com", kid, got)
-				}
-				wantInvalidToken(t, s.do(t, mintTokenWithHeader(t, []byte{}, map[string]any{"kid": kid}, claims()), meQuery, nil))
-				wantInvalidToken(t, s.do(t, mintTokenWithHeader(t, []byte(otherSecret), map[string]any{"kid": kid}, claims()), meQuery, nil))
+			// kid selects only among our keys: one naming none of them is refused
+			// even with our key's signature.
+			for _, kid := range []any{"another-key", "../../../../dev/null", "' OR '1'='1", "", 7, auth.KeyID([]byte(otherSecret))} {
+				tok := mintTokenWithHeader(t, key, map[string]any{"kid": kid}, claims())
+				wantInvalidToken(t, s.do(t, tok, meQuery, nil))
+				wantInvalidToken(t, s.do(t, tok, createLinkMut, nil))
 			}
+			ours := auth.KeyID(key)
+			if got := str(t, s.ok(t, mintTokenWithHeader(t, key, map[string]any{"kid": ours}, claims()), meQuery, nil), "me", "email"); got != "ann@example.com" {
+				t.Errorf("kid of our key: me.email = %q, want ann@example.com", got)
+			}
+			wantInvalidToken(t, s.do(t, mintTokenWithHeader(t, []byte{}, map[string]any{"kid": ours}, claims()), meQuery, nil))
+			wantInvalidToken(t, s.do(t, mintTokenWithHeader(t, []byte(otherSecret), map[string]any{"kid": ours}, claims()), meQuery, nil))
 		})
 		if got := get(t, s.ok(t, mintToken(t, jwt.SigningMethodHS256, key, claims()), linksCountQuery, nil), "links", "totalCount"); got != float64(0) {
 			t.Errorf("links after the refused writes: totalCount = %v, want 0", got)

@@ -31,7 +31,7 @@ type Authenticator struct {
 	// Failures limits failed logins per account and per client address (see
 	// WithClientAddr); nil means NewFailureLimiter(DefaultFailureLimits()),
 	// made on first use.
-	Failures     *FailureLimiter
+	Failures     FailureGuard
 	failuresOnce sync.Once
 	// APITokens, when set, lets bearer tokens be API tokens as well as JWTs.
 	APITokens APITokenStore
@@ -57,10 +57,12 @@ func NewLimiter(n int, wait time.Duration) *Limiter {
 	return &Limiter{slots: make(chan struct{}, max(n, 1)), Wait: wait}
 }
 
-// DefaultHashing leaves half the CPUs to everything else: one slot per two CPUs,
-// at least one, and a wait of two seconds.
+// DefaultHashing leaves half the CPUs to everything else: one slot per two CPUs
+// this process may use (runtime.GOMAXPROCS, which follows a container's CPU
+// limit), at least one, and a wait of two seconds. The slots are this
+// instance's own, whatever other instances share.
 func DefaultHashing() *Limiter {
-	return NewLimiter(runtime.NumCPU()/2, 2*time.Second)
+	return NewLimiter(runtime.GOMAXPROCS(0)/2, 2*time.Second)
 }
 
 // Do runs fn in a slot, or returns RATE_LIMITED when none frees up in time.
@@ -99,7 +101,7 @@ type Issued struct {
 }
 
 // failures returns the FailureLimiter, making the default one on first use.
-func (a *Authenticator) failures() *FailureLimiter {
+func (a *Authenticator) failures() FailureGuard {
 	a.failuresOnce.Do(func() {
 		if a.Failures == nil {
 			a.Failures = NewFailureLimiter(DefaultFailureLimits())
@@ -240,7 +242,7 @@ func (a *Authenticator) GuardPasswordCheck(ctx context.Context, email string, ch
 	var refused bool
 	var wait time.Duration
 	if herr := a.Hashing.Do(ctx, func() {
-		done, w, ok := a.failures().Begin(email, ClientAddr(ctx))
+		done, w, ok := a.failures().Attempt(ctx, email, ClientAddr(ctx))
 		if !ok {
 			refused, wait = true, w
 			return

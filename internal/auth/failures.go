@@ -2,6 +2,7 @@ package auth
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"sync"
 	"time"
@@ -41,6 +42,14 @@ func DefaultFailureLimits() FailureLimits {
 		PerAddr:    Bucket{Burst: 50, Every: 5 * time.Second},
 		MaxEntries: 50_000,
 	}
+}
+
+// FailureGuard spends and gives back failed-login attempts. FailureLimiter keeps
+// them in this process; internal/redis shares them between instances.
+type FailureGuard interface {
+	// Attempt takes one attempt for account (a normalised email) and addr (a
+	// client address, or "" for none), as FailureLimiter.Begin does.
+	Attempt(ctx context.Context, account, addr string) (done func(failed bool), retryAfter time.Duration, ok bool)
 }
 
 // FailureLimiter limits failed logins per account and per client address with
@@ -114,6 +123,11 @@ func (l *FailureLimiter) Begin(account, addr string) (done func(failed bool), re
 			l.addrs.give(addrKey, now)
 		}
 	}, 0, true
+}
+
+// Attempt is Begin, as a FailureGuard.
+func (l *FailureLimiter) Attempt(_ context.Context, account, addr string) (done func(failed bool), retryAfter time.Duration, ok bool) {
+	return l.Begin(account, addr)
 }
 
 // Len returns the number of account and address buckets kept, for tests.

@@ -36,8 +36,9 @@ func limitedAuthenticator(t *testing.T, limits FailureLimits) (*Authenticator, *
 	t.Helper()
 	a, store := newTestAuthenticator(t)
 	c := &clock{now: testNow}
-	a.Failures = NewFailureLimiter(limits)
-	a.Failures.Now = c.Now
+	l := NewFailureLimiter(limits)
+	l.Now = c.Now
+	a.Failures = l
 	return a, store, c
 }
 

@@ -2,12 +2,14 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +43,12 @@ var ErrTokenTooLarge = fmt.Errorf("%w: longer than %d bytes", jwt.ErrTokenMalfor
 // parameter other than alg, typ and kid.
 var errHeaderParameter = errors.New("token header carries a parameter this service does not accept")
 
+// errUnknownKey is the error of a token whose kid names none of our keys.
+var errUnknownKey = errors.New("token names a key this service does not hold")
+
 // headerParams are the JOSE header parameters a token may carry. alg must be
-// HS256; typ, when present, JWT; kid is ignored and never selects a key. Anything
+// HS256; typ, when present, JWT; kid, when present, a string naming one of our
+// configured keys (see KeyID), and it selects only among them. Anything
 // else, above all crit (RFC 7515 4.1.11: a recipient must refuse extensions it
 // does not understand) and the key-carrying jku, jwk, x5u, x5c, x5t and x5t#S256,
 // is refused (RFC 8725 3.1, 3.10).
@@ -66,25 +72,66 @@ type Claims struct {
 	SessionID string `json:"sid,omitempty"`
 }
 
-// Tokens issues and verifies HS256 access tokens.
-type Tokens struct {
+// hmacKey is one of our signing keys and its key id.
+type hmacKey struct {
+	kid    string
 	secret []byte
-	ttl    time.Duration
+}
+
+// Tokens issues and verifies HS256 access tokens. The current key signs; it and
+// the previous keys verify.
+type Tokens struct {
+	// keys are the current key, then the previous ones.
+	keys []hmacKey
+	ttl  time.Duration
 
 	// Now returns the current time; tests replace it. It defaults to time.Now.
 	Now func() time.Time
 }
 
 // NewTokens returns a Tokens signing with secret, which must be at least 32 bytes,
-// and issuing tokens that live for ttl.
-func NewTokens(secret []byte, ttl time.Duration) (*Tokens, error) {
+// and issuing tokens that live for ttl. Tokens signed with any of previous (each
+// at least 32 bytes too: LINKAPI_JWT_PREVIOUS_SECRETS) are still accepted, so
+// that the signing key can rotate without ending every session.
+func NewTokens(secret []byte, ttl time.Duration, previous ...[]byte) (*Tokens, error) {
 	if len(secret) < MinSecretLen {
 		return nil, fmt.Errorf("LINKAPI_JWT_SECRET must be at least %d bytes", MinSecretLen)
 	}
 	if ttl <= 0 {
 		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL must be positive, not %s", ttl)
 	}
-	return &Tokens{secret: append([]byte(nil), secret...), ttl: ttl, Now: time.Now}, nil
+	t := &Tokens{ttl: ttl, Now: time.Now}
+	for i, k := range append([][]byte{secret}, previous...) {
+		if len(k) < MinSecretLen {
+			return nil, fmt.Errorf("LINKAPI_JWT_PREVIOUS_SECRETS: key %d is shorter than %d bytes", i, MinSecretLen)
+		}
+		kid := KeyID(k)
+		if slices.ContainsFunc(t.keys, func(h hmacKey) bool { return h.kid == kid }) {
+			continue // the same key twice verifies alike
+		}
+		t.keys = append(t.keys, hmacKey{kid: kid, secret: append([]byte(nil), k...)})
+	}
+	return t, nil
+}
+
+// KeyID returns the kid our tokens signed with secret carry: "hs1-" and the
+// first 12 bytes of a domain-separated SHA-256 of the key, base64url. It names
+// the key without revealing anything usable about it (the key is at least 256
+// bits and a hash of it tells nothing of it), and is stable across restarts
+// and instances that share the key.
+func KeyID(secret []byte) string {
+	h := sha256.New()
+	h.Write([]byte("linkapi jwt key id\x00"))
+	h.Write(secret)
+	return "hs1-" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// CurrentKeyID is the kid of the key that signs.
+func (t *Tokens) CurrentKeyID() string { return t.keys[0].kid }
+
+// HasKeyID reports whether kid names one of our keys.
+func (t *Tokens) HasKeyID(kid string) bool {
+	return slices.ContainsFunc(t.keys, func(h hmacKey) bool { return h.kid == kid })
 }
 
 func (t *Tokens) now() time.Time {
@@ -128,7 +175,9 @@ func (t *Tokens) issueAt(accountID int64, scopes []string, now time.Time, sid st
 		Scope:     strings.Join(scopes, " "),
 		SessionID: sid,
 	}
-	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	tok.Header["kid"] = t.keys[0].kid
+	token, err = tok.SignedString(t.keys[0].secret)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: sign token: %w", err)
 	}
@@ -138,7 +187,9 @@ func (t *Tokens) issueAt(accountID int64, scopes []string, now time.Time, sid st
 // Parse verifies token (at most MaxTokenBytes, canonical base64url, HS256 only,
 // no header parameter but alg, typ and kid, signature, issuer, audience, expiry,
 // issue time) and returns its claims. The subject must be a positive account id.
-// The one key is the secret: kid is ignored.
+// The key is the one the kid names among ours: a kid naming none, or not a
+// string, is refused. A token without a kid (issued before tokens carried one)
+// is checked against each of our keys.
 func (t *Tokens) Parse(token string) (*Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, ErrTokenTooLarge
@@ -155,7 +206,21 @@ func (t *Tokens) Parse(token string) (*Claims, error) {
 				}
 			}
 		}
-		return t.secret, nil
+		v, ok := tok.Header["kid"]
+		if !ok {
+			set := jwt.VerificationKeySet{}
+			for _, k := range t.keys {
+				set.Keys = append(set.Keys, k.secret)
+			}
+			return set, nil
+		}
+		kid, _ := v.(string)
+		for _, k := range t.keys {
+			if kid != "" && k.kid == kid {
+				return k.secret, nil
+			}
+		}
+		return nil, errUnknownKey
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithStrictDecoding(),
@@ -230,6 +295,8 @@ func errReason(err error) string {
 		return "token is too large"
 	case errors.Is(err, errHeaderParameter):
 		return "invalid token"
+	case errors.Is(err, errUnknownKey):
+		return "token signing key is unknown"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token is expired"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):

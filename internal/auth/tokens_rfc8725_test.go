@@ -65,27 +65,34 @@ func TestTokenHeaderParametersRefused(t *testing.T) {
 	}
 
 	accepted := map[string]map[string]any{
-		"plain":               nil,
-		"no typ":              {"typ": nil},
-		"typ jwt":             {"typ": "jwt"},
-		"kid of another key":  {"kid": "another-key"},
-		"kid as a path":       {"kid": "../../../../dev/null"},
-		"kid as SQL":          {"kid": "x' UNION SELECT 'secret"},
-		"kid of another type": {"kid": 42},
+		"plain":          nil,
+		"no typ":         {"typ": nil},
+		"typ jwt":        {"typ": "jwt"},
+		"kid of our key": {"kid": KeyID(testSecret)},
+		"no kid":         {"kid": nil},
 	}
 	for name, h := range accepted {
 		if _, err := tk.Parse(signWithHeader(t, testSecret, h)); err != nil {
-			t.Errorf("Parse(%s) = %v, want nil: kid must be ignored, not refused", name, err)
+			t.Errorf("Parse(%s) = %v, want nil", name, err)
 		}
 	}
-	// kid never selects a key: a kid naming an empty or other key still needs ours.
-	for _, kid := range []string{"", "../../../../dev/null", "another-key"} {
+	// kid selects only among our keys: a kid naming none of them is refused even
+	// with our key's signature, and one naming ours still needs its signature.
+	for _, kid := range []any{"another-key", "../../../../dev/null", "x' UNION SELECT 'secret", "", 42, []string{KeyID(testSecret)}} {
+		if _, err := tk.Parse(signWithHeader(t, testSecret, map[string]any{"kid": kid})); !errors.Is(err, errUnknownKey) {
+			t.Errorf("Parse(our key, kid %v) = %v, want errUnknownKey", kid, err)
+		}
+	}
+	for _, kid := range []any{KeyID(testSecret), nil} {
 		if _, err := tk.Parse(signWithHeader(t, []byte{}, map[string]any{"kid": kid})); err == nil {
-			t.Errorf("Parse(empty key, kid %q) = nil error, want one", kid)
+			t.Errorf("Parse(empty key, kid %v) = nil error, want one", kid)
 		}
 		other := []byte("another secret that is 32 bytes!")
 		if _, err := tk.Parse(signWithHeader(t, other, map[string]any{"kid": kid})); err == nil {
-			t.Errorf("Parse(other key, kid %q) = nil error, want one", kid)
+			t.Errorf("Parse(other key, kid %v) = nil error, want one", kid)
+		}
+		if _, err := tk.Parse(signWithHeader(t, other, map[string]any{"kid": KeyID(other)})); !errors.Is(err, errUnknownKey) {
+			t.Errorf("Parse(other key, its own kid) = %v, want errUnknownKey", err)
 		}
 	}
 }

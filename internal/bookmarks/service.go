@@ -44,3 +44,28 @@ func (s Service) Export(ctx context.Context, accountID *int64, w io.Writer, maxT
 	}
 	return WriteLinks(w, links, tags)
 }
+
+// ImportState reads a JSON account state (see [State]) from r into the account,
+// in one transaction: URLs the account has already, or that come twice, are
+// skipped; one invalid entry refuses the whole with BAD_USER_INPUT naming it,
+// and nothing is written.
+func (s Service) ImportState(ctx context.Context, accountID *int64, r io.Reader) (*linkapi.ImportResult, error) {
+	in, err := ReadState(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.ImportAccount(ctx, accountID, in)
+}
+
+// ExportState writes the account's links and tags to w as a JSON account state.
+func (s Service) ExportState(ctx context.Context, accountID *int64, w io.Writer) error {
+	links, linkTags, err := s.Store.ExportLinks(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	tags, err := s.Store.ExportTags(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return WriteState(w, links, linkTags, tags)
+}

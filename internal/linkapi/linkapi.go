@@ -371,11 +371,31 @@ type APITokenService interface {
 	RevokeAPIToken(ctx context.Context, id int64) error
 }
 
-// LinkImport is one link of an import: a LinkCreate with its original date (zero
-// for now).
+// LinkImport is one link of an import: a LinkCreate with its original dates
+// (zero for now; an UpdatedAt before CreatedAt is taken as CreatedAt).
 type LinkImport struct {
 	LinkCreate
 	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TagImport is one tag of an import, which may carry no link: its name and
+// original date (zero for now).
+type TagImport struct {
+	Name      string
+	CreatedAt time.Time
+}
+
+// AccountImport is the whole of an import: tags that may have no links, and
+// links. With Strict, an entry that fails validation (a bad URL, an over-long
+// title, a bad tag name, too many tags) refuses the whole import with
+// BAD_USER_INPUT naming the entry, and nothing is written; without it, such
+// links are counted Invalid and left out and such tag names dropped, as a
+// bookmark file from another service is read.
+type AccountImport struct {
+	Tags   []TagImport
+	Links  []LinkImport
+	Strict bool
 }
 
 // ImportResult counts what an import did.
@@ -396,6 +416,11 @@ type ImportService interface {
 	// validation, in one transaction. FORBIDDEN, NOT_FOUND or BAD_USER_INPUT; an
 	// import past the account's Quota imports nothing (BAD_USER_INPUT).
 	ImportLinks(ctx context.Context, accountID *int64, links []LinkImport) (*ImportResult, error)
+	// ImportAccount is ImportLinks for an AccountImport: its tags too, and in
+	// strict mode a refusal of the whole for one bad entry.
+	ImportAccount(ctx context.Context, accountID *int64, in AccountImport) (*ImportResult, error)
+	// ExportTags returns every tag of the account, by name. FORBIDDEN or NOT_FOUND.
+	ExportTags(ctx context.Context, accountID *int64) ([]*Tag, error)
 	// ExportLinks returns every link of the account with its tags, oldest first
 	// by CreatedAt, then by ID.
 	ExportLinks(ctx context.Context, accountID *int64) ([]*Link, map[int64][]*Tag, error)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 // authenticated request reads its account (for its current scopes, its password
 // change time, and whether it still exists); linkbench measured `me` at 1.8x the
 // throughput with one second of reuse. Changes made through this process drop the
-// entry at once; a change made elsewhere (the CLI, another instance) is seen
-// within AccountCacheTTL.
+// entry at once, and so do those of other instances told through AccountEvents;
+// a change made elsewhere (the CLI, an instance without them) is seen within
+// AccountCacheTTL.
 const AccountCacheTTL = time.Second
 
 // maxCachedAccounts bounds the cache; past it, it starts over.
@@ -66,6 +68,44 @@ func (c *accountCache) put(a *linkapi.Account, now time.Time, gen uint64) {
 		c.entries = make(map[int64]cachedAccount)
 	}
 	c.entries[a.ID] = cachedAccount{account: a, expires: now.Add(c.ttl)}
+}
+
+// AccountEvents carries the changes to accounts between instances, so that a
+// scope change, a password change, an ended session or a deletion made through
+// one instance ends the cached account on all of them.
+type AccountEvents interface {
+	// Changed tells the other instances that account id changed; it is called
+	// once the change is committed, and must not block for long.
+	Changed(ctx context.Context, id int64)
+	// Listening reports whether the changes other instances make are being
+	// heard. While it is false the store reuses no cached account, reading it
+	// on every request instead, so a missed message can never keep a stale one.
+	Listening() bool
+}
+
+// forgetAccount drops account id from the cache after a change to it, here and,
+// through the AccountEvents, on every other instance.
+func (s *Store) forgetAccount(ctx context.Context, id int64) {
+	s.accounts.forget(id)
+	if s.events != nil {
+		s.events.Changed(ctx, id)
+	}
+}
+
+// ForgetCachedAccount drops account id from this instance's cache, for a change
+// another instance made.
+func (s *Store) ForgetCachedAccount(id int64) { s.accounts.forget(id) }
+
+// FlushCachedAccounts empties this instance's cache, when changes made
+// elsewhere may have been missed.
+func (s *Store) FlushCachedAccounts() { s.accounts.flush() }
+
+// flush drops every account.
+func (c *accountCache) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.entries = nil
 }
 
 // forget drops an account, after a change to it.

@@ -150,7 +150,7 @@ func (s *Store) SetAccountScopes(ctx context.Context, id int64, scopes []string)
 	}
 	row.Scopes = strings.Join(scopes, " ")
 	row.UpdatedAt = s.now()
-	defer s.accounts.forget(id)
+	defer s.forgetAccount(ctx, id)
 	if err := tn.table(row).Select("scopes", "updated_at").Updates(row).Error; err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (s *Store) SetAccountScopes(ctx context.Context, id int64, scopes []string)
 // DeleteAccount deletes an account with its links and tags: the caller's own, or
 // any for an administrator. NOT_FOUND.
 func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
-	defer s.accounts.forget(id)
+	defer s.forgetAccount(ctx, id)
 	return s.deleteOwned(ctx, &accountRow{}, id, "account")
 }
 
@@ -184,7 +184,7 @@ func (s *Store) SetPassword(ctx context.Context, id int64, next string) error {
 		return err
 	}
 	now := s.now()
-	defer s.accounts.forget(id)
+	defer s.forgetAccount(ctx, id)
 	return tn.db.Transaction(func(tx *gorm.DB) error {
 		tn := tenant{db: tx, account: id}
 		res := tn.table(&accountRow{}).Updates(map[string]any{
@@ -229,7 +229,7 @@ func (s *Store) ChangePassword(ctx context.Context, current, next string) error 
 		return err
 	}
 	now := s.now()
-	defer s.accounts.forget(row.ID)
+	defer s.forgetAccount(ctx, row.ID)
 	return tn.db.Transaction(func(tx *gorm.DB) error {
 		tn := tenant{db: tx, account: row.ID}
 		err := tn.table(&row).Updates(map[string]any{
@@ -276,8 +276,10 @@ func (s *Store) FindCredentialsByEmail(ctx context.Context, email string) (*link
 // with its EndedSessions. NOT_FOUND.
 func (s *Store) FindAccountForToken(ctx context.Context, id int64) (*linkapi.Account, error) {
 	now := s.now()
-	if a := s.accounts.get(id, now); a != nil {
-		return a, nil
+	if s.events == nil || s.events.Listening() {
+		if a := s.accounts.get(id, now); a != nil {
+			return a, nil
+		}
 	}
 	gen := s.accounts.generation()
 	// One statement reads the account and, joined to it, its ended sessions

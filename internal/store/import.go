@@ -16,8 +16,41 @@ const importBatch = 500
 // whose new links would take the account past its quota imports none of them
 // (BAD_USER_INPUT).
 func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linkapi.LinkImport) (*linkapi.ImportResult, error) {
+	return s.ImportAccount(ctx, accountID, linkapi.AccountImport{Links: links})
+}
+
+// ImportAccount is ImportLinks with tags of their own, kept with their dates
+// whether or not a link carries them, and the links' UpdatedAt; with in.Strict,
+// one invalid entry refuses the whole import before anything is written.
+func (s *Store) ImportAccount(ctx context.Context, accountID *int64, in linkapi.AccountImport) (*linkapi.ImportResult, error) {
+	links := in.Links
 	if len(links) > linkapi.MaxImportLinks {
 		return nil, linkapi.Errorf(linkapi.EINVALID, "an import holds at most %d links", linkapi.MaxImportLinks)
+	}
+	if len(in.Tags) > linkapi.MaxImportLinks {
+		return nil, linkapi.Errorf(linkapi.EINVALID, "an import holds at most %d tags", linkapi.MaxImportLinks)
+	}
+	tagDates := make(map[string]time.Time, len(in.Tags))
+	var ownTags []string
+	for i, t := range in.Tags {
+		name, err := linkapi.NormalizeTagName(t.Name)
+		if err != nil {
+			if in.Strict {
+				return nil, linkapi.Errorf(linkapi.EINVALID, "tag %d (%q): %s", i+1, t.Name, linkapi.ErrorMessage(err))
+			}
+			continue
+		}
+		if _, ok := tagDates[name]; !ok {
+			ownTags = append(ownTags, name)
+		}
+		tagDates[name] = t.CreatedAt
+	}
+	if in.Strict {
+		for i, l := range links {
+			if _, err := validateLinkCreate(l.LinkCreate); err != nil {
+				return nil, linkapi.Errorf(linkapi.EINVALID, "link %d (%q): %s", i+1, l.URL, linkapi.ErrorMessage(err))
+			}
+		}
 	}
 	owner, err := s.targetAccount(ctx, writing, accountID)
 	if err != nil {
@@ -63,16 +96,24 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 				continue
 			}
 			seen[key] = true
-			created := now
-			if !in.CreatedAt.IsZero() && in.CreatedAt.Before(now) {
-				created = in.CreatedAt.UTC().Truncate(time.Microsecond)
+			created := pastOr(in.CreatedAt, now)
+			updated := pastOr(in.UpdatedAt, now)
+			if updated.Before(created) {
+				updated = created
 			}
 			rows = append(rows, linkRow{URL: in.URL, Title: emptyToNil(in.Title),
 				Description: emptyToNil(in.Description), Notes: emptyToNil(in.Notes),
-				Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: created, UpdatedAt: now})
+				Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: created, UpdatedAt: updated})
 			rowTags = append(rowTags, names)
 		}
-		if len(rows) == 0 {
+		var newTags []tagRow
+		for _, n := range ownTags {
+			if _, ok := tagIDs[n]; !ok {
+				tagIDs[n] = 0
+				newTags = append(newTags, tagRow{Name: n, CreatedAt: pastOr(tagDates[n], now)})
+			}
+		}
+		if len(rows) == 0 && len(newTags) == 0 {
 			return nil
 		}
 		bytes := 0
@@ -92,12 +133,11 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		if err := readIDs(tx, &linkRow{}, "url", rows, func(r linkRow) string { return r.URL }, linkIDs); err != nil {
 			return err
 		}
-		var newTags []tagRow
 		for _, names := range rowTags {
 			for _, n := range names {
 				if _, ok := tagIDs[n]; !ok {
 					tagIDs[n] = 0
-					newTags = append(newTags, tagRow{Name: n, CreatedAt: now})
+					newTags = append(newTags, tagRow{Name: n, CreatedAt: pastOr(tagDates[n], now)})
 				}
 			}
 		}
@@ -127,6 +167,15 @@ func (s *Store) ImportLinks(ctx context.Context, accountID *int64, links []linka
 		return nil, translate(err, "link")
 	}
 	return res, nil
+}
+
+// pastOr returns t in UTC to the microsecond when it is set and before now, and
+// now otherwise: an import keeps dates, but none in the future.
+func pastOr(t, now time.Time) time.Time {
+	if t.IsZero() || !t.Before(now) {
+		return now
+	}
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // createTags inserts the tags of rows into the tenant's account and adds their
@@ -192,6 +241,23 @@ func (s *Store) ExportSize(ctx context.Context, accountID *int64) (int64, error)
 		Select("COALESCE(SUM(LENGTH(links.url) + COALESCE(LENGTH(links.title), 0) + COALESCE(LENGTH(links.description), 0) + COALESCE(LENGTH(links.notes), 0)), 0)").
 		Scan(&size).Error
 	return size, err
+}
+
+// ExportTags returns every tag of the account, by name.
+func (s *Store) ExportTags(ctx context.Context, accountID *int64) ([]*linkapi.Tag, error) {
+	owner, err := s.targetAccount(ctx, reading, accountID)
+	if err != nil {
+		return nil, err
+	}
+	tn, err := s.as(ctx, reading, owner)
+	if err != nil {
+		return nil, err
+	}
+	var rows []tagRow
+	if err := tn.table(&tagRow{}).Order("tags.name").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	return domains(rows, (*tagRow).domain), nil
 }
 
 // ExportLinks returns every link of the account, oldest first by created_at and

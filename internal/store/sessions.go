@@ -295,7 +295,7 @@ func (s *Store) RevokeSession(ctx context.Context, id int64) error {
 // account from the cache so that the session's access tokens stop working on
 // the next request. NOT_FOUND when there is no such session, or it has ended.
 func (s *Store) endSession(ctx context.Context, account, id int64, reason string) error {
-	defer s.accounts.forget(account)
+	defer s.forgetAccount(ctx, account)
 	res := s.holder(ctx, account).table(&sessionRow{}).
 		Where("sessions.id = ? AND sessions.ended_at IS NULL", id).
 		Updates(map[string]any{"ended_at": s.now(), "end_reason": reason})

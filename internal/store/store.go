@@ -25,6 +25,7 @@ type Store struct {
 	db       *gorm.DB
 	now      func() time.Time
 	accounts accountCache
+	events   AccountEvents
 	quota    linkapi.Quota
 }
 
@@ -34,6 +35,13 @@ type Option func(*Store)
 // WithQuota bounds what each account may store; without it, linkapi.DefaultQuota.
 func WithQuota(q linkapi.Quota) Option {
 	return func(s *Store) { s.quota = q }
+}
+
+// WithAccountEvents makes the store tell e of every change to an account that
+// must reach the account caches of other instances, and reuse cached accounts
+// only while e hears of theirs.
+func WithAccountEvents(e AccountEvents) Option {
+	return func(s *Store) { s.events = e }
 }
 
 // WithClock makes the store read the time from now, for the times it writes and

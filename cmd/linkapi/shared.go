@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"linkapi/graph"
+	"linkapi/internal/auth"
+	"linkapi/internal/redis"
+	"linkapi/internal/server"
+	"linkapi/internal/store"
+)
+
+// shared is what serve shares with other instances through Redis when
+// LINKAPI_REDIS_URL is set; without it each method returns this instance's own.
+type shared struct {
+	client *redis.Client
+	events *redis.Invalidations
+}
+
+// openShared connects to the Redis of cfg, if any, and adds its closing to
+// closers.
+func openShared(ctx context.Context, cfg *config, logger *slog.Logger, closers *[]func()) (*shared, error) {
+	if cfg.RedisURL == "" {
+		return &shared{}, nil
+	}
+	rc, err := redis.Open(ctx, cfg.RedisURL, logger)
+	if err != nil {
+		return nil, err
+	}
+	*closers = append(*closers, func() { rc.Close() })
+	return &shared{client: rc, events: redis.NewInvalidations(rc)}, nil
+}
+
+// storeOptions are the store's options for sharing its account cache's
+// invalidations.
+func (s *shared) storeOptions() []store.Option {
+	if s.client == nil {
+		return nil
+	}
+	return []store.Option{store.WithAccountEvents(s.events)}
+}
+
+// start receives the invalidations of other instances for st until closers run.
+func (s *shared) start(st *store.Store, closers *[]func()) {
+	if s.client == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.events.Run(ctx, st.ForgetCachedAccount, st.FlushCachedAccounts) })
+	*closers = append(*closers, func() { cancel(); wg.Wait() })
+}
+
+// register adds the Redis gauge to metrics.
+func (s *shared) register(metrics *server.Metrics) {
+	if s.client != nil {
+		metrics.Registry.MustRegister(s.client.Collector())
+	}
+}
+
+// failures returns the failed-login limiter of limits.
+func (s *shared) failures(limits auth.FailureLimits) auth.FailureGuard {
+	if s.client == nil {
+		return auth.NewFailureLimiter(limits)
+	}
+	return redis.NewFailureLimiter(s.client, limits)
+}
+
+// apq returns the persisted-query cache.
+func (s *shared) apq() graphql.Cache[string] {
+	local := graph.NewAPQCache()
+	if s.client == nil {
+		return local
+	}
+	return redis.NewQueryCache(s.client, local)
+}
