@@ -41,7 +41,7 @@ func TestFastListsAnswerAsGqlgen(t *testing.T) {
 		create := `mutation($in: CreateLinkInput!) { createLink(input: $in) { id } }`
 		odd := "quote \" back\\slash\nnew\ttab\r\x01 <b>&amp; é ☃ \u2028"
 		for i := range 7 {
-			in := map[string]any{"url": fmt.Sprintf("https://example.com/%d", i), "tags": []string{"go", fmt.Sprintf("t%d", i%3)}}
+			in := map[string]any{"url": fmt.Sprintf("https://example.com/%d", i), "tags": []string{"go", fmt.Sprintf("t%d", i%3)}, "fetchMetadata": false}
 			switch i {
 			case 1:
 				in["title"], in["description"], in["notes"] = odd, "desc", "notes"
@@ -53,7 +53,7 @@ func TestFastListsAnswerAsGqlgen(t *testing.T) {
 			}
 			fast.ok(t, ann, create, map[string]any{"in": in})
 		}
-		fast.ok(t, bob, create, map[string]any{"in": map[string]any{"url": "https://example.com/bob"}})
+		fast.ok(t, bob, create, map[string]any{"in": map[string]any{"url": "https://example.com/bob", "fetchMetadata": false}})
 		fast.ok(t, cid, create, map[string]any{"in": map[string]any{"url": "https://example.com/cid", "title": "cid"}})
 		second := str(t, fast.ok(t, ann, `{ links(first: 2) { pageInfo { endCursor } } }`, nil), "links", "pageInfo", "endCursor")
 		annID := str(t, fast.ok(t, ann, `{ me { id } }`, nil), "me", "id")

@@ -76,6 +76,8 @@ var ownedTables = map[string]bool{
 	changeRow{}.TableName():       true,
 	sessionRow{}.TableName():      true,
 	refreshTokenRow{}.TableName(): true,
+	webhookRow{}.TableName():      true,
+	deliveryRow{}.TableName():     true,
 }
 
 // tenant is a handle on the database, or on a transaction, confined to one
