@@ -64,7 +64,8 @@ const changeBatch = 500
 // recordChanges writes the feed rows of cs, in order, in tx, which must have
 // locked its account's row first (lockUsage or lockAccount). It is the one place
 // every write of a link or a tag records itself, and so the place to enqueue
-// anything else that must happen if, and only if, the write commits.
+// anything else that must happen if, and only if, the write commits: it also
+// enqueues the webhook deliveries of the changes (enqueueEvents).
 func recordChanges(tx tenant, at time.Time, cs ...change) error {
 	if len(cs) == 0 {
 		return nil
@@ -85,7 +86,10 @@ func recordChanges(tx tenant, at time.Time, cs ...change) error {
 	for i, c := range cs {
 		rows[i] = changeRow{Seq: last - int64(len(cs)) + 1 + int64(i), Kind: string(c.kind), ObjectType: c.objectType, ObjectID: c.id, At: at}
 	}
-	return create(tx, rows, changeBatch)
+	if err := create(tx, rows, changeBatch); err != nil {
+		return err
+	}
+	return enqueueEvents(tx, at, cs, rows)
 }
 
 // lockAccount locks the row of tx's account until tx ends, as lockUsage does, for

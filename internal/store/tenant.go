@@ -76,6 +76,8 @@ var ownedTables = map[string]bool{
 	changeRow{}.TableName():           true,
 	sessionRow{}.TableName():          true,
 	refreshTokenRow{}.TableName():     true,
+	webhookRow{}.TableName():          true,
+	deliveryRow{}.TableName():         true,
 	externalIdentityRow{}.TableName(): true,
 }
 
