@@ -118,7 +118,7 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 	if extra != nil {
 		extra(fs)
 	}
-	cfg, err := loadConfig(p.Getenv, fs, args, name == "serve")
+	cfg, err := loadConfig(p.Getenv, fs, args, name)
 	if errors.Is(err, flag.ErrHelp) {
 		for i := range commands {
 			if commands[i].name == name {
@@ -231,6 +231,17 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st,
 		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge},
 		Failures: sh.failures(failureLimits)}
+	if cfg.OIDC.Issuer != "" {
+		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{
+			Issuer: cfg.OIDC.Issuer, Audience: cfg.OIDC.Audience, Logger: logger,
+			FetchTimeout: min(auth.DefaultOIDCFetchTimeout, cfg.RequestTimeout/2),
+		})
+		if err != nil {
+			return nil, err
+		}
+		authn.External, authn.ExternalAccounts = oidc, st
+		authn.AutoCreate, authn.AutoCreateScopes = cfg.OIDC.AutoCreate, cfg.OIDC.DefaultScopes
+	}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		ChangeService: st, BulkService: st, SessionService: st, Auth: authn, Pages: p.pages(cfg),
@@ -256,6 +267,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 		Anonymous:      cfg.Anonymous,
+		RateLimiter:    sh.requests(cfg.RateLimit),
 	}), nil
 }
 
