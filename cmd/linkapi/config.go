@@ -69,6 +69,9 @@ type config struct {
 	// RefreshTTL and SessionMaxAge are a refresh token's idle lifetime and a
 	// session's absolute one.
 	RefreshTTL, SessionMaxAge time.Duration
+	// RateLimit is the requests a minute each account or API token may make;
+	// 0 means no limit.
+	RateLimit int
 	// RedisURL, when set, is the Redis through which instances share their
 	// limits, persisted queries and cache invalidations.
 	RedisURL string
@@ -87,7 +90,10 @@ func fetchBudget(fetchTimeout, requestTimeout time.Duration) time.Duration {
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
 // name override them: --database-url for every command, and for serve (when
 // serving is set) --addr, --token-ttl, --cors-origins and --shutdown-grace too.
-func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, serving bool) (*config, error) {
+// Every command reads and checks LINKAPI_DATABASE_URL, LINKAPI_JWT_SECRET (when
+// set) and LINKAPI_ENV; serve and import the storage bounds; the rest only serve.
+func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, command string) (*config, error) {
+	serving := command == "serve"
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -111,15 +117,8 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	d, err := time.ParseDuration(*ttl)
-	if err != nil || d <= 0 {
-		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL: %q is not a positive duration such as 15m", *ttl)
-	}
-	g, err := time.ParseDuration(*grace)
-	if err != nil || g < 0 {
-		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
-	}
-	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d, Grace: g}
+	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET")}
+	var err error
 	// Every command refuses a secret that is set but too short, not only serve:
 	// a typo in the environment shows at once, whichever command meets it.
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
@@ -137,6 +136,32 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 		cfg.Production = true
 	default:
 		return nil, fmt.Errorf("LINKAPI_ENV: %q is neither development nor production", mode)
+	}
+	// The storage bounds, which import keeps too.
+	for _, l := range []struct {
+		name string
+		dst  *int
+		def  int
+	}{
+		{linkapi.SettingMaxLinks, &cfg.Quota.Links, linkapi.DefaultQuota.Links},
+		{linkapi.SettingMaxText, &cfg.Quota.TextBytes, linkapi.DefaultQuota.TextBytes},
+	} {
+		if !serving && command != "import" {
+			break
+		}
+		if err := positive(env, l.name, l.def, l.dst); err != nil {
+			return nil, err
+		}
+	}
+	// The rest is serve's alone: the other commands neither read nor check it.
+	if !serving {
+		return cfg, nil
+	}
+	if cfg.TokenTTL, err = time.ParseDuration(*ttl); err != nil || cfg.TokenTTL <= 0 {
+		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL: %q is not a positive duration such as 15m", *ttl)
+	}
+	if cfg.Grace, err = time.ParseDuration(*grace); err != nil || cfg.Grace < 0 {
+		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
 	}
 	if cfg.TrustedProxies, err = auth.ParseTrustedProxies(getenv("LINKAPI_TRUSTED_PROXIES")); err != nil {
 		return nil, fmt.Errorf("LINKAPI_TRUSTED_PROXIES: %v", err)
@@ -165,15 +190,10 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 		{"LINKAPI_MAX_VARIABLES", &cfg.Budget.Variables, graph.DefaultBudget.Variables},
 		{"LINKAPI_MAX_VARIABLE_VALUES", &cfg.Budget.VariableValues, graph.DefaultBudget.VariableValues},
 		{"LINKAPI_MAX_ERRORS", &cfg.Budget.Errors, graph.DefaultBudget.Errors},
-		{linkapi.SettingMaxLinks, &cfg.Quota.Links, linkapi.DefaultQuota.Links},
-		{linkapi.SettingMaxText, &cfg.Quota.TextBytes, linkapi.DefaultQuota.TextBytes},
 	} {
-		v := env(l.name, strconv.Itoa(l.def))
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s: %q is not a positive whole number", l.name, v)
+		if err := positive(env, l.name, l.def, l.dst); err != nil {
+			return nil, err
 		}
-		*l.dst = n
 	}
 	for _, l := range []struct {
 		name string
@@ -193,6 +213,10 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	}
 	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
 		return nil, err
+	}
+	rate := env("LINKAPI_RATE_LIMIT", "0")
+	if cfg.RateLimit, err = strconv.Atoi(rate); err != nil || cfg.RateLimit < 0 {
+		return nil, fmt.Errorf("LINKAPI_RATE_LIMIT: %q is not a whole number of requests a minute (0 for no limit)", rate)
 	}
 	if cfg.Pages, err = pagemeta.ConfigFromEnv(getenv); err != nil {
 		return nil, err
@@ -221,6 +245,18 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 		return nil, errors.New("LINKAPI_CORS_ORIGINS: * stands alone, without other origins")
 	}
 	return cfg, nil
+}
+
+// positive reads the variable name, a whole number above zero (def when unset),
+// into dst.
+func positive(env func(name, def string) string, name string, def int, dst *int) error {
+	v := env(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("%s: %q is not a positive whole number", name, v)
+	}
+	*dst = n
+	return nil
 }
 
 // anonymousLimits reads LINKAPI_ANON_CONCURRENCY and

@@ -60,6 +60,9 @@ type Program struct {
 	Pruned func(deleted int64, err error)
 	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
 	FailureLimits *auth.FailureLimits
+	// GenericLists has gqlgen's executor answer every field, root links lists
+	// included (graph.Options.GenericLists); tests compare the two answers.
+	GenericLists bool
 	// FetchGuard, when set, configures the outbound client of page fetches in
 	// place of the production guard. Only tests set it: its Resolver answers
 	// their made-up host names and its Allow lets them reach their own pages on
@@ -115,7 +118,7 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 	if extra != nil {
 		extra(fs)
 	}
-	cfg, err := loadConfig(p.Getenv, fs, args, name == "serve")
+	cfg, err := loadConfig(p.Getenv, fs, args, name)
 	if errors.Is(err, flag.ErrHelp) {
 		for i := range commands {
 			if commands[i].name == name {
@@ -247,7 +250,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
 		MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
-		Budget: cfg.Budget, APQCache: sh.apq(),
+		Budget: cfg.Budget, APQCache: sh.apq(), GenericLists: p.GenericLists,
 	})
 	if err != nil {
 		return nil, err
@@ -264,6 +267,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.RequestTimeout,
 		Anonymous:      cfg.Anonymous,
+		RateLimiter:    sh.requests(cfg.RateLimit),
 	}), nil
 }
 
