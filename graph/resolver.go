@@ -16,5 +16,6 @@ type Resolver struct {
 	ChangeService   linkapi.ChangeService
 	BulkService     linkapi.BulkLinkService
 	SessionService  linkapi.SessionService
+	WebhookService  linkapi.WebhookService
 	Auth            *auth.Authenticator
 }

@@ -25,6 +25,7 @@ import (
 	"linkapi/internal/linkapi"
 	"linkapi/internal/server"
 	"linkapi/internal/store"
+	"linkapi/internal/webhooks"
 )
 
 func main() {
@@ -57,6 +58,9 @@ type Program struct {
 	Pruned func(deleted int64, err error)
 	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
 	FailureLimits *auth.FailureLimits
+	// Webhooks, when set, adjusts the webhook worker's configuration (its
+	// clock, backoff and guard), for tests.
+	Webhooks func(*webhooks.Config)
 }
 
 // Run runs the command named by args. It returns an error with a one-line message
@@ -211,6 +215,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		return nil, err
 	}
 	go p.pruneChanges(ctx, logger, st)
+	hooks := p.startWebhooks(ctx, logger, st, closers)
 	metrics := server.NewMetrics(db.SQL())
 	sh.register(metrics)
 	failureLimits := auth.DefaultFailureLimits()
@@ -223,6 +228,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		ChangeService: st, BulkService: st, SessionService: st, Auth: authn,
+		WebhookService: &webhooks.Service{Store: st, Net: hooks.Net},
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
@@ -245,6 +251,25 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		RequestTimeout: cfg.RequestTimeout,
 		Anonymous:      cfg.Anonymous,
 	}), nil
+}
+
+// startWebhooks starts the webhook worker on st and returns its configuration.
+// It stops with the server: ctx's end, or the closer it adds, cancels its
+// attempts under way, which go back to the outbox, and the closer waits until it
+// has stopped.
+func (p *Program) startWebhooks(ctx context.Context, logger *slog.Logger, st *store.Store, closers *[]func()) webhooks.Config {
+	cfg := webhooks.Config{Logger: logger}
+	if p.Webhooks != nil {
+		p.Webhooks(&cfg)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = webhooks.NewWorker(st, cfg).Run(ctx)
+	}()
+	*closers = append(*closers, func() { cancel(); <-stopped })
+	return cfg
 }
 
 // newHTTPServer bounds every phase of a connection, so that a slow or idle client
