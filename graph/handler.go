@@ -107,6 +107,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.Use(persistedQueries{extension.AutomaticPersistedQuery{Cache: apqCache{apq}}})
 	srv.Use(budgetExtension{Budget: budget, cache: queries})
 	srv.AroundResponses(capErrors(budget.Errors))
+	srv.AroundResponses(collectWarnings(logger))
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
 	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
 	srv.AroundRootFields(withReads)

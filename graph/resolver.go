@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"time"
+
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"linkapi/internal/pagemeta"
 )
 
 // Resolver holds the services the resolvers call. Resolvers stay thin: they read
@@ -18,4 +21,8 @@ type Resolver struct {
 	SessionService  linkapi.SessionService
 	WebhookService  linkapi.WebhookService
 	Auth            *auth.Authenticator
+	// Pages fetches pages' metadata; nil when the server does not fetch them.
+	Pages pagemeta.Fetcher
+	// FetchBudget bounds the time all the fetches of one request take together.
+	FetchBudget time.Duration
 }

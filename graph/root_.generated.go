@@ -166,30 +166,31 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ChangePassword   func(childComplexity int, currentPassword string, newPassword string) int
-		CreateAPIToken   func(childComplexity int, name string, scopes []string, expiresIn *int) int
-		CreateAccount    func(childComplexity int, input model.CreateAccountInput) int
-		CreateLink       func(childComplexity int, input model.CreateLinkInput) int
-		CreateLinks      func(childComplexity int, inputs []*model.CreateLinkInput) int
-		CreateTag        func(childComplexity int, input model.CreateTagInput) int
-		CreateWebhook    func(childComplexity int, url string, events []string) int
-		DeleteAccount    func(childComplexity int, id string) int
-		DeleteLink       func(childComplexity int, id string) int
-		DeleteLinks      func(childComplexity int, ids []string) int
-		DeleteTag        func(childComplexity int, id string) int
-		DeleteWebhook    func(childComplexity int, id string) int
-		ImportBookmarks  func(childComplexity int, html string, accountID *string) int
-		Login            func(childComplexity int, email string, password string, scopes []string) int
-		Logout           func(childComplexity int, refreshToken *string) int
-		RefreshSession   func(childComplexity int, refreshToken string) int
-		RenameTag        func(childComplexity int, id string, name string) int
-		RevokeAPIToken   func(childComplexity int, id string) int
-		RevokeSession    func(childComplexity int, id string) int
-		SetAccountScopes func(childComplexity int, id string, scopes []string) int
-		TagLink          func(childComplexity int, linkID string, tagID string) int
-		UntagLink        func(childComplexity int, linkID string, tagID string) int
-		UpdateLink       func(childComplexity int, id string, input model.UpdateLinkInput) int
-		UpdateLinks      func(childComplexity int, ids []string, patch model.LinkPatch) int
+		ChangePassword      func(childComplexity int, currentPassword string, newPassword string) int
+		CreateAPIToken      func(childComplexity int, name string, scopes []string, expiresIn *int) int
+		CreateAccount       func(childComplexity int, input model.CreateAccountInput) int
+		CreateLink          func(childComplexity int, input model.CreateLinkInput) int
+		CreateLinks         func(childComplexity int, inputs []*model.CreateLinkInput) int
+		CreateTag           func(childComplexity int, input model.CreateTagInput) int
+		CreateWebhook       func(childComplexity int, url string, events []string) int
+		DeleteAccount       func(childComplexity int, id string) int
+		DeleteLink          func(childComplexity int, id string) int
+		DeleteLinks         func(childComplexity int, ids []string) int
+		DeleteTag           func(childComplexity int, id string) int
+		DeleteWebhook       func(childComplexity int, id string) int
+		ImportBookmarks     func(childComplexity int, html string, accountID *string) int
+		Login               func(childComplexity int, email string, password string, scopes []string) int
+		Logout              func(childComplexity int, refreshToken *string) int
+		RefreshLinkMetadata func(childComplexity int, id string) int
+		RefreshSession      func(childComplexity int, refreshToken string) int
+		RenameTag           func(childComplexity int, id string, name string) int
+		RevokeAPIToken      func(childComplexity int, id string) int
+		RevokeSession       func(childComplexity int, id string) int
+		SetAccountScopes    func(childComplexity int, id string, scopes []string) int
+		TagLink             func(childComplexity int, linkID string, tagID string) int
+		UntagLink           func(childComplexity int, linkID string, tagID string) int
+		UpdateLink          func(childComplexity int, id string, input model.UpdateLinkInput) int
+		UpdateLinks         func(childComplexity int, ids []string, patch model.LinkPatch) int
 	}
 
 	PageInfo struct {
@@ -933,6 +934,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Logout(childComplexity, args["refreshToken"].(*string)), true
+	case "Mutation.refreshLinkMetadata":
+		if e.ComplexityRoot.Mutation.RefreshLinkMetadata == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refreshLinkMetadata_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshLinkMetadata(childComplexity, args["id"].(string)), true
 	case "Mutation.refreshSession":
 		if e.ComplexityRoot.Mutation.RefreshSession == nil {
 			break
@@ -1632,8 +1644,11 @@ type Query {
   button: link is the caller's own link whose URL is the same after
   normalisation (scheme and host lower-cased, default port and fragment dropped,
   an empty path made "/"), or null. BAD_USER_INPUT unless url is http or https.
-  The page's metadata (title, description, faviconUrl, previewImageUrl) is null
-  until pages are fetched.
+  For a URL the caller has not saved, the server fetches the page (from public
+  addresses only, within the fetch budget) and returns its title, description,
+  faviconUrl and previewImageUrl; a failed fetch leaves them null and adds a
+  FETCH_FAILED warning to extensions.warnings. For a saved URL nothing is
+  fetched: link carries what was stored.
   """
   checkUrl(url: String!): UrlCheck! @hasScope(scopes: ["links:read"])
   "The caller's API tokens, newest first, without their secrets."
@@ -1682,8 +1697,23 @@ type Mutation {
   logout(refreshToken: String): Boolean!
   "Ends one of the caller's sessions (any, with admin:write) at once. Returns its id."
   revokeSession(id: ID!): ID! @hasScope(scopes: ["account:write"])
-  "Saves a link; tags are names, created when missing."
+  """
+  Saves a link; tags are names, created when missing. Without a title (unless
+  fetchMetadata is false) the server first fetches the page, outside any
+  transaction and within the fetch budget, and fills title, description,
+  faviconUrl and previewImageUrl from it; the link is saved even when the fetch
+  fails, and the response then carries a FETCH_FAILED warning in
+  extensions.warnings.
+  """
   createLink(input: CreateLinkInput!): Link! @hasScope(scopes: ["links:write"])
+  """
+  Fetches the link's page again and stores its title, description, faviconUrl
+  and previewImageUrl, each where the page gives one (the others stay).
+  NOT_FOUND for another account's link; CONFLICT when the link's URL changed
+  while the page was read. A failed fetch changes nothing and adds a
+  FETCH_FAILED warning to extensions.warnings.
+  """
+  refreshLinkMetadata(id: ID!): Link! @hasScope(scopes: ["links:write"])
   updateLink(id: ID!, input: UpdateLinkInput!): Link! @hasScope(scopes: ["links:write"])
   "Deletes a link and returns its id."
   deleteLink(id: ID!): ID! @hasScope(scopes: ["links:write"])
@@ -1876,7 +1906,8 @@ input CreateLinkInput {
   accountId: ID
   """
   Whether to fetch the page's title, description, favicon and preview image.
-  Default: true when no title is given. Accepted; pages are not fetched yet.
+  Default: true when no title is given. Fields given in the input are kept;
+  the page fills only those left out. createLinks never fetches.
   """
   fetchMetadata: Boolean
 }

@@ -123,8 +123,16 @@ func (r *mutationResolver) CreateLink(ctx context.Context, input model.CreateLin
 	if err != nil {
 		return nil, err
 	}
-	// input.FetchMetadata is accepted; pages are not fetched yet.
-	return r.LinkService.CreateLink(ctx, linkCreate(&input, accountID))
+	return r.createLink(ctx, &input, linkCreate(&input, accountID))
+}
+
+// RefreshLinkMetadata is the resolver for the refreshLinkMetadata field.
+func (r *mutationResolver) RefreshLinkMetadata(ctx context.Context, id string) (*linkapi.Link, error) {
+	linkID, err := parseID(id)
+	if err != nil {
+		return nil, err
+	}
+	return r.refreshLinkMetadata(ctx, linkID)
 }
 
 // UpdateLink is the resolver for the updateLink field.
@@ -407,12 +415,7 @@ func (r *queryResolver) ExportBookmarks(ctx context.Context, accountID *string) 
 
 // CheckURL is the resolver for the checkUrl field.
 func (r *queryResolver) CheckURL(ctx context.Context, url string) (*model.URLCheck, error) {
-	link, err := nullIfNotFound(r.LinkService.FindLinkByURL(ctx, url))
-	if err != nil {
-		return nil, err
-	}
-	// The page's metadata stays null until pages are fetched.
-	return &model.URLCheck{Link: link}, nil
+	return r.checkURL(ctx, url)
 }
 
 // APITokens is the resolver for the apiTokens field.

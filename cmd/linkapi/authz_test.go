@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +14,9 @@ import (
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"linkapi/internal/safehttp"
 	"linkapi/internal/store"
+	"linkapi/internal/store/storetest"
 )
 
 // This file is the authorisation matrix of API.md: every query and mutation of the
@@ -191,6 +194,20 @@ var azOps = []azOp{
 		},
 	},
 	{
+		// A URL nobody saved: its page is fetched for whoever may read links.
+		name: "checkUrl.page", field: "checkUrl",
+		query: `query($u: String!) { checkUrl(url: $u) { link { id } title faviconUrl } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"u": f.page()}
+		},
+		want: azWant{azUnauth, azForbid, azOK, azOK, azOK, azOK, azOK, azOK},
+		check: func(t *testing.T, f *azFixture, c string, _ map[string]any, got any, _ *azSnapshot) {
+			if get(t, got, "link") != nil || get(t, got, "title") != azPageTitle {
+				t.Errorf("checkUrl of an unsaved page: got %v, want no link and title %q", got, azPageTitle)
+			}
+		},
+	},
+	{
 		name: "tag", field: "tag",
 		query: `query($id: ID!) { tag(id: $id) { id } }`,
 		vars:  azOwnerTag,
@@ -307,6 +324,39 @@ var azOps = []azOp{
 				t.Errorf("created link: got %+v, want unread, favorite and notes n", l)
 			}
 		},
+	},
+	{
+		name: "createLink.fetch", field: "createLink", write: true,
+		query: `mutation($url: String!, $tags: [String!]) { createLink(input: {url: $url, tags: $tags}) { id title } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"url": f.page(), "tags": []string{"common"}}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azOK, azOK, azForbid, azOK},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			azCheckCreatedLink(false)(t, f, c, vars, got, after)
+			azCheckTitled(t, f, c, vars, got, after)
+		},
+	},
+	{
+		name: "createLink.fetch.accountId", field: "createLink", write: true,
+		query: `mutation($url: String!, $acc: ID, $tags: [String!]) { createLink(input: {url: $url, accountId: $acc, tags: $tags, fetchMetadata: true}) { id } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"url": f.page(), "acc": azStr(f.owner.id), "tags": []string{"common"}}
+		},
+		want: azWant{azUnauth, azForbid, azForbid, azOK, azForbid, azOK, azForbid, azForbid},
+		check: func(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+			azCheckCreatedLink(true)(t, f, c, vars, got, after)
+			azCheckTitled(t, f, c, vars, got, after)
+		},
+	},
+	{
+		name: "refreshLinkMetadata", field: "refreshLinkMetadata", write: true,
+		query: `mutation($id: ID!) { refreshLinkMetadata(id: $id) { id title } }`,
+		vars: func(t *testing.T, f *azFixture, c string) map[string]any {
+			return map[string]any{"id": azStr(f.newPageLink(t, f.owner.id))}
+		},
+		want:  azWant{azUnauth, azForbid, azForbid, azOK, azNotFound, azOK, azForbid, azNotFound},
+		check: azCheckTitled,
 	},
 	{
 		name: "updateLink.state", field: "updateLink", write: true,
@@ -748,10 +798,17 @@ func azMinus(all, some []string) []string {
 	return out
 }
 
-// TestAuthz runs the authorisation matrix on every database.
+// TestAuthz runs the authorisation matrix on every database, against a server
+// that fetches pages from a test site (and from no other host: every other
+// name is unknown to its resolver).
 func TestAuthz(t *testing.T) {
-	forEachServer(t, func(t *testing.T, s *testServer) {
-		f := azSetup(t, s)
+	storetest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		site := newPageSite(t)
+		site.html("/az", "text/html", "<title>"+azPageTitle+"</title>")
+		s := startFetchingServer(t, dbURL, safehttp.Options{
+			Resolver: fakeDNS{"pages.test": addrs("127.0.0.1")}, Allow: []netip.AddrPort{site.addr()},
+		}, nil)
+		f := azSetup(t, s, site)
 
 		t.Run("matrix", func(t *testing.T) {
 			for _, o := range azOps {
@@ -883,16 +940,45 @@ type azFixture struct {
 	parties map[string]*azParty // every caller but anonymous, read-only and owner
 	narrow  map[string]string   // owner tokens by their scopes, for nested fields
 	seq     *int
+	// site serves the pages the server fetches, each titled azPageTitle.
+	site *pageSite
 }
 
-func azSetup(t *testing.T, s *testServer) *azFixture {
+// azPageTitle is the title of every page of the matrix's site.
+const azPageTitle = "Matrix page"
+
+// page returns a URL of the matrix's site no link has yet.
+func (f *azFixture) page() string { return f.site.url("pages.test", "/az?"+f.uniq("page")) }
+
+// newPageLink saves, through the store, a link of account to a page of the site,
+// without its metadata.
+func (f *azFixture) newPageLink(t *testing.T, account int64) int64 {
+	t.Helper()
+	l, err := f.s.Store.CreateLink(azSystem(), linkapi.LinkCreate{URL: f.page(), AccountID: &account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.ID
+}
+
+// azCheckTitled checks that the link the cell made or refreshed has the page's
+// title and icon.
+func azCheckTitled(t *testing.T, f *azFixture, c string, vars map[string]any, got any, after *azSnapshot) {
+	t.Helper()
+	l := after.link(azID(t, got))
+	if l == nil || l.Title == nil || *l.Title != azPageTitle || l.FaviconURL == nil {
+		t.Errorf("link after the fetch: got %+v, want title %q and a favicon", l, azPageTitle)
+	}
+}
+
+func azSetup(t *testing.T, s *testServer, site *pageSite) *azFixture {
 	t.Helper()
 	db, err := store.Open(context.Background(), s.DBURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &azFixture{s: s, db: db.SQL(), parties: map[string]*azParty{}, narrow: map[string]string{}, seq: new(int)}
+	f := &azFixture{s: s, db: db.SQL(), parties: map[string]*azParty{}, narrow: map[string]string{}, seq: new(int), site: site}
 
 	f.owner = f.newParty(t, "owner", auth.DefaultScopes...)
 	f.owner.roToken = azLogin(t, s, f.owner.email, f.owner.password, azReadOnlyScopes)
@@ -1047,7 +1133,11 @@ func (f *azFixture) run(t *testing.T, o azOp, c, want string) {
 	if o.vars != nil {
 		vars = o.vars(t, f, c)
 	}
+	fetched := f.site.total()
 	r, after, ok := f.expect(t, f.token(c), o.field, o.query, vars, want, o.write)
+	if n := f.site.total() - fetched; n > 0 && want != azOK && want != azNull {
+		t.Errorf("the refused %s fetched %d pages, want none", o.name, n)
+	}
 	if ok && want == azOK && o.check != nil {
 		o.check(t, f, c, vars, r.Data[o.field], after)
 	}
@@ -1257,6 +1347,8 @@ type azLinkRow struct {
 	Description                *string
 	Notes                      *string
 	Unread, Archived, Favorite bool
+	FaviconURL                 *string
+	PreviewImageURL            *string
 	UpdatedAt                  time.Time
 }
 
@@ -1285,9 +1377,10 @@ func (f *azFixture) snapshot(t *testing.T) *azSnapshot {
 			s.Accounts = append(s.Accounts, a)
 			return err
 		}},
-		{"SELECT id, account_id, url, title, description, notes, unread, archived, favorite, updated_at FROM links ORDER BY id", func(rs *sql.Rows) error {
+		{"SELECT id, account_id, url, title, description, notes, unread, archived, favorite, favicon_url, preview_image_url, updated_at FROM links ORDER BY id", func(rs *sql.Rows) error {
 			var l azLinkRow
-			err := rs.Scan(&l.ID, &l.AccountID, &l.URL, &l.Title, &l.Description, &l.Notes, &l.Unread, &l.Archived, &l.Favorite, &l.UpdatedAt)
+			err := rs.Scan(&l.ID, &l.AccountID, &l.URL, &l.Title, &l.Description, &l.Notes, &l.Unread, &l.Archived, &l.Favorite,
+				&l.FaviconURL, &l.PreviewImageURL, &l.UpdatedAt)
 			s.Links = append(s.Links, l)
 			return err
 		}},
@@ -1326,8 +1419,9 @@ func (s *azSnapshot) lines() []string {
 			a.ID, a.Email, a.Scopes, a.PasswordHash, ts(a.PasswordChangedAt), ts(a.UpdatedAt)))
 	}
 	for _, l := range s.Links {
-		out = append(out, fmt.Sprintf("link %d account=%d url=%s title=%s description=%s notes=%s unread=%t archived=%t favorite=%t updated_at=%s",
-			l.ID, l.AccountID, l.URL, opt(l.Title), opt(l.Description), opt(l.Notes), l.Unread, l.Archived, l.Favorite, ts(l.UpdatedAt)))
+		out = append(out, fmt.Sprintf("link %d account=%d url=%s title=%s description=%s notes=%s unread=%t archived=%t favorite=%t favicon=%s preview=%s updated_at=%s",
+			l.ID, l.AccountID, l.URL, opt(l.Title), opt(l.Description), opt(l.Notes), l.Unread, l.Archived, l.Favorite,
+			opt(l.FaviconURL), opt(l.PreviewImageURL), ts(l.UpdatedAt)))
 	}
 	for _, tg := range s.Tags {
 		out = append(out, fmt.Sprintf("tag %d account=%d name=%q", tg.ID, tg.AccountID, tg.Name))

@@ -18,6 +18,7 @@ import (
 	"linkapi/graph"
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"linkapi/internal/pagemeta"
 	"linkapi/internal/server"
 	"linkapi/internal/store"
 )
@@ -68,6 +69,16 @@ type config struct {
 	// RedisURL, when set, is the Redis through which instances share their
 	// limits, persisted queries and cache invalidations.
 	RedisURL string
+	// Pages says whether and how page metadata is fetched; its timeout is the
+	// fetch budget (see fetchBudget).
+	Pages pagemeta.Config
+}
+
+// fetchBudget is how long a fetch of page metadata may take inside a request:
+// LINKAPI_FETCH_TIMEOUT, but at most half the request's deadline, so that a slow
+// site leaves the request the other half to save the link and answer.
+func fetchBudget(fetchTimeout, requestTimeout time.Duration) time.Duration {
+	return min(fetchTimeout, requestTimeout/2)
 }
 
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
@@ -177,6 +188,10 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
+	if cfg.Pages, err = pagemeta.ConfigFromEnv(getenv); err != nil {
+		return nil, err
+	}
+	cfg.Pages.Options.Timeout = fetchBudget(cfg.Pages.Options.Timeout, cfg.RequestTimeout)
 	if cfg.Anonymous, err = anonymousLimits(env); err != nil {
 		return nil, err
 	}

@@ -69,11 +69,19 @@ func startServerWith(t testing.TB, dbURL string, opened func(*store.DB)) *testSe
 // startServerEnv is startServerWith with more environment variables.
 func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string) *testServer {
 	t.Helper()
-	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
+	return startServerOpts(t, dbURL, opened, vars)
+}
+
+// startServerOpts is startServerEnv with options applied to the Program.
+func startServerOpts(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string, opts ...func(*Program)) *testServer {
+	t.Helper()
+	// Tests never reach the internet: a server fetches pages only when a test
+	// turns it on, for pages of its own (see startPageServer).
+	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret, "LINKAPI_FETCH_METADATA": "false"}
 	for k, v := range vars {
 		all[k] = v
 	}
-	addr, log, stop := launch(t, all, opened)
+	addr, log, stop := launch(t, all, opened, opts...)
 	t.Cleanup(stop)
 	db, err := store.Open(context.Background(), dbURL)
 	if err != nil {
@@ -139,7 +147,8 @@ type gqlResponse struct {
 		Path       []any          `json:"path"`
 		Extensions map[string]any `json:"extensions"`
 	} `json:"errors"`
-	Raw string
+	Extensions map[string]any `json:"extensions"`
+	Raw        string
 }
 
 // Code returns the code of the first error, or "" when there is none.

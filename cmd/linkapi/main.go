@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,8 @@ import (
 	"linkapi/graph"
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
+	"linkapi/internal/pagemeta"
+	"linkapi/internal/safehttp"
 	"linkapi/internal/server"
 	"linkapi/internal/store"
 	"linkapi/internal/webhooks"
@@ -61,6 +64,11 @@ type Program struct {
 	// Webhooks, when set, adjusts the webhook worker's configuration (its
 	// clock, backoff and guard), for tests.
 	Webhooks func(*webhooks.Config)
+	// FetchGuard, when set, configures the outbound client of page fetches in
+	// place of the production guard. Only tests set it: its Resolver answers
+	// their made-up host names and its Allow lets them reach their own pages on
+	// loopback, which the production guard refuses.
+	FetchGuard *safehttp.Options
 }
 
 // Run runs the command named by args. It returns an error with a one-line message
@@ -227,7 +235,8 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		Failures: sh.failures(failureLimits)}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
-		ChangeService: st, BulkService: st, SessionService: st, Auth: authn,
+		ChangeService: st, BulkService: st, SessionService: st, Auth: authn, Pages: p.pages(cfg),
+		FetchBudget:    cfg.Pages.Options.Timeout,
 		WebhookService: &webhooks.Service{Store: st, Net: hooks.Net},
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
@@ -270,6 +279,25 @@ func (p *Program) startWebhooks(ctx context.Context, logger *slog.Logger, st *st
 	}()
 	*closers = append(*closers, func() { cancel(); <-stopped })
 	return cfg
+}
+
+// pages returns the fetcher of page metadata, at most pagemeta.DefaultPerCaller
+// fetches at once per account and pagemeta.DefaultTotal in all; nil when
+// LINKAPI_FETCH_METADATA=false.
+func (p *Program) pages(cfg *config) pagemeta.Fetcher {
+	if !cfg.Pages.Enabled {
+		return nil
+	}
+	pc := cfg.Pages
+	if p.FetchGuard != nil {
+		pc.Guard = *p.FetchGuard
+	}
+	return pagemeta.Limit(pagemeta.New(pc), pagemeta.Limits{}, func(ctx context.Context) string {
+		if c := auth.FromContext(ctx); c != nil {
+			return strconv.FormatInt(c.AccountID, 10)
+		}
+		return ""
+	})
 }
 
 // newHTTPServer bounds every phase of a connection, so that a slow or idle client

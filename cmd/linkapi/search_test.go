@@ -101,8 +101,17 @@ func TestSlowSearchStopsAtItsDeadline(t *testing.T) {
 				t.Errorf("slow search %d: got %q, want TIMEOUT", i, code)
 			}
 		}
-		if n := linkCount(t, slow, bobToken); n != 1 {
-			t.Errorf("bob's links after the slow searches: got %d, want 1", n)
+		// Bob's count has the same 200ms deadline, which a loaded machine can miss
+		// now and then; a few tries are far shorter than the searches would take
+		// if their statements still held the connections.
+		var bob *gqlResponse
+		for range 5 {
+			if bob = slow.do(t, bobToken, linksCountQuery, nil); bob.Code() != "TIMEOUT" {
+				break
+			}
+		}
+		if len(bob.Errors) > 0 || get(t, bob.Data, "links", "totalCount") != float64(1) {
+			t.Errorf("bob's links after the slow searches: got %+v, want a totalCount of 1", bob)
 		}
 		if db.Dialect() == store.DialectMySQL {
 			waitForNoSearchStatements(t, db.SQL())

@@ -280,9 +280,15 @@ func TestSearchWildcardsAreLiteral(t *testing.T) {
 // many emails; behind a trusted proxy the address comes from X-Forwarded-For, so
 // another client keeps its own allowance.
 func TestFailedLoginsLimitedPerClientAddress(t *testing.T) {
-	s := startServerEnv(t, "sqlite:"+t.TempDir()+"/a.db", nil, map[string]string{"LINKAPI_TRUSTED_PROXIES": "127.0.0.1/32"})
+	// The default allowance refills one attempt every 5 seconds, which a loaded
+	// machine can reach while the burst's password checks run: the test's
+	// allowance has the default burst and refills once an hour.
+	limits := auth.DefaultFailureLimits()
+	limits.PerAddr.Every = time.Hour
+	s := startServerOpts(t, "sqlite:"+t.TempDir()+"/a.db", nil, map[string]string{"LINKAPI_TRUSTED_PROXIES": "127.0.0.1/32"},
+		func(p *Program) { p.FailureLimits = &limits })
 	s.createAccount(t, "ann@example.com", "ann-password", "account:write")
-	burst := auth.DefaultFailureLimits().PerAddr.Burst
+	burst := limits.PerAddr.Burst
 	login := func(from, email, password string) *gqlResponse {
 		body := fmt.Sprintf(`{"query":%q,"variables":{"e":%q,"p":%q}}`, loginMut, email, password)
 		req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body))

@@ -44,6 +44,9 @@ export async function startServer({ env: extraEnv = {} } = {}) {
     // Port 0: the kernel picks a free port and the server prints the address it
     // got, so there is no window in which another process can take it.
     LINKAPI_ADDR: '127.0.0.1:0',
+    // The tests save links to example.com: the server does not fetch pages, so
+    // that no test reaches the internet.
+    LINKAPI_FETCH_METADATA: 'false',
   }, extraEnv);
   const child = spawn(bin, ['serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

@@ -72,7 +72,8 @@ type CreateLinkInput struct {
 	// Administrators only; others may name only their own account.
 	AccountID *string `json:"accountId,omitempty"`
 	// Whether to fetch the page's title, description, favicon and preview image.
-	// Default: true when no title is given. Accepted; pages are not fetched yet.
+	// Default: true when no title is given. Fields given in the input are kept;
+	// the page fills only those left out. createLinks never fetches.
 	FetchMetadata *bool `json:"fetchMetadata,omitempty"`
 }
 

@@ -183,6 +183,19 @@ type LinkCreate struct {
 	Favorite    bool
 	Tags        []string
 	AccountID   *int64
+	// FaviconURL and PreviewImageURL come from the page's metadata, never from
+	// the client.
+	FaviconURL      *string
+	PreviewImageURL *string
+}
+
+// PageMetadata is what a page says about itself, as a link stores it; a nil
+// field is one the page did not give.
+type PageMetadata struct {
+	Title           *string
+	Description     *string
+	FaviconURL      *string
+	PreviewImageURL *string
 }
 
 // LinkUpdate holds the fields to change; nil leaves a field as it is.
@@ -239,6 +252,20 @@ type LinkService interface {
 	// CreateLink returns BAD_USER_INPUT for a bad URL or tag name or when the
 	// account's Quota has no room, FORBIDDEN for another account's AccountID.
 	CreateLink(ctx context.Context, in LinkCreate) (*Link, error)
+	// CheckLinkCreate returns the error CreateLink would return for in before
+	// writing anything (a bad URL, text or tag, another account's AccountID, a
+	// URL the account has already), without writing, so that a caller can refuse
+	// it before fetching the page. CreateLink checks it all again.
+	CheckLinkCreate(ctx context.Context, in LinkCreate) error
+	// FindLinkToWrite returns the link when the caller may change it: NOT_FOUND
+	// for another account's link unless the caller holds admin:write.
+	FindLinkToWrite(ctx context.Context, id int64) (*Link, error)
+	// SetLinkMetadata stores the page's metadata on a link the caller may write:
+	// the fields m gives replace the link's, those it leaves nil stay. NOT_FOUND;
+	// CONFLICT when the link's URL is no longer url (it changed while the page
+	// was read); BAD_USER_INPUT when the text would take the account past its
+	// Quota.
+	SetLinkMetadata(ctx context.Context, id int64, url string, m PageMetadata) (*Link, error)
 	// UpdateLink returns NOT_FOUND or BAD_USER_INPUT (also for longer text past the
 	// account's Quota).
 	UpdateLink(ctx context.Context, id int64, upd LinkUpdate) (*Link, error)

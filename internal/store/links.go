@@ -19,6 +19,16 @@ func (s *Store) FindLinkByID(ctx context.Context, id int64) (*linkapi.Link, erro
 	return row.domain(), nil
 }
 
+// FindLinkToWrite returns the link when the caller may change it; NOT_FOUND
+// when it is missing, or another account's and the caller lacks admin:write.
+func (s *Store) FindLinkToWrite(ctx context.Context, id int64) (*linkapi.Link, error) {
+	row, err := s.findLink(ctx, writing, id)
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
 func (s *Store) findLink(ctx context.Context, a access, id int64) (*linkRow, error) {
 	tx, _, err := s.owned(ctx, a, &linkRow{})
 	if err != nil {
@@ -276,7 +286,8 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 	}
 	now := s.now()
 	row := linkRow{URL: in.URL, Title: in.Title, Description: in.Description, Notes: emptyToNil(in.Notes),
-		Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: now, UpdatedAt: now}
+		Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: now, UpdatedAt: now,
+		FaviconURL: emptyToNil(in.FaviconURL), PreviewImageURL: emptyToNil(in.PreviewImageURL)}
 	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
 		u, err := s.lockUsage(tx)
 		if err != nil {
@@ -310,6 +321,86 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 		return nil, translate(err, "link")
 	}
 	return row.domain(), nil
+}
+
+// CheckLinkCreate returns what CreateLink would refuse in with before it writes
+// (BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, or CONFLICT with the ExistingLinkID),
+// writing nothing. The duplicate check reads without a lock; CreateLink makes it
+// again under one.
+func (s *Store) CheckLinkCreate(ctx context.Context, in linkapi.LinkCreate) error {
+	if _, err := validateLinkCreate(in); err != nil {
+		return err
+	}
+	accountID, err := s.targetAccount(ctx, writing, in.AccountID)
+	if err != nil {
+		return err
+	}
+	tn, err := s.as(ctx, writing, accountID)
+	if err != nil {
+		return err
+	}
+	return translate(refuseDuplicate(tn, in.URL, 0), "link")
+}
+
+// SetLinkMetadata stores a page's metadata on the link: each field m gives
+// replaces the link's. NOT_FOUND; CONFLICT when the link's URL is no longer url;
+// BAD_USER_INPUT when the longer text would take the account past its quota.
+func (s *Store) SetLinkMetadata(ctx context.Context, id int64, url string, m linkapi.PageMetadata) (*linkapi.Link, error) {
+	if err := validateLink(nil, m.Title, m.Description, nil); err != nil {
+		return nil, err
+	}
+	row, err := s.changeLink(ctx, id, func(tx tenant, u *usage, row *linkRow) error {
+		if row.URL != url {
+			return linkapi.Errorf(linkapi.ECONFLICT, "the link's URL changed while its page was read; refresh it again")
+		}
+		before := row.textBytes()
+		for _, f := range []struct{ dst, v **string }{
+			{&row.Title, &m.Title}, {&row.Description, &m.Description},
+			{&row.FaviconURL, &m.FaviconURL}, {&row.PreviewImageURL, &m.PreviewImageURL},
+		} {
+			if v := emptyToNil(*f.v); v != nil {
+				*f.dst = v
+			}
+		}
+		row.UpdatedAt = s.now()
+		if err := u.add(0, row.textBytes()-before); err != nil {
+			return err
+		}
+		if err := tx.table(row).Select("title", "description", "favicon_url", "preview_image_url", "updated_at").
+			Updates(row).Error; err != nil {
+			return err
+		}
+		return recordChanges(tx, row.UpdatedAt, linkChange(linkapi.ChangeUpdated, row.ID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return row.domain(), nil
+}
+
+// changeLink runs fn on a link the caller may write, in a transaction of its
+// account that holds the account's usage row and the link's row locked, and
+// returns the row as fn left it. NOT_FOUND; fn's errors, translated.
+func (s *Store) changeLink(ctx context.Context, id int64, fn func(tx tenant, u *usage, row *linkRow) error) (*linkRow, error) {
+	found, err := s.findLink(ctx, writing, id)
+	if err != nil {
+		return nil, err
+	}
+	var row *linkRow
+	err = s.transact(ctx, writing, found.AccountID, func(tx tenant) error {
+		u, err := s.lockUsage(tx)
+		if err != nil {
+			return err
+		}
+		if row, err = lockLink(tx, found.ID); err != nil {
+			return err
+		}
+		return fn(tx, u, row)
+	})
+	if err != nil {
+		return nil, translate(err, "link")
+	}
+	return row, nil
 }
 
 // findOrCreateTag returns the tenant's tag called name, creating it when missing;
@@ -354,19 +445,7 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 			return nil, linkapi.Errorf(linkapi.EINVALID, "a link carries at most %d tags", linkapi.MaxTagsPerLink)
 		}
 	}
-	found, err := s.findLink(ctx, writing, id)
-	if err != nil {
-		return nil, err
-	}
-	var row *linkRow
-	err = s.transact(ctx, writing, found.AccountID, func(tx tenant) error {
-		u, err := s.lockUsage(tx)
-		if err != nil {
-			return err
-		}
-		if row, err = lockLink(tx, found.ID); err != nil {
-			return err
-		}
+	row, err := s.changeLink(ctx, id, func(tx tenant, u *usage, row *linkRow) error {
 		before := row.textBytes()
 		if upd.URL != nil {
 			if err := refuseDuplicate(tx, *upd.URL, row.ID); err != nil {
@@ -407,7 +486,7 @@ func (s *Store) UpdateLink(ctx context.Context, id int64, upd linkapi.LinkUpdate
 		return recordChanges(tx, row.UpdatedAt, append(changes, linkChange(linkapi.ChangeUpdated, row.ID))...)
 	})
 	if err != nil {
-		return nil, translate(err, "link")
+		return nil, err
 	}
 	return row.domain(), nil
 }
