@@ -437,7 +437,7 @@ func TestWebhookFaults(t *testing.T) {
 		allow := []netip.AddrPort{good.addr(), slow.addr(), failing.addr(), target.addr(), redirecting.addr(), unreachable}
 		const attempts = 3
 		s, _ := startHookServer(t, url, hookTestConfig(allow, func(c *webhooks.Config) {
-			c.Timeout = time.Second
+			c.Timeout = 2 * time.Second
 			c.MaxAttempts = attempts
 		}))
 		s.createAccount(t, "ann@example.com", "ann-password", "links:write", "account:write")
@@ -471,7 +471,7 @@ func TestWebhookFaults(t *testing.T) {
 		check("failing", "FAILED", attempts, http.StatusInternalServerError, "HTTP 500")
 		check("redirecting", "FAILED", attempts, http.StatusTemporaryRedirect, "redirects are not followed")
 		check("unreachable", "FAILED", attempts, 0, "connection refused")
-		check("slow", "FAILED", attempts, 0, "no answer within 1s")
+		check("slow", "FAILED", attempts, 0, "no answer within 2s")
 		if !servedMeanwhile.Load() {
 			t.Error("the good receiver was not served while the slow one held an attempt")
 		}
