@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 
 	"linkapi/internal/auth"
 	"linkapi/internal/redis/redistest"
-	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
 )
 
@@ -46,19 +44,12 @@ func startPair(t *testing.T, vars map[string]string) *pair {
 		t.Skipf("%s is not set: Redis is shared by instances on MySQL only", storetest.EnvMySQLURL)
 	}
 	p := &pair{redis: redistest.Start(t), dbURL: storetest.MySQLURL(t)}
-	all := map[string]string{"LINKAPI_DATABASE_URL": p.dbURL, "LINKAPI_JWT_SECRET": testSecret, "LINKAPI_REDIS_URL": p.redis.URL}
+	all := map[string]string{"LINKAPI_REDIS_URL": p.redis.URL}
 	for k, v := range vars {
 		all[k] = v
 	}
 	start := func() *testServer {
-		addr, log, stop := launch(t, all, nil, func(p *Program) { p.FailureLimits = &hourlyFailures })
-		t.Cleanup(stop)
-		db, err := store.Open(context.Background(), p.dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return &testServer{URL: "http://" + addr, DBURL: p.dbURL, Store: store.New(db), Log: log}
+		return startServerOpts(t, p.dbURL, nil, all, func(p *Program) { p.FailureLimits = &hourlyFailures })
 	}
 	p.a = start()
 	p.b = start()

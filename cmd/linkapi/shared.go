@@ -78,3 +78,16 @@ func (s *shared) apq() graphql.Cache[string] {
 	}
 	return redis.NewQueryCache(s.client, local)
 }
+
+// requests returns the per-caller request limiter of cfg.RateLimit a minute,
+// nil when it is 0.
+func (s *shared) requests(perMinute int) auth.RateLimiter {
+	switch {
+	case perMinute <= 0:
+		return nil
+	case s.client == nil:
+		return auth.NewRequestLimiter(perMinute, auth.MaxRateKeys)
+	default:
+		return redis.NewRequestLimiter(s.client, perMinute)
+	}
+}

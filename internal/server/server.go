@@ -53,6 +53,9 @@ type Config struct {
 	// Anonymous bounds the GraphQL requests without a token that run at once; the
 	// zero value bounds nothing.
 	Anonymous AnonymousLimits
+	// RateLimiter, when set, limits the GraphQL requests of each account or API
+	// token (LINKAPI_RATE_LIMIT).
+	RateLimiter auth.RateLimiter
 }
 
 // New returns the root handler: /graphql, the OAuth 2.0 token endpoint and its
@@ -64,7 +67,7 @@ func New(cfg Config) http.Handler {
 	// slow upload holds no slot; a request with a bad token is refused before.
 	mux.Handle("/graphql", deadline(cfg.RequestTimeout,
 		clientAddr(cfg.TrustedProxies, authenticate(cfg.Authenticator, cfg.Logger,
-			limitBody(limitAnonymous(newAnonLimiter(cfg.Anonymous), cfg.GraphQL))))))
+			limitRate(cfg.RateLimiter, limitBody(limitAnonymous(newAnonLimiter(cfg.Anonymous), cfg.GraphQL)))))))
 	mux.Handle(TokenPath, deadline(cfg.RequestTimeout,
 		clientAddr(cfg.TrustedProxies, tokenEndpoint(cfg.Authenticator, cfg.Metrics, cfg.Logger))))
 	mux.HandleFunc("GET "+MetadataPath, metadata)
