@@ -29,6 +29,8 @@ const (
 	defaultDatabaseURL = "sqlite:linkapi.db"
 	defaultTokenTTL    = 15 * time.Minute
 	defaultGrace       = 20 * time.Second
+	// defaultDrainDelay is off: a single instance has no balancer to tell.
+	defaultDrainDelay = 0
 	// defaultRequestTimeout bounds a GraphQL request; the slowest legitimate one,
 	// a 1 MiB import, takes well under a second.
 	defaultRequestTimeout = 10 * time.Second
@@ -47,6 +49,9 @@ type config struct {
 	// Issuer is empty without one.
 	OIDC  oidcConfig
 	Grace time.Duration
+	// DrainDelay is how long serve fails /readyz after SIGTERM, still serving,
+	// before it shuts down (LINKAPI_DRAIN_DELAY).
+	DrainDelay time.Duration
 	// Production hides the schema (no introspection, no suggestions), turns
 	// GraphiQL off unless GraphiQL says otherwise, and logs JSON.
 	Production  bool
@@ -162,6 +167,9 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, com
 	}
 	if cfg.Grace, err = time.ParseDuration(*grace); err != nil || cfg.Grace < 0 {
 		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
+	}
+	if cfg.DrainDelay, err = time.ParseDuration(env("LINKAPI_DRAIN_DELAY", time.Duration(defaultDrainDelay).String())); err != nil || cfg.DrainDelay < 0 {
+		return nil, fmt.Errorf("LINKAPI_DRAIN_DELAY: %q is not a duration such as 10s", getenv("LINKAPI_DRAIN_DELAY"))
 	}
 	if cfg.TrustedProxies, err = auth.ParseTrustedProxies(getenv("LINKAPI_TRUSTED_PROXIES")); err != nil {
 		return nil, fmt.Errorf("LINKAPI_TRUSTED_PROXIES: %v", err)

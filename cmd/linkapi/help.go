@@ -130,6 +130,7 @@ var envHelp = map[string]string{
 	"LINKAPI_TOKEN_TTL":            "access-token lifetime (default 15m; --token-ttl)",
 	"LINKAPI_CORS_ORIGINS":         "comma-separated origins allowed to call /graphql from a browser (--cors-origins)",
 	"LINKAPI_SHUTDOWN_GRACE":       "how long requests in flight may finish after SIGTERM (default 20s; --shutdown-grace)",
+	"LINKAPI_DRAIN_DELAY":          "after SIGTERM, how long /readyz fails while requests are still served, before shutting down (default 0s)",
 	"LINKAPI_GRAPHIQL":             "serve GraphiQL on / (default true in development, false in production)",
 	"LINKAPI_TRUSTED_PROXIES":      "proxies (CIDRs or addresses) whose X-Forwarded-For names the client",
 	"LINKAPI_REQUEST_TIMEOUT":      "deadline of each GraphQL request (default 10s)",

@@ -29,33 +29,40 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestSIGTERMLetsARequestInFlightFinish runs the real main in a child process,
-// starts a request whose body arrives slowly, sends SIGTERM half-way, and checks
-// that the server stops accepting, answers the request, and exits 0.
-func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
-	addr := freeAddr(t)
+// startMain runs the real main in a child process on a fresh SQLite database,
+// with env added to its environment, and waits until it answers /readyz. The
+// child is killed when the test ends if it is still running.
+func startMain(t *testing.T, env ...string) (cmd *exec.Cmd, addr string, stderr *syncBuffer) {
+	t.Helper()
+	addr = freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMainHelperProcess$")
-	cmd.Env = append(os.Environ(), "LINKAPI_TEST_HELPER_MAIN=1", "LINKAPI_ADDR="+addr,
-		"LINKAPI_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "l.db"), "LINKAPI_JWT_SECRET="+testSecret,
-		"LINKAPI_SHUTDOWN_GRACE=30s")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	t.Cleanup(cancel)
+	cmd = exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMainHelperProcess$")
+	cmd.Env = append(append(os.Environ(), "LINKAPI_TEST_HELPER_MAIN=1", "LINKAPI_ADDR="+addr,
+		"LINKAPI_DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "l.db"), "LINKAPI_JWT_SECRET="+testSecret), env...)
+	stderr = &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill() })
 	for i := 0; ; i++ {
 		if res, err := http.Get("http://" + addr + "/readyz"); err == nil {
 			res.Body.Close()
-			break
+			return cmd, addr, stderr
 		}
 		if i > 300 {
 			t.Fatalf("child never became ready:\n%s", stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestSIGTERMLetsARequestInFlightFinish runs the real main in a child process,
+// starts a request whose body arrives slowly, sends SIGTERM half-way, and checks
+// that the server stops accepting, answers the request, and exits 0.
+func TestSIGTERMLetsARequestInFlightFinish(t *testing.T) {
+	cmd, addr, stderr := startMain(t, "LINKAPI_SHUTDOWN_GRACE=30s")
 
 	body := `{"query":"{ __typename }"}`
 	conn, err := net.Dial("tcp", addr)

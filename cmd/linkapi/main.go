@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,6 +73,9 @@ type Program struct {
 	// their made-up host names and its Allow lets them reach their own pages on
 	// loopback, which the production guard refuses.
 	FetchGuard *safehttp.Options
+
+	// draining is set once serve has been told to stop and fails /readyz.
+	draining atomic.Bool
 }
 
 // Run runs the command named by args. It returns an error with a one-line message
@@ -220,7 +224,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	if err != nil {
 		return nil, err
 	}
-	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, append(sh.storeOptions(), store.WithQuota(cfg.Quota))...)
+	st := store.NewWithAccountCache(db, cfg.AccountCacheTTL, append(sh.storeOptions(), store.WithQuota(cfg.Quota), store.WithLogger(logger))...)
 	sh.start(st, closers)
 	if err := p.bootstrapAdmin(ctx, cfg, st); err != nil {
 		return nil, err
@@ -228,6 +232,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	go p.pruneChanges(ctx, logger, st)
 	hooks := p.startWebhooks(ctx, logger, st, closers)
 	metrics := server.NewMetrics(db.SQL())
+	metrics.Registry.MustRegister(db.Collector())
 	sh.register(metrics)
 	failureLimits := auth.DefaultFailureLimits()
 	if p.FailureLimits != nil {
@@ -264,7 +269,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	return server.New(server.Config{
 		GraphQL:        gql,
 		Authenticator:  authn,
-		Ready:          db.Ready,
+		Ready:          p.ready(db),
 		CORSOrigins:    cfg.CORSOrigins,
 		Logger:         logger,
 		GraphiQL:       cfg.GraphiQL,
@@ -315,6 +320,24 @@ func (p *Program) pages(cfg *config) pagemeta.Fetcher {
 	})
 }
 
+// errDraining is /readyz's answer while serve drains.
+var errDraining = &notReady{"draining: this instance is shutting down"}
+
+type notReady struct{ reason string }
+
+func (e *notReady) Error() string       { return e.reason }
+func (e *notReady) ReadyReason() string { return e.reason }
+
+// ready is /readyz's check: the database's, and not draining.
+func (p *Program) ready(db *store.DB) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if p.draining.Load() {
+			return errDraining
+		}
+		return db.Ready(ctx)
+	}
+}
+
 // newHTTPServer bounds every phase of a connection, so that a slow or idle client
 // (slowloris) cannot hold the server's connections and memory.
 func newHTTPServer(h http.Handler) *http.Server {
@@ -328,8 +351,11 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// listenAndServe serves until ctx ends (SIGTERM or SIGINT), then stops accepting
-// and lets requests in flight finish within the grace period.
+// listenAndServe serves until ctx ends (SIGTERM or SIGINT), then drains: for
+// cfg.DrainDelay /readyz fails, so that a balancer that follows it stops sending
+// requests here, while every request is still served (on connections closed
+// after their answer); a second SIGTERM or SIGINT ends the drain early. Then it
+// stops accepting and lets requests in flight finish within the grace period.
 func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handler) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -353,6 +379,9 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 		return err
 	case <-ctx.Done():
 	}
+	if cfg.DrainDelay > 0 {
+		p.drain(cfg, srv)
+	}
 	p.say(cfg, fmt.Sprintf("shutting down; requests in flight have %s to finish", cfg.Grace), "grace", cfg.Grace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
 	defer cancel()
@@ -362,6 +391,24 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 	}
 	p.say(cfg, "stopped")
 	return nil
+}
+
+// drain fails /readyz and keeps serving for cfg.DrainDelay, or until another
+// SIGTERM or SIGINT.
+func (p *Program) drain(cfg *config, srv *http.Server) {
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	p.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	p.say(cfg, fmt.Sprintf("draining: /readyz fails for %s before shutting down (signal again to stop sooner)", cfg.DrainDelay),
+		"drain_delay", cfg.DrainDelay.String())
+	t := time.NewTimer(cfg.DrainDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-again:
+	}
 }
 
 // logger is serve's log: JSON in production, text in development.
@@ -387,7 +434,9 @@ func (p *Program) say(cfg *config, text string, attrs ...any) {
 const AdminEmail = "admin@localhost"
 
 // bootstrapAdmin creates AdminEmail with admin:write and a random password,
-// printed once, when the database has no account at all.
+// printed once, when the database has no account at all. Of instances that start
+// at once on an empty database, each may find no account, but the unique email
+// lets one create it: the others are refused with CONFLICT and go on.
 func (p *Program) bootstrapAdmin(ctx context.Context, cfg *config, st *store.Store) error {
 	n, err := st.CountAllAccounts(ctx)
 	if err != nil || n > 0 {
@@ -401,6 +450,10 @@ func (p *Program) bootstrapAdmin(ctx context.Context, cfg *config, st *store.Sto
 	_, err = st.CreateAccount(auth.NewContext(ctx, auth.System()), linkapi.AccountCreate{
 		Email: AdminEmail, Password: password, Scopes: []string{auth.AdminWrite},
 	})
+	if linkapi.ErrorCode(err) == linkapi.ECONFLICT {
+		p.say(cfg, fmt.Sprintf("fresh database: %s was just created by another instance", AdminEmail), "email", AdminEmail)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("creating the first administrator: %w", err)
 	}

@@ -174,6 +174,10 @@ func linkTitle(i int) *string {
 // seed migrates the database through the store and bulk-inserts the accounts (one
 // argon2id hash of benchPassword shared by all), their tags, links and link tags.
 // Account a (from 1) owns links (a-1)*Links+1 ... and tags (a-1)*TagPool+1 ...
+// It writes those ids itself rather than take the database's auto-increment
+// numbers, which need not be consecutive (a Galera cluster's
+// auto_increment_increment leaves gaps), so it wants a database with no account
+// yet, whose ids cannot collide with its own.
 func seed(ctx context.Context, dbURL string, s seedSpec) error {
 	sdb, err := store.Open(ctx, dbURL)
 	if err != nil {
@@ -184,6 +188,13 @@ func seed(ctx context.Context, dbURL string, s seedSpec) error {
 		return err
 	}
 	db := sdb.SQL()
+	var accounts int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts").Scan(&accounts); err != nil {
+		return err
+	}
+	if accounts > 0 {
+		return fmt.Errorf("seeding: the database already has %d accounts; seed numbers its rows from 1 and wants an empty one", accounts)
+	}
 	hash, err := auth.HashPassword(benchPassword)
 	if err != nil {
 		return err

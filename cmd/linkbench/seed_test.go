@@ -61,3 +61,29 @@ func seededLinks(ctx context.Context, db *sql.DB, a int) ([]linkapi.Link, error)
 	}
 	return links, rows.Err()
 }
+
+// TestSeedWantsAnEmptyDatabase seeds a database twice: the second seed, whose
+// ids would collide with the first's, is refused and adds nothing.
+func TestSeedWantsAnEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.SQLiteURL(t)
+	spec := seedSpec{Accounts: 2, Links: 3, TagsPerLink: 1, TagPool: 2}
+	if err := seed(ctx, url, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed(ctx, url, spec); err == nil {
+		t.Fatal("second seed: got nil, want an error")
+	}
+	sdb, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	var n int
+	if err := sdb.SQL().QueryRowContext(ctx, "SELECT COUNT(*) FROM links").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != spec.Accounts*spec.Links {
+		t.Errorf("links after a refused second seed: got %d, want %d", n, spec.Accounts*spec.Links)
+	}
+}

@@ -34,7 +34,9 @@ const (
 type Config struct {
 	GraphQL       http.Handler
 	Authenticator *auth.Authenticator
-	// Ready reports whether the database answers, for /readyz.
+	// Ready reports whether the instance should get traffic, for /readyz. An
+	// error with a ReadyReason() string method says why in /readyz's answer;
+	// any other is logged only.
 	Ready       func(ctx context.Context) error
 	CORSOrigins []string
 	Logger      *slog.Logger
@@ -91,7 +93,12 @@ func New(cfg Config) http.Handler {
 		defer cancel()
 		if err := cfg.Ready(ctx); err != nil {
 			cfg.Logger.WarnContext(ctx, "not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			body := map[string]string{"status": "unavailable"}
+			var r interface{ ReadyReason() string }
+			if errors.As(err, &r) {
+				body["reason"] = r.ReadyReason()
+			}
+			writeJSON(w, http.StatusServiceUnavailable, body)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

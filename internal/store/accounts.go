@@ -185,7 +185,7 @@ func (s *Store) SetPassword(ctx context.Context, id int64, next string) error {
 	}
 	now := s.now()
 	defer s.forgetAccount(ctx, id)
-	return tn.db.Transaction(func(tx *gorm.DB) error {
+	return s.inTransaction(tn.db, func(tx *gorm.DB) error {
 		tn := tenant{db: tx, account: id}
 		res := tn.table(&accountRow{}).Updates(map[string]any{
 			"password_hash":       hash,
@@ -230,7 +230,7 @@ func (s *Store) ChangePassword(ctx context.Context, current, next string) error 
 	}
 	now := s.now()
 	defer s.forgetAccount(ctx, row.ID)
-	return tn.db.Transaction(func(tx *gorm.DB) error {
+	return s.inTransaction(tn.db, func(tx *gorm.DB) error {
 		tn := tenant{db: tx, account: row.ID}
 		err := tn.table(&row).Updates(map[string]any{
 			"password_hash":       hash,

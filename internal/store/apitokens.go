@@ -94,6 +94,7 @@ func (s *Store) CreateAPIToken(ctx context.Context, in linkapi.APITokenCreate) (
 	// The account is locked while its tokens are counted, so that concurrent
 	// creations cannot pass the cap together.
 	err = s.transact(ctx, writing, c.AccountID, func(tx tenant) error {
+		row.ID = 0 // an attempt before this one may have numbered it
 		if err := lockRow(tx, &accountRow{}, c.AccountID); err != nil {
 			return translate(err, "account")
 		}
@@ -150,6 +151,10 @@ const apiTokenTouchEvery = time.Minute
 
 // FindAPITokenForAuth returns the unexpired token with the given secret hash,
 // without a tenant filter, and records its use at most once a minute. NOT_FOUND.
+// Recording the use is best-effort: it never moves last_used_at backwards (an
+// instance whose clock is behind, or that read the row before another instance
+// wrote it, writes nothing), and when it fails the request goes on; the failure
+// is logged and counted in linkapi_db_last_used_write_failures_total.
 func (s *Store) FindAPITokenForAuth(ctx context.Context, hash string) (*linkapi.APIToken, error) {
 	now := s.now()
 	var row apiTokenRow
@@ -159,12 +164,22 @@ func (s *Store) FindAPITokenForAuth(ctx context.Context, hash string) (*linkapi.
 		return nil, translate(err, "API token")
 	}
 	if row.LastUsedAt == nil || row.LastUsedAt.Before(now.Add(-apiTokenTouchEvery)) {
-		err := s.unscoped(ctx, "authentication: records the use of the token just found").
-			Model(&apiTokenRow{}).Where("id = ?", row.ID).Update("last_used_at", now).Error
-		if err != nil {
-			return nil, err
+		tctx, cancel := context.WithTimeout(ctx, lastUsedTimeout)
+		res := s.unscoped(tctx, "authentication: records the use of the token just found").
+			Model(&apiTokenRow{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", row.ID, now).
+			Update("last_used_at", now)
+		cancel()
+		switch {
+		case res.Error != nil:
+			s.tx.lastUsedFailures.Add(1)
+			s.log.WarnContext(ctx, "could not record the use of an API token; going on", "api_token", row.ID, "err", res.Error)
+		case res.RowsAffected == 1:
+			row.LastUsedAt = &now
 		}
-		row.LastUsedAt = &now
 	}
 	return row.domain(), nil
 }
+
+// lastUsedTimeout bounds the best-effort write of a token's last use, so that a
+// slow database delays the request it serves by no more.
+const lastUsedTimeout = time.Second

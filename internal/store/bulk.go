@@ -76,9 +76,20 @@ func (g *accountGroups) add(account int64, it bulkItem) {
 }
 
 // each runs fn in a transaction of each account, with that account's items.
-func (s *Store) each(ctx context.Context, g *accountGroups, fn func(tx tenant, items []bulkItem) error) error {
+// A transaction run again (see inTransaction) starts from the answers res held
+// before its first attempt.
+func (s *Store) each(ctx context.Context, g *accountGroups, res *bulkResult, fn func(tx tenant, items []bulkItem) error) error {
 	for _, account := range g.order {
-		if err := s.transact(ctx, writing, account, func(tx tenant) error { return fn(tx, g.items[account]) }); err != nil {
+		items := g.items[account]
+		mark := len(res.Errors)
+		err := s.transact(ctx, writing, account, func(tx tenant) error {
+			res.Errors = res.Errors[:mark]
+			for _, it := range items {
+				res.Links[it.i] = nil
+			}
+			return fn(tx, items)
+		})
+		if err != nil {
 			return translate(err, "link")
 		}
 	}
@@ -108,7 +119,7 @@ func (s *Store) CreateLinks(ctx context.Context, ins []linkapi.LinkCreate) (*lin
 			Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: now, UpdatedAt: now}
 		groups.add(account, bulkItem{i: i, row: row, names: names})
 	}
-	err := s.each(ctx, &groups, func(tx tenant, items []bulkItem) error {
+	err := s.each(ctx, &groups, res, func(tx tenant, items []bulkItem) error {
 		return s.createLinksIn(tx, now, items, res)
 	})
 	if err != nil {
@@ -435,7 +446,7 @@ func (s *Store) UpdateLinks(ctx context.Context, ids []int64, patch linkapi.Link
 	if err != nil {
 		return nil, err
 	}
-	err = s.each(ctx, groups, func(tx tenant, items []bulkItem) error {
+	err = s.each(ctx, groups, res, func(tx tenant, items []bulkItem) error {
 		return s.updateLinksIn(tx, items, add, remove, patch, res)
 	})
 	if err != nil {
@@ -579,7 +590,7 @@ func (s *Store) DeleteLinks(ctx context.Context, ids []int64) (*linkapi.BulkResu
 	if err != nil {
 		return nil, err
 	}
-	err = s.each(ctx, groups, func(tx tenant, items []bulkItem) error {
+	err = s.each(ctx, groups, res, func(tx tenant, items []bulkItem) error {
 		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err

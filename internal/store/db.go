@@ -42,6 +42,10 @@ var migrationFiles embed.FS
 type DB struct {
 	orm  *gorm.DB
 	pool *sql.DB
+	// sqlitePath is the SQLite file, "" for MySQL and in-memory SQLite.
+	sqlitePath string
+	// tx counts the transactions the stores on the database ran again.
+	tx *txStats
 }
 
 // Open connects to the database named by url, which is either sqlite:PATH (the file
@@ -50,13 +54,14 @@ type DB struct {
 // returns has a one-line message that never contains the password.
 func Open(ctx context.Context, url string) (*DB, error) {
 	var (
-		sqlDB     *sql.DB
-		dialector gorm.Dialector
-		err       error
+		sqlDB      *sql.DB
+		dialector  gorm.Dialector
+		sqlitePath string
+		err        error
 	)
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		sqlDB, err = openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
+		sqlDB, sqlitePath, err = openSQLite(ctx, strings.TrimPrefix(url, "sqlite:"))
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +91,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sqlDB.Close()
 		return nil, oneLine("database: cannot initialise gorm", err)
 	}
-	return &DB{orm: db, pool: sqlDB}, nil
+	return &DB{orm: db, pool: sqlDB, sqlitePath: sqlitePath, tx: &txStats{}}, nil
 }
 
 // Close closes the database's connections. A Store on it fails from then on.
@@ -150,22 +155,23 @@ func unsupportedScheme(raw string) error {
 
 // openSQLite opens the SQLite file at path, a file name with an optional query of
 // driver parameters, with foreign keys on, a busy timeout, WAL and transactions
-// that take the write lock when they begin.
-func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
+// that take the write lock when they begin. It also returns the file's path, ""
+// for an in-memory database.
+func openSQLite(ctx context.Context, path string) (*sql.DB, string, error) {
 	name, query, _ := strings.Cut(path, "?")
 	if name == "" {
-		return nil, errors.New("database: sqlite URL has no file name (want sqlite:PATH, e.g. sqlite:linkapi.db)")
+		return nil, "", errors.New("database: sqlite URL has no file name (want sqlite:PATH, e.g. sqlite:linkapi.db)")
 	}
 	params, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, oneLine(fmt.Sprintf("database: bad parameters in sqlite URL for %q", name), err)
+		return nil, "", oneLine(fmt.Sprintf("database: bad parameters in sqlite URL for %q", name), err)
 	}
 	memory := name == ":memory:" || strings.Contains(query, "mode=memory")
 	if !memory && !strings.HasPrefix(name, "file:") {
 		// SQLite reports a missing directory as "out of memory (14)".
 		dir := filepath.Dir(name)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("database: cannot open sqlite database %q: directory %q does not exist", name, dir)
+			return nil, "", fmt.Errorf("database: cannot open sqlite database %q: directory %q does not exist", name, dir)
 		}
 	}
 	pragmas := []string{"foreign_keys(1)", "busy_timeout(5000)"}
@@ -185,7 +191,7 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	// registered, to be wrapped so that a statement stops at its deadline.
 	probe, err := sql.Open(sqlite.DriverName, "")
 	if err != nil {
-		return nil, oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
+		return nil, "", oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
 	}
 	drv := probe.Driver()
 	probe.Close()
@@ -209,9 +215,13 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	defer cancel()
 	if err := sqlDB.PingContext(pctx); err != nil {
 		sqlDB.Close()
-		return nil, oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
+		return nil, "", oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
 	}
-	return sqlDB, nil
+	file := ""
+	if !memory {
+		file = strings.TrimPrefix(name, "file:")
+	}
+	return sqlDB, file, nil
 }
 
 func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
@@ -243,23 +253,105 @@ func (db *DB) Dialect() string {
 	return db.orm.Dialector.Name()
 }
 
-// Ready reports whether the database answers, within a short timeout. It backs
-// /readyz.
+// Ready reports whether the database answers, within a short timeout, and, on
+// a node of a Galera cluster, whether the node is ready for clients
+// (wsrep_ready): a node that is joining, donating, or cut off from the primary
+// component refuses or delays queries, and its instance should get no traffic.
+// It backs /readyz; its error is a *NotReadyError.
 func (db *DB) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := db.pool.PingContext(ctx); err != nil {
-		return oneLine("database: not ready", err)
+		return &NotReadyError{Reason: "database does not answer", err: oneLine("database: not ready", err)}
+	}
+	if db.Dialect() != DialectMySQL {
+		return nil
+	}
+	vars, err := db.showGlobal(ctx, "VARIABLES", "wsrep_on")
+	if err != nil {
+		return &NotReadyError{Reason: "database does not answer", err: oneLine("database: not ready", err)}
+	}
+	if vars["wsrep_on"] != "ON" {
+		return nil // not a Galera node
+	}
+	status, err := db.showGlobal(ctx, "STATUS", "wsrep_ready", "wsrep_local_state_comment", "wsrep_cluster_status")
+	if err != nil {
+		return &NotReadyError{Reason: "database does not answer", err: oneLine("database: not ready", err)}
+	}
+	if status["wsrep_ready"] != "ON" {
+		reason := fmt.Sprintf("galera node is not ready: wsrep_ready=%s, wsrep_local_state_comment=%s, wsrep_cluster_status=%s",
+			orNone(status["wsrep_ready"]), orNone(status["wsrep_local_state_comment"]), orNone(status["wsrep_cluster_status"]))
+		return &NotReadyError{Reason: reason, err: errors.New("database: " + reason)}
 	}
 	return nil
 }
 
-// Migrate applies the pending schema migrations of db's dialect. Calling it on an
-// up-to-date database does nothing.
-func (db *DB) Migrate(ctx context.Context) error {
+// NotReadyError is why Ready finds the database not ready. Reason says it in
+// words that may be shown to anyone who asks /readyz (no address, no
+// credentials); Error, for the log, may say more.
+type NotReadyError struct {
+	Reason string
+	err    error
+}
+
+func (e *NotReadyError) Error() string { return e.err.Error() }
+func (e *NotReadyError) Unwrap() error { return e.err }
+
+// ReadyReason returns Reason, for /readyz.
+func (e *NotReadyError) ReadyReason() string { return e.Reason }
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// showGlobal returns the named global variables or status values ("VARIABLES"
+// or "STATUS") the server has; one it lacks is absent.
+func (db *DB) showGlobal(ctx context.Context, what string, names ...string) (map[string]string, error) {
+	q := "SHOW GLOBAL " + what + " WHERE Variable_name IN (?" + strings.Repeat(", ?", len(names)-1) + ")"
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	rows, err := db.pool.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(k)] = v
+	}
+	return out, rows.Err()
+}
+
+// Migrate applies the pending schema migrations of db's dialect, holding the
+// migration lock (see migrationlock.go) so that instances that start at once
+// apply each migration once. Calling it on an up-to-date database does nothing.
+func (db *DB) Migrate(ctx context.Context) (err error) {
 	p, err := db.migrationProvider()
 	if err != nil {
 		return err
+	}
+	locker, err := db.migrationLocker()
+	if err != nil {
+		return err
+	}
+	if locker != nil {
+		if err := locker.Lock(ctx, db.pool); err != nil {
+			return oneLine("database: cannot take the migration lock", err)
+		}
+		defer func() {
+			if uerr := locker.Unlock(ctx, db.pool); uerr != nil && err == nil {
+				err = oneLine("database: cannot release the migration lock", uerr)
+			}
+		}()
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return oneLine("database: migration failed", err)

@@ -58,6 +58,7 @@ func (s *Store) ImportAccount(ctx context.Context, accountID *int64, in linkapi.
 	}
 	res := &linkapi.ImportResult{}
 	err = s.transact(ctx, writing, owner, func(tx tenant) error {
+		*res = linkapi.ImportResult{} // counted afresh by each attempt
 		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err

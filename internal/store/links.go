@@ -289,6 +289,7 @@ func (s *Store) CreateLink(ctx context.Context, in linkapi.LinkCreate) (*linkapi
 		Unread: in.Unread, Archived: in.Archived, Favorite: in.Favorite, CreatedAt: now, UpdatedAt: now,
 		FaviconURL: emptyToNil(in.FaviconURL), PreviewImageURL: emptyToNil(in.PreviewImageURL)}
 	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
+		row.ID = 0 // an attempt before this one may have numbered it
 		u, err := s.lockUsage(tx)
 		if err != nil {
 			return err

@@ -116,7 +116,8 @@ func (s *Store) StartSession(ctx context.Context, in linkapi.SessionStart) (*lin
 		RefreshExpiresAt: minTime(now.Add(in.Limits.Refresh), now.Add(in.Limits.MaxAge)),
 	}
 	tn := s.holder(ctx, in.AccountID)
-	err := tn.db.Transaction(func(tx *gorm.DB) error {
+	err := s.inTransaction(tn.db, func(tx *gorm.DB) error {
+		row.ID = 0 // an attempt before this one may have numbered it
 		tn := tenant{db: tx, account: in.AccountID}
 		// Sessions that are over and whose access tokens have all expired are
 		// kept no longer: nothing can use them or needs to refuse them.
@@ -203,7 +204,7 @@ func (s *Store) RefreshSession(ctx context.Context, in linkapi.SessionRefresh) (
 		return nil, errRefreshExpired
 	}
 	var row sessionRow
-	err = s.holder(ctx, tok.AccountID).db.Transaction(func(tx *gorm.DB) error {
+	err = s.inTransaction(s.holder(ctx, tok.AccountID).db, func(tx *gorm.DB) error {
 		tn := tenant{db: tx, account: tok.AccountID}
 		res := tn.table(&refreshTokenRow{}).Where("refresh_tokens.id = ? AND refresh_tokens.used_at IS NULL", tok.ID).
 			Update("used_at", now)
@@ -224,7 +225,7 @@ func (s *Store) RefreshSession(ctx context.Context, in linkapi.SessionRefresh) (
 				return linkapi.Errorf(linkapi.EFORBIDDEN, "scope %s was not granted to this session", sc)
 			}
 		}
-		row.LastUsedAt = now
+		row.LastUsedAt = laterOf(row.LastUsedAt, now) // never backwards, whatever this instance's clock says
 		row.AccessExpiresAt = now.Add(in.Limits.Access)
 		row.RefreshExpiresAt = minTime(now.Add(in.Limits.Refresh), row.ExpiresAt)
 		row.UserAgent = clip(in.UserAgent, linkapi.MaxSessionUserAgent)
@@ -332,6 +333,14 @@ func (s *Store) FindSessions(ctx context.Context) ([]*linkapi.Session, error) {
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// laterOf returns the later of a and b.
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
 		return a
 	}
 	return b

@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -27,6 +28,8 @@ type Store struct {
 	accounts accountCache
 	events   AccountEvents
 	quota    linkapi.Quota
+	tx       *txStats
+	log      *slog.Logger
 }
 
 // Option configures a Store.
@@ -44,6 +47,12 @@ func WithAccountEvents(e AccountEvents) Option {
 	return func(s *Store) { s.events = e }
 }
 
+// WithLogger makes the store log what it lets pass (a failed best-effort write)
+// to l; without it, slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) { s.log = l }
+}
+
 // WithClock makes the store read the time from now, for the times it writes and
 // the lifetime of its account cache; without it, the database's NowFunc.
 func WithClock(now func() time.Time) Option {
@@ -59,7 +68,7 @@ func New(db *DB, opts ...Option) *Store {
 // NewWithAccountCache is New with another reuse time; 0 reads the account on
 // every request.
 func NewWithAccountCache(db *DB, ttl time.Duration, opts ...Option) *Store {
-	s := &Store{db: storeHandle(db.orm), now: db.orm.Config.NowFunc, accounts: accountCache{ttl: ttl}, quota: linkapi.DefaultQuota}
+	s := &Store{db: storeHandle(db.orm), now: db.orm.Config.NowFunc, accounts: accountCache{ttl: ttl}, quota: linkapi.DefaultQuota, tx: db.tx, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}

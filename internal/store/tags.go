@@ -167,6 +167,7 @@ func (s *Store) CreateTag(ctx context.Context, in linkapi.TagCreate) (*linkapi.T
 	}
 	row := tagRow{Name: name, CreatedAt: s.now()}
 	err = s.transact(ctx, writing, accountID, func(tx tenant) error {
+		row.ID = 0 // an attempt before this one may have numbered it
 		if err := lockAccount(tx); err != nil {
 			return err
 		}

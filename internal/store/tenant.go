@@ -180,13 +180,15 @@ func (s *Store) own(ctx context.Context, a access) (tenant, error) {
 	return s.as(ctx, a, c.AccountID)
 }
 
-// transact runs fn in a transaction confined to account, as as would.
+// transact runs fn in a transaction confined to account, as as would, again
+// from the start when the database refuses it for a deadlock or a certification
+// failure (see inTransaction): fn sets afresh whatever it changes outside.
 func (s *Store) transact(ctx context.Context, a access, account int64, fn func(tenant) error) error {
 	tn, err := s.as(ctx, a, account)
 	if err != nil {
 		return err
 	}
-	return tn.db.Transaction(func(tx *gorm.DB) error {
+	return s.inTransaction(tn.db, func(tx *gorm.DB) error {
 		return fn(tenant{db: tx, account: account})
 	})
 }

@@ -357,7 +357,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, lease time.D
 		return nil, err
 	}
 	var out []*linkapi.OutboundDelivery
-	err = s.unscoped(ctx, outboxReason).Transaction(func(tx *gorm.DB) error {
+	err = s.inTransaction(s.unscoped(ctx, outboxReason), func(tx *gorm.DB) error {
+		out = nil // an attempt before this one may have claimed some
 		q := tx.Model(&deliveryRow{}).
 			Where("status = ? AND next_attempt_at <= ?", string(linkapi.DeliveryPending), now).
 			Order("next_attempt_at, id").Limit(n)
