@@ -379,3 +379,62 @@ func TestRedisInvalidatesAccountsEverywhere(t *testing.T) {
 		p.a.ok(t, admin, `mutation($id: ID!) { setAccountScopes(id: $id, scopes: []) { id } }`, map[string]any{"id": formatInt(id)})
 	})
 }
+
+// TestRedisAccountCommandsReachInstances changes accounts with the linkapi
+// account commands, given LINKAPI_REDIS_URL: a running instance that holds the
+// account in its cache (for a minute) refuses its token within a bounded poll.
+func TestRedisAccountCommandsReachInstances(t *testing.T) {
+	p := startPair(t, map[string]string{"LINKAPI_ACCOUNT_CACHE_TTL": "1m"})
+	vars := map[string]string{"LINKAPI_DATABASE_URL": p.dbURL, "LINKAPI_REDIS_URL": p.redis.URL}
+	for _, c := range []struct {
+		email string
+		args  []string
+		stdin string
+	}{
+		{"ann@example.com", []string{"account", "set-scopes", "--email", "ann@example.com", "--scopes", ""}, ""},
+		{"bob@example.com", []string{"account", "set-password", "--email", "bob@example.com", "--password-stdin"}, "another-password-2\n"},
+		{"cy@example.com", []string{"account", "delete", "--email", "cy@example.com"}, ""},
+	} {
+		p.a.createAccount(t, c.email, "user-password-1", "account:write")
+		token := p.a.login(t, c.email, "user-password-1")
+		if refusedOn(t, p.b, token) {
+			t.Fatalf("b refuses a fresh token of %s", c.email)
+		}
+		if r := runCLIEnv(t, vars, c.stdin, c.args...); r.Err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, r.Err, r.Stderr)
+		}
+		t.Logf("%s through the command line refused on b after %s", c.args[1], invalidationDelay(t, p.b, token, c.args[1]))
+	}
+}
+
+// TestRedisDownAtStart starts an instance while its Redis is down: it serves,
+// says so in its log and /metrics, limits logins on its own, and shares once
+// Redis is up.
+func TestRedisDownAtStart(t *testing.T) {
+	if os.Getenv(storetest.EnvMySQLURL) == "" {
+		t.Skipf("%s is not set: Redis is shared by instances on MySQL only", storetest.EnvMySQLURL)
+	}
+	srv := redistest.Start(t)
+	srv.Stop()
+	s := startServerOpts(t, storetest.MySQLURL(t), nil, map[string]string{"LINKAPI_REDIS_URL": srv.URL},
+		func(p *Program) { p.FailureLimits = &hourlyFailures })
+	if !strings.Contains(s.Log.String(), "redis is not answering") {
+		t.Errorf("the log does not say Redis is not answering:\n%s", s.Log)
+	}
+	if got := fallbackGauge(t, s); got != "1" {
+		t.Errorf("linkapi_redis_fallback = %s, want 1", got)
+	}
+	s.createAccount(t, "ann@example.com", "ann-password-1", "account:read")
+	codes := spreadFailures(t, 11, "ann@example.com", s)
+	if codes[10] != "RATE_LIMITED" || strings.Contains(strings.Join(codes[:10], " "), "RATE_LIMITED") {
+		t.Fatalf("11 wrong passwords with Redis down: %v, want RATE_LIMITED on the 11th only", codes)
+	}
+	srv.Restart()
+	waitUntil(t, "shares once Redis is up", func() bool { return fallbackGauge(t, s) == "0" })
+	if r := tryLogin(t, s, "bob@example.com", "wrong-password"); r.Code() != "UNAUTHENTICATED" {
+		t.Errorf("a wrong password once Redis is up: got %q, want UNAUTHENTICATED", r.Code())
+	}
+	if n, err := srv.Do("DBSIZE"); err != nil || strings.TrimSpace(n) == ":0" {
+		t.Errorf("Redis holds no key after a failed login through it: %q %v", n, err)
+	}
+}

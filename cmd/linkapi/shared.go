@@ -91,3 +91,19 @@ func (s *shared) requests(perMinute int) auth.RateLimiter {
 		return redis.NewRequestLimiter(s.client, perMinute)
 	}
 }
+
+// accountStore is the store through which a command changes accounts: with
+// LINKAPI_REDIS_URL it announces each change to the running instances, which
+// drop the account from their caches at once, as for a change made through one
+// of them. closeStore closes what it opened.
+func (p *Program) accountStore(ctx context.Context, cfg *config, db *store.DB) (st *store.Store, closeStore func(), err error) {
+	opts := []store.Option{store.WithQuota(cfg.Quota)}
+	if cfg.RedisURL == "" {
+		return store.New(db, opts...), func() {}, nil
+	}
+	rc, err := redis.Open(ctx, cfg.RedisURL, p.logger(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	return store.New(db, append(opts, store.WithAccountEvents(redis.NewInvalidations(rc)))...), func() { rc.Close() }, nil
+}
