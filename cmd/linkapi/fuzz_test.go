@@ -96,6 +96,8 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 			// Every request reads the account it is checked against, so that
 			// an account put back to its seed is seen at once.
 			"LINKAPI_ACCOUNT_CACHE_TTL": "0s",
+			// Fuzzed links are never fetched: the test stays off the internet.
+			"LINKAPI_FETCH_METADATA": "false",
 		}),
 	}
 	cfg, db, err := p.open(ctx, "serve", nil, nil, checkSecret)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,9 +76,7 @@ func startServerEnv(t testing.TB, dbURL string, opened func(*store.DB), vars map
 // startServerOpts is startServerEnv with options applied to the Program.
 func startServerOpts(t testing.TB, dbURL string, opened func(*store.DB), vars map[string]string, opts ...func(*Program)) *testServer {
 	t.Helper()
-	// Tests never reach the internet: a server fetches pages only when a test
-	// turns it on, for pages of its own (see startPageServer).
-	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret, "LINKAPI_FETCH_METADATA": "false"}
+	all := map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_JWT_SECRET": testSecret}
 	for k, v := range vars {
 		all[k] = v
 	}
@@ -92,9 +91,19 @@ func startServerOpts(t testing.TB, dbURL string, opened func(*store.DB), vars ma
 }
 
 // launch runs serve with vars as its whole environment and returns its address,
-// its output and a stop that ends it and reports how it ended.
+// its output and a stop that ends it and reports how it ended. Unless vars say
+// otherwise, the server fetches no pages: tests never reach the internet, and
+// those of page metadata turn fetching on for pages of their own
+// (startFetchingServer).
 func launch(t testing.TB, vars map[string]string, opened func(*store.DB), opts ...func(*Program)) (string, *syncBuffer, func()) {
 	t.Helper()
+	if _, set := vars["LINKAPI_FETCH_METADATA"]; !set {
+		vars = maps.Clone(vars)
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		vars["LINKAPI_FETCH_METADATA"] = "false"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	log := &syncBuffer{}

@@ -56,9 +56,9 @@ func TestDocumentedExamplesRun(t *testing.T) {
 	}
 	work := t.TempDir()
 	dbURL := "sqlite:" + filepath.Join(work, "linkapi.db")
-	// The examples save links to real sites: the server does not fetch them, so
-	// that the test never depends on the internet.
-	addr, log, stop := launch(t, map[string]string{"LINKAPI_DATABASE_URL": dbURL, "LINKAPI_FETCH_METADATA": "false"}, nil)
+	// The examples save links to real sites, which the server does not fetch
+	// (launch turns fetching off): the test never depends on the internet.
+	addr, log, stop := launch(t, map[string]string{"LINKAPI_DATABASE_URL": dbURL}, nil)
 	t.Cleanup(stop)
 	m := adminPassword.FindStringSubmatch(log.String())
 	if m == nil {

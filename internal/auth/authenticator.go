@@ -92,6 +92,7 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 type Issued struct {
 	AccessToken      string
 	TokenType        string // always "Bearer"
+	IssuedAt         time.Time
 	ExpiresAt        time.Time
 	Scopes           []string
 	Account          *linkapi.Account
@@ -183,6 +184,7 @@ func (a *Authenticator) Login(ctx context.Context, email, password string, scope
 	return &Issued{
 		AccessToken: token,
 		TokenType:   "Bearer",
+		IssuedAt:    readAt,
 		ExpiresAt:   exp,
 		Scopes:      granted,
 		Account:     acc,

@@ -112,7 +112,7 @@ func (a *Authenticator) issueFor(acc *linkapi.Account, sess *linkapi.Session, sc
 		return nil, err
 	}
 	return &Issued{
-		AccessToken: token, TokenType: "Bearer", ExpiresAt: exp, Scopes: scopes, Account: acc,
+		AccessToken: token, TokenType: "Bearer", IssuedAt: now, ExpiresAt: exp, Scopes: scopes, Account: acc,
 		RefreshToken: refresh, RefreshExpiresAt: sess.RefreshExpiresAt, SessionID: sess.ID,
 	}, nil
 }

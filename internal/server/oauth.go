@@ -49,7 +49,7 @@ func tokenEndpoint(a *auth.Authenticator, m *Metrics, logger *slog.Logger) http.
 			writeJSON(w, http.StatusOK, map[string]any{
 				"access_token":  issued.AccessToken,
 				"token_type":    issued.TokenType,
-				"expires_in":    int64(math.Max(0, math.Round(time.Until(issued.ExpiresAt).Seconds()))),
+				"expires_in":    int64(math.Round(issued.ExpiresAt.Sub(issued.IssuedAt).Seconds())),
 				"refresh_token": issued.RefreshToken,
 				"scope":         strings.Join(issued.Scopes, " "),
 			})
