@@ -112,6 +112,7 @@ func spreadFailures(t *testing.T, n int, email string, servers ...*testServer) [
 // answers 500 and each instance still limits on its own, /metrics saying it
 // falls back; with Redis back the limits are shared again.
 func TestRedisSharesFailedLogins(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, nil)
 	p.a.createAccount(t, "ann@example.com", "ann-password-1", "links:write")
 	p.a.createAccount(t, "bob@example.com", "bob-password-1", "links:write")
@@ -221,6 +222,7 @@ func sha256Hex(s string) string {
 // and runs it by hash on the other; with Redis down a query registered then is
 // known only where it was registered, and nothing answers 500.
 func TestRedisSharesPersistedQueries(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, nil)
 	p.a.createAccount(t, "ann@example.com", "ann-password-1", "account:read")
 	token := p.a.login(t, "ann@example.com", "ann-password-1")
@@ -309,6 +311,7 @@ func invalidationDelay(t *testing.T, s *testServer, token, what string) time.Dur
 // down the other reads accounts on every request; when Redis comes back it
 // starts afresh, having flushed what it cached meanwhile.
 func TestRedisInvalidatesAccountsEverywhere(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, map[string]string{"LINKAPI_ACCOUNT_CACHE_TTL": "1m"})
 	p.a.createAccount(t, "root@example.com", "root-password-1", "admin:write")
 	admin := p.a.login(t, "root@example.com", "root-password-1")
@@ -384,6 +387,7 @@ func TestRedisInvalidatesAccountsEverywhere(t *testing.T) {
 // account commands, given LINKAPI_REDIS_URL: a running instance that holds the
 // account in its cache (for a minute) refuses its token within a bounded poll.
 func TestRedisAccountCommandsReachInstances(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, map[string]string{"LINKAPI_ACCOUNT_CACHE_TTL": "1m"})
 	vars := map[string]string{"LINKAPI_DATABASE_URL": p.dbURL, "LINKAPI_REDIS_URL": p.redis.URL}
 	for _, c := range []struct {
@@ -411,6 +415,7 @@ func TestRedisAccountCommandsReachInstances(t *testing.T) {
 // says so in its log and /metrics, limits logins on its own, and shares once
 // Redis is up.
 func TestRedisDownAtStart(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	if os.Getenv(storetest.EnvMySQLURL) == "" {
 		t.Skipf("%s is not set: Redis is shared by instances on MySQL only", storetest.EnvMySQLURL)
 	}

@@ -64,7 +64,7 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Client, err
 	opts.PoolTimeout = opTimeout
 	opts.MaxRetries = -1 // a failed command falls back at once
 	opts.DisableIdentity = true
-	goredis.SetLogger(quiet{})
+	quietOnce.Do(func() { goredis.SetLogger(quiet{}) })
 	c := &Client{rdb: goredis.NewClient(opts), logger: logger, stop: make(chan struct{})}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -82,6 +82,8 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Client, err
 // quiet drops go-redis's own log lines (a failed dial each probe while Redis is
 // down); the Client logs the transitions itself.
 type quiet struct{}
+
+var quietOnce sync.Once
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
