@@ -3,8 +3,11 @@
 // machine with no network. The first test puts the bearer token in the Headers
 // pane, runs `{ me { email } }` and reads the answer off the page; the second
 // signs in through the sign-in pane with the password serve printed, runs the
-// same without touching the Headers pane, and signs out. Screenshots go to
-// e2e/artifacts/.
+// same without touching the Headers pane, and signs out; the third, against a
+// server whose access tokens live one second, sees the pane renew the session
+// with refreshSession before the token expires and when the server refuses it,
+// and sign out with logout, which ends the session on the server. Screenshots
+// go to e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -62,8 +65,8 @@ async function setEditor(page, locator, text) {
  * returns what the page asked for off the server, the problems it met and the
  * GraphQL requests it sent.
  */
-async function openGraphiQL(page) {
-  const origin = new URL(server.url).origin;
+async function openGraphiQL(page, srv = server) {
+  const origin = new URL(srv.url).origin;
   const seen = { offOrigin: [], problems: [], graphqlRequests: [] };
   await page.route('**/*', (route) => {
     if (new URL(route.request().url()).origin === origin) return route.continue();
@@ -79,7 +82,7 @@ async function openGraphiQL(page) {
 
   // GraphiQL asks for the schema as it starts, anonymously.
   const introspected = page.waitForResponse((r) => r.url() === `${origin}/graphql`, { timeout: 30_000 });
-  const res = await page.goto(`${server.url}/`);
+  const res = await page.goto(`${srv.url}/`);
   assert.equal(res.status(), 200);
   await page.locator('.graphiql-container').waitFor({ timeout: 30_000 });
   assert.equal((await introspected).status(), 200);
@@ -188,4 +191,89 @@ test('the sign-in pane logs in with the printed password, sends the token itself
 
   assert.deepEqual(seen.offOrigin, [], 'the page asked for nothing off this server');
   assert.deepEqual(seen.problems, []);
+});
+
+/** Posts one operation with fetch and returns the HTTP status and the body. */
+async function post(srv, query, variables, token) {
+  const res = await fetch(srv.graphqlURL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test('the sign-in pane renews the session with refreshSession and ends it with logout', async () => {
+  // Access tokens live 1 s (the server accepts them 30 s longer, its leeway on
+  // expiry), so that the pane's renewal comes due at once.
+  const short = await startServer({ env: { LINKAPI_TOKEN_TTL: '1s' } });
+  try {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    await page.unrouteAll(); // the first server's route would refuse this one
+    await page.goto(`${short.url}/healthz`);
+    await page.evaluate(() => { localStorage.clear(); sessionStorage.clear(); });
+    const seen = await openGraphiQL(page, short);
+    const stored = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('linkapi.graphiql.session')));
+    const meRequests = () => seen.graphqlRequests.filter((r) => r.body.includes('me { email }'));
+    const refreshes = () => seen.graphqlRequests.filter((r) => r.body.includes('refreshSession('));
+
+    const pane = page.locator('.linkapi-sign-in');
+    await pane.waitFor({ timeout: 10_000 });
+    await pane.getByLabel('Email').fill(short.adminEmail);
+    await pane.getByLabel('Password').fill(short.adminPassword);
+    await pane.getByRole('button', { name: 'Sign in' }).click();
+    await pane.getByRole('status').filter({ hasText: 'Signed in as admin@localhost' }).waitFor({ timeout: 30_000 });
+    const first = await stored();
+    assert.match(first.refreshToken ?? '', /^lkr_/, 'login kept a refresh token');
+    assert.ok(!page.url().includes(first.refreshToken), 'the refresh token is not in the URL');
+    const saved = await page.evaluate(() => Object.keys(localStorage).map((k) => localStorage.getItem(k)).join('\n'));
+    assert.ok(!saved.includes(first.refreshToken) && !saved.includes(first.accessToken), 'GraphiQL saved no token in localStorage');
+
+    // Before expiry: once the renewal is due, the next request first spends the
+    // refresh token, then goes with the new access token.
+    await page.waitForFunction(() => JSON.parse(sessionStorage.getItem('linkapi.graphiql.session')).renewAt <= Date.now());
+    await setEditor(page, page.locator('.graphiql-query-editor'), '{ me { email } }');
+    let shown = await execute(page, '"me"', 'graphiql-renewed.png');
+    assert.deepEqual(shown, { data: { me: { email: 'admin@localhost' } } });
+    const second = await stored();
+    assert.equal(refreshes().length, 1, 'one refreshSession');
+    assert.ok(refreshes()[0].body.includes(first.refreshToken), 'with the refresh token login returned');
+    assert.notEqual(second.accessToken, first.accessToken);
+    assert.notEqual(second.refreshToken, first.refreshToken, 'the refresh token rotated');
+    assert.equal(meRequests().at(-1).authorization, `Bearer ${second.accessToken}`, 'me went with the renewed token');
+
+    // Refused: an access token the server no longer accepts, renewal not yet
+    // due. The answer is a 401 UNAUTHENTICATED; the pane renews and sends the
+    // request again.
+    await page.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('linkapi.graphiql.session'));
+      sessionStorage.setItem('linkapi.graphiql.session', JSON.stringify({ ...s, accessToken: 'not-a-token', renewAt: Date.now() + 3600e3 }));
+    });
+    const before = meRequests().length;
+    shown = await execute(page, '"me"');
+    assert.deepEqual(shown, { data: { me: { email: 'admin@localhost' } } });
+    const third = await stored();
+    const sent = meRequests().slice(before).map((r) => r.authorization);
+    assert.deepEqual(sent, ['Bearer not-a-token', `Bearer ${third.accessToken}`], 'refused, renewed, sent again');
+    assert.equal(refreshes().length, 2);
+    assert.ok(refreshes()[1].body.includes(second.refreshToken));
+
+    // Sign out: logout with the session's refresh token, which ends the
+    // session on the server, its access token included, at once.
+    await pane.getByRole('button', { name: 'Sign out' }).click();
+    await pane.getByRole('status').filter({ hasText: 'Signed out.' }).waitFor({ timeout: 10_000 });
+    const logout = seen.graphqlRequests.filter((r) => r.body.includes('logout(')).at(-1);
+    assert.ok(logout?.body.includes(third.refreshToken), 'logout named the session');
+    assert.equal(await stored(), null, 'the tab forgot the session');
+    const refreshed = await post(short, 'mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken } }', { r: third.refreshToken });
+    assert.equal(refreshed.body.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'the refresh token no longer works');
+    const me = await post(short, '{ me { email } }', null, third.accessToken);
+    assert.equal(me.status, 401, 'the access token no longer works, though not expired');
+
+    assert.deepEqual(seen.offOrigin, [], 'the page asked for nothing off this server');
+    // The one 401 above is the browser's to log; nothing else is.
+    assert.deepEqual(seen.problems.filter((p) => !/status of 401/.test(p)), []);
+  } finally {
+    await short.stop();
+  }
 });

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,9 +164,20 @@ func edges[T, E any](items []T, cursor func(T) string, edge func(cursor string, 
 	return out, info
 }
 
-// linkConnection builds a connection of links listed in order.
-func linkConnection(list *linkapi.LinkList, order linkapi.LinkOrder, count model.Counter) *model.LinkConnection {
-	e, info := edges(list.Links, func(l *linkapi.Link) string { return encodeLinkCursor(linkapi.CursorOf(l, order)) },
+// linkConnection builds a connection of links listed in order. Without
+// withEdges it leaves Edges nil, for a query that does not select them, and
+// encodes only the last cursor, for pageInfo.
+func linkConnection(list *linkapi.LinkList, order linkapi.LinkOrder, count model.Counter, withEdges bool) *model.LinkConnection {
+	cursor := func(l *linkapi.Link) string { return encodeLinkCursor(linkapi.CursorOf(l, order)) }
+	if !withEdges {
+		info := &model.PageInfo{HasNextPage: list.HasNextPage}
+		if n := len(list.Links); n > 0 {
+			c := cursor(list.Links[n-1])
+			info.EndCursor = &c
+		}
+		return &model.LinkConnection{Nodes: list.Links, PageInfo: info, Count: count}
+	}
+	e, info := edges(list.Links, cursor,
 		func(c string, l *linkapi.Link) *model.LinkEdge { return &model.LinkEdge{Cursor: c, Node: l} }, list.HasNextPage)
 	return &model.LinkConnection{Nodes: list.Links, Edges: e, PageInfo: info, Count: count}
 }
@@ -185,8 +197,13 @@ func accountConnection(list *linkapi.AccountList, count model.Counter) *model.Ac
 // selectsPage reports whether the connection being resolved asks for any of its
 // items, as opposed to totalCount alone.
 func selectsPage(ctx context.Context) bool {
+	return selects(ctx, "edges", "nodes", "pageInfo")
+}
+
+// selects reports whether the field being resolved selects any of names.
+func selects(ctx context.Context, names ...string) bool {
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		if f.Name == "edges" || f.Name == "nodes" || f.Name == "pageInfo" {
+		if slices.Contains(names, f.Name) {
 			return true
 		}
 	}
@@ -209,7 +226,8 @@ func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, fir
 		}
 		r.prefetchLinks(ctx, list.Links, connectionItems(ctx, "Link"))
 	}
-	return linkConnection(list, filter.Order, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) }), nil
+	return linkConnection(list, filter.Order, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) },
+		selects(ctx, "edges")), nil
 }
 
 // findTags runs one tags list at the root of a query.
@@ -245,7 +263,7 @@ func (r *Resolver) nestedLinks(ctx context.Context, parent int64, first *int, af
 	if err != nil {
 		return nil, err
 	}
-	return linkConnection(list, linkapi.OrderCreatedDesc, parentCounter(parent, count)), nil
+	return linkConnection(list, linkapi.OrderCreatedDesc, parentCounter(parent, count), true), nil
 }
 
 // nestedTags is nestedLinks for tags.

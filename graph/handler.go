@@ -49,6 +49,10 @@ type Options struct {
 	// Budget bounds what a request may hold, counted before validation; its
 	// fields that are not positive take DefaultBudget's.
 	Budget Budget
+	// GenericLists turns off the sequential answer of root links lists
+	// (fastlist.go), so that gqlgen's executor answers every field: the
+	// reference that answer is tested against.
+	GenericLists bool
 	// RequestID, when set, gives the id of a request, which internal errors carry
 	// so that a report can be matched with the log.
 	RequestID func(ctx context.Context) string
@@ -111,6 +115,9 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
 	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
 	srv.AroundRootFields(withReads)
+	if fl, ok := newFastLists(es); ok && !o.GenericLists {
+		srv.Use(fl)
+	}
 	srv.SetErrorPresenter(ErrorPresenter(logger, o.RequestID))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv, nil

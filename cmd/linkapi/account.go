@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -205,5 +206,70 @@ func (p *Program) accountDelete(ctx context.Context, args []string) error {
 		return fmt.Errorf("account delete: %s", linkapi.ErrorMessage(err))
 	}
 	fmt.Fprintf(p.Stdout, "deleted account %d %s with its links, tags and API tokens\n", a.ID, a.Email)
+	return nil
+}
+
+// identityFlags are the --issuer and --subject of account link and unlink;
+// --issuer defaults to LINKAPI_OIDC_ISSUER.
+func (p *Program) identityFlags(issuer, subject *string) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.StringVar(issuer, "issuer", strings.TrimSpace(p.Getenv("LINKAPI_OIDC_ISSUER")), "the identity provider's `issuer` (default LINKAPI_OIDC_ISSUER)")
+		fs.StringVar(subject, "subject", "", "the identity's `subject` (sub) at the provider")
+	}
+}
+
+// accountLink links an identity of the provider, (issuer, subject), to an
+// account: the provider's tokens for it then act as the account.
+func (p *Program) accountLink(ctx context.Context, args []string) error {
+	var issuer, subject string
+	st, a, sys, done, err := p.accountFlags(ctx, "account link", args, p.identityFlags(&issuer, &subject))
+	if err != nil {
+		return err
+	}
+	defer done()
+	if issuer == "" || subject == "" {
+		return errors.New("account link: --subject is required, and --issuer unless LINKAPI_OIDC_ISSUER is set")
+	}
+	if _, err := st.LinkExternalIdentity(sys, a.ID, issuer, subject); err != nil {
+		return fmt.Errorf("account link: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "linked subject %q of %s to account %d %s\n", subject, issuer, a.ID, a.Email)
+	return nil
+}
+
+// accountUnlink removes the link of an identity; its tokens stop working at
+// once. --email, when given, must name the account it is linked to.
+func (p *Program) accountUnlink(ctx context.Context, args []string) error {
+	var issuer, subject, email string
+	_, db, err := p.open(ctx, "account unlink", args, func(fs *flag.FlagSet) {
+		p.identityFlags(&issuer, &subject)(fs)
+		fs.StringVar(&email, "email", "", "email address of the account it is linked to (checked when given)")
+	}, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if issuer == "" || subject == "" {
+		return errors.New("account unlink: --subject is required, and --issuer unless LINKAPI_OIDC_ISSUER is set")
+	}
+	st, sys := store.New(db), auth.NewContext(ctx, auth.System())
+	if email != "" {
+		a, err := st.FindAccountByEmail(sys, email)
+		if err != nil {
+			return fmt.Errorf("account unlink: no account has email %q", email)
+		}
+		ids, err := st.FindExternalIdentities(sys, a.ID)
+		if err != nil {
+			return fmt.Errorf("account unlink: %s", linkapi.ErrorMessage(err))
+		}
+		if !slices.ContainsFunc(ids, func(id *linkapi.ExternalIdentity) bool { return id.Issuer == issuer && id.Subject == subject }) {
+			return fmt.Errorf("account unlink: subject %q of %s is not linked to %s", subject, issuer, a.Email)
+		}
+	}
+	id, err := st.UnlinkExternalIdentity(sys, issuer, subject)
+	if err != nil {
+		return fmt.Errorf("account unlink: %s", linkapi.ErrorMessage(err))
+	}
+	fmt.Fprintf(p.Stdout, "unlinked subject %q of %s from account %d\n", subject, issuer, id.AccountID)
 	return nil
 }

@@ -134,7 +134,7 @@ func TestAnonymousConcurrencyDefaults(t *testing.T) {
 		{map[string]string{"LINKAPI_ANON_CONCURRENCY": "0"}, 0, def.PerAddr},
 		{map[string]string{"LINKAPI_ANON_CONCURRENCY": "6", "LINKAPI_ANON_CONCURRENCY_PER_ADDR": "0"}, 6, 0},
 	} {
-		cfg, err := loadConfig(env(c.vars), flag.NewFlagSet("serve", flag.ContinueOnError), nil, true)
+		cfg, err := loadConfig(env(c.vars), flag.NewFlagSet("serve", flag.ContinueOnError), nil, "serve")
 		if err != nil {
 			t.Fatal(err)
 		}

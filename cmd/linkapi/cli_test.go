@@ -324,3 +324,30 @@ func TestCLIAccountSetPasswordAndDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestCommandsCheckOnlyWhatTheyRead sets serve's settings to nonsense: the other
+// commands, which do not read them, run; serve refuses each. What a command
+// reads (LINKAPI_ENV for all, the storage bounds for import) it still checks.
+func TestCommandsCheckOnlyWhatTheyRead(t *testing.T) {
+	dbURL := "sqlite:" + t.TempDir() + "/c.db"
+	for _, name := range []string{"LINKAPI_TOKEN_TTL", "LINKAPI_SHUTDOWN_GRACE", "LINKAPI_REQUEST_TIMEOUT", "LINKAPI_MAX_DEPTH",
+		"LINKAPI_TRUSTED_PROXIES", "LINKAPI_GRAPHIQL", "LINKAPI_CORS_ORIGINS", "LINKAPI_REFRESH_TTL", "LINKAPI_ANON_CONCURRENCY",
+		"LINKAPI_MAX_LINKS_PER_ACCOUNT"} {
+		vars := map[string]string{"LINKAPI_DATABASE_URL": dbURL, name: "nonsense value"}
+		if r := runCLIEnv(t, vars, "", "account", "list"); r.Err != nil {
+			t.Errorf("account list with %s set to nonsense: %v", name, r.Err)
+		}
+		if r := runCLIEnv(t, vars, "", "serve"); r.Err == nil || !strings.Contains(r.Err.Error(), name) {
+			t.Errorf("serve with %s set to nonsense: got %v, want an error naming it", name, r.Err)
+		}
+	}
+	for name, args := range map[string][]string{
+		"LINKAPI_ENV":                   {"account", "list"},
+		"LINKAPI_MAX_LINKS_PER_ACCOUNT": {"import", "--email", "a@example.com"},
+	} {
+		r := runCLIEnv(t, map[string]string{"LINKAPI_DATABASE_URL": dbURL, name: "nonsense"}, "", args...)
+		if r.Err == nil || !strings.Contains(r.Err.Error(), name) {
+			t.Errorf("%s with %s set to nonsense: got %v, want an error naming it", strings.Join(args, " "), name, r.Err)
+		}
+	}
+}

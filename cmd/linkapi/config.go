@@ -43,7 +43,10 @@ type config struct {
 	// (LINKAPI_JWT_PREVIOUS_SECRETS), so the signing key can rotate.
 	PreviousSecrets [][]byte
 	TokenTTL        time.Duration
-	Grace           time.Duration
+	// OIDC is the identity provider whose tokens are accepted beside ours;
+	// Issuer is empty without one.
+	OIDC  oidcConfig
+	Grace time.Duration
 	// Production hides the schema (no introspection, no suggestions), turns
 	// GraphiQL off unless GraphiQL says otherwise, and logs JSON.
 	Production  bool
@@ -87,7 +90,10 @@ func fetchBudget(fetchTimeout, requestTimeout time.Duration) time.Duration {
 // loadConfig reads LINKAPI_* variables through getenv, then lets flags of the same
 // name override them: --database-url for every command, and for serve (when
 // serving is set) --addr, --token-ttl, --cors-origins and --shutdown-grace too.
-func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, serving bool) (*config, error) {
+// Every command reads and checks LINKAPI_DATABASE_URL, LINKAPI_JWT_SECRET (when
+// set) and LINKAPI_ENV; serve and import the storage bounds; the rest only serve.
+func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, command string) (*config, error) {
+	serving := command == "serve"
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -111,15 +117,8 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	d, err := time.ParseDuration(*ttl)
-	if err != nil || d <= 0 {
-		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL: %q is not a positive duration such as 15m", *ttl)
-	}
-	g, err := time.ParseDuration(*grace)
-	if err != nil || g < 0 {
-		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
-	}
-	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET"), TokenTTL: d, Grace: g}
+	cfg := &config{Addr: *addr, DatabaseURL: *dbURL, JWTSecret: getenv("LINKAPI_JWT_SECRET")}
+	var err error
 	// Every command refuses a secret that is set but too short, not only serve:
 	// a typo in the environment shows at once, whichever command meets it.
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < auth.MinSecretLen {
@@ -128,12 +127,41 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	if cfg.PreviousSecrets, err = previousSecrets(getenv("LINKAPI_JWT_PREVIOUS_SECRETS")); err != nil {
 		return nil, err
 	}
+	if cfg.OIDC, err = loadOIDC(getenv); err != nil {
+		return nil, err
+	}
 	switch mode := env("LINKAPI_ENV", "development"); mode {
 	case "development":
 	case "production":
 		cfg.Production = true
 	default:
 		return nil, fmt.Errorf("LINKAPI_ENV: %q is neither development nor production", mode)
+	}
+	// The storage bounds, which import keeps too.
+	for _, l := range []struct {
+		name string
+		dst  *int
+		def  int
+	}{
+		{linkapi.SettingMaxLinks, &cfg.Quota.Links, linkapi.DefaultQuota.Links},
+		{linkapi.SettingMaxText, &cfg.Quota.TextBytes, linkapi.DefaultQuota.TextBytes},
+	} {
+		if !serving && command != "import" {
+			break
+		}
+		if err := positive(env, l.name, l.def, l.dst); err != nil {
+			return nil, err
+		}
+	}
+	// The rest is serve's alone: the other commands neither read nor check it.
+	if !serving {
+		return cfg, nil
+	}
+	if cfg.TokenTTL, err = time.ParseDuration(*ttl); err != nil || cfg.TokenTTL <= 0 {
+		return nil, fmt.Errorf("LINKAPI_TOKEN_TTL: %q is not a positive duration such as 15m", *ttl)
+	}
+	if cfg.Grace, err = time.ParseDuration(*grace); err != nil || cfg.Grace < 0 {
+		return nil, fmt.Errorf("LINKAPI_SHUTDOWN_GRACE: %q is not a duration such as 20s", *grace)
 	}
 	if cfg.TrustedProxies, err = auth.ParseTrustedProxies(getenv("LINKAPI_TRUSTED_PROXIES")); err != nil {
 		return nil, fmt.Errorf("LINKAPI_TRUSTED_PROXIES: %v", err)
@@ -162,15 +190,10 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 		{"LINKAPI_MAX_VARIABLES", &cfg.Budget.Variables, graph.DefaultBudget.Variables},
 		{"LINKAPI_MAX_VARIABLE_VALUES", &cfg.Budget.VariableValues, graph.DefaultBudget.VariableValues},
 		{"LINKAPI_MAX_ERRORS", &cfg.Budget.Errors, graph.DefaultBudget.Errors},
-		{linkapi.SettingMaxLinks, &cfg.Quota.Links, linkapi.DefaultQuota.Links},
-		{linkapi.SettingMaxText, &cfg.Quota.TextBytes, linkapi.DefaultQuota.TextBytes},
 	} {
-		v := env(l.name, strconv.Itoa(l.def))
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s: %q is not a positive whole number", l.name, v)
+		if err := positive(env, l.name, l.def, l.dst); err != nil {
+			return nil, err
 		}
-		*l.dst = n
 	}
 	for _, l := range []struct {
 		name string
@@ -224,6 +247,18 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, ser
 	return cfg, nil
 }
 
+// positive reads the variable name, a whole number above zero (def when unset),
+// into dst.
+func positive(env func(name, def string) string, name string, def int, dst *int) error {
+	v := env(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("%s: %q is not a positive whole number", name, v)
+	}
+	*dst = n
+	return nil
+}
+
 // anonymousLimits reads LINKAPI_ANON_CONCURRENCY and
 // LINKAPI_ANON_CONCURRENCY_PER_ADDR, whole numbers where 0 means no bound. The
 // total defaults to half the CPUs (at least 1), one address to half the total
@@ -268,6 +303,51 @@ func previousSecrets(v string) ([][]byte, error) {
 		keys = append(keys, []byte(k))
 	}
 	return keys, nil
+}
+
+// oidcConfig is LINKAPI_OIDC_*.
+type oidcConfig struct {
+	Issuer, Audience string
+	AutoCreate       bool
+	DefaultScopes    []string
+}
+
+// loadOIDC reads and checks LINKAPI_OIDC_ISSUER (https, or http on a loopback
+// address), LINKAPI_OIDC_AUDIENCE (required with an issuer),
+// LINKAPI_OIDC_AUTO_CREATE and LINKAPI_OIDC_DEFAULT_SCOPES (known scopes;
+// default the scopes of account create). Each needs the issuer.
+func loadOIDC(getenv func(string) string) (oidcConfig, error) {
+	c := oidcConfig{Issuer: strings.TrimSpace(getenv("LINKAPI_OIDC_ISSUER")), Audience: strings.TrimSpace(getenv("LINKAPI_OIDC_AUDIENCE"))}
+	if c.Issuer == "" {
+		for _, name := range []string{"LINKAPI_OIDC_AUDIENCE", "LINKAPI_OIDC_AUTO_CREATE", "LINKAPI_OIDC_DEFAULT_SCOPES"} {
+			if getenv(name) != "" {
+				return c, fmt.Errorf("%s is set but LINKAPI_OIDC_ISSUER is not", name)
+			}
+		}
+		return c, nil
+	}
+	if err := auth.CheckOIDCURL("LINKAPI_OIDC_ISSUER", c.Issuer); err != nil {
+		return c, err
+	}
+	if c.Audience == "" {
+		return c, errors.New("LINKAPI_OIDC_AUDIENCE is required with LINKAPI_OIDC_ISSUER: the aud your provider puts in tokens for linkapi")
+	}
+	if v := getenv("LINKAPI_OIDC_AUTO_CREATE"); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("LINKAPI_OIDC_AUTO_CREATE: %q is not true or false", v)
+		}
+		c.AutoCreate = on
+	}
+	c.DefaultScopes = auth.DefaultScopes
+	if v := getenv("LINKAPI_OIDC_DEFAULT_SCOPES"); v != "" {
+		scopes, err := auth.ParseScopeString(v)
+		if err != nil {
+			return c, fmt.Errorf("LINKAPI_OIDC_DEFAULT_SCOPES: %s", linkapi.ErrorMessage(err))
+		}
+		c.DefaultScopes = scopes
+	}
+	return c, nil
 }
 
 // redisURL vets LINKAPI_REDIS_URL: a redis:// or rediss:// URL, and only with a

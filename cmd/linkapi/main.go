@@ -60,6 +60,9 @@ type Program struct {
 	Pruned func(deleted int64, err error)
 	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
 	FailureLimits *auth.FailureLimits
+	// GenericLists has gqlgen's executor answer every field, root links lists
+	// included (graph.Options.GenericLists); tests compare the two answers.
+	GenericLists bool
 	// FetchGuard, when set, configures the outbound client of page fetches in
 	// place of the production guard. Only tests set it: its Resolver answers
 	// their made-up host names and its Allow lets them reach their own pages on
@@ -115,7 +118,7 @@ func (p *Program) open(ctx context.Context, name string, args []string, extra fu
 	if extra != nil {
 		extra(fs)
 	}
-	cfg, err := loadConfig(p.Getenv, fs, args, name == "serve")
+	cfg, err := loadConfig(p.Getenv, fs, args, name)
 	if errors.Is(err, flag.ErrHelp) {
 		for i := range commands {
 			if commands[i].name == name {
@@ -228,6 +231,17 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	authn := &auth.Authenticator{Store: st, Tokens: tokens, Hashing: auth.DefaultHashing(), APITokens: st,
 		Sessions: st, SessionLimits: linkapi.SessionLimits{Refresh: cfg.RefreshTTL, MaxAge: cfg.SessionMaxAge},
 		Failures: sh.failures(failureLimits)}
+	if cfg.OIDC.Issuer != "" {
+		oidc, err := auth.NewOIDC(ctx, auth.OIDCConfig{
+			Issuer: cfg.OIDC.Issuer, Audience: cfg.OIDC.Audience, Logger: logger,
+			FetchTimeout: min(auth.DefaultOIDCFetchTimeout, cfg.RequestTimeout/2),
+		})
+		if err != nil {
+			return nil, err
+		}
+		authn.External, authn.ExternalAccounts = oidc, st
+		authn.AutoCreate, authn.AutoCreateScopes = cfg.OIDC.AutoCreate, cfg.OIDC.DefaultScopes
+	}
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		ChangeService: st, BulkService: st, SessionService: st, Auth: authn, Pages: p.pages(cfg),
@@ -236,7 +250,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
 		MaxDepth: cfg.MaxDepth, MaxComplexity: cfg.MaxComplexity, MaxAliases: cfg.MaxAliases,
-		Budget: cfg.Budget, APQCache: sh.apq(),
+		Budget: cfg.Budget, APQCache: sh.apq(), GenericLists: p.GenericLists,
 	})
 	if err != nil {
 		return nil, err

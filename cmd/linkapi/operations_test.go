@@ -235,3 +235,78 @@ func TestMetricsCountEveryError(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountRefusalsOutsideGraphQL checks the refusals that are not
+// GraphQL responses: those of /oauth/token (OAuth errors, counted under the
+// linkapi code they stand for) and, in production, of /metrics itself. After
+// each, /metrics (read with an admin:read token in production) counts its code
+// exactly once.
+func TestMetricsCountRefusalsOutsideGraphQL(t *testing.T) {
+	s := startServerEnv(t, "sqlite:"+t.TempDir()+"/m.db", nil, map[string]string{"LINKAPI_ENV": "production"})
+	m := adminPassword.FindStringSubmatch(s.Log.String())
+	if m == nil {
+		t.Fatalf("no admin password in the log:\n%s", s.Log.String())
+	}
+	admin := s.login(t, "admin@localhost", m[1])
+	s.createAccount(t, "ann@example.com", "ann-password", "links:write")
+	ann := s.login(t, "ann@example.com", "ann-password")
+	scrape := func(code string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET /metrics as admin: %d %s", res.StatusCode, b)
+		}
+		m := regexp.MustCompile(`linkapi_graphql_errors_total\{code="` + code + `"\} (\d+)`).FindStringSubmatch(string(b))
+		if m == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	token := func(form string) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth/token", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req
+	}
+	metrics := func(bearer string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/metrics", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		return req
+	}
+	for _, c := range []struct {
+		name   string
+		req    *http.Request
+		status int
+		code   string
+	}{
+		{"/oauth/token with a spent or made-up refresh token", token("grant_type=refresh_token&refresh_token=lkr_nonsense"), 400, "UNAUTHENTICATED"},
+		{"/oauth/token with a wrong password", token("grant_type=password&username=ann@example.com&password=wrong-password"), 400, "UNAUTHENTICATED"},
+		{"/oauth/token with an unknown grant", token("grant_type=client_credentials"), 400, "BAD_REQUEST"},
+		{"/metrics without a token", metrics(""), 401, "UNAUTHENTICATED"},
+		{"/metrics with a bad token", metrics("nonsense"), 401, "UNAUTHENTICATED"},
+		{"/metrics without admin:read", metrics(ann), 403, "FORBIDDEN"},
+	} {
+		before := scrape(c.code)
+		res, err := http.DefaultClient.Do(c.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.status {
+			t.Errorf("%s: got %d, want %d", c.name, res.StatusCode, c.status)
+		}
+		if after := scrape(c.code); after != before+1 {
+			t.Errorf("%s: linkapi_graphql_errors_total{code=%q} went from %d to %d, want one more", c.name, c.code, before, after)
+		}
+	}
+}

@@ -674,7 +674,7 @@ func TestFetchBudget(t *testing.T) {
 		{map[string]string{"LINKAPI_REQUEST_TIMEOUT": "4s"}, 2 * time.Second},
 		{map[string]string{"LINKAPI_FETCH_TIMEOUT": "30s", "LINKAPI_REQUEST_TIMEOUT": "1m"}, 30 * time.Second},
 	} {
-		cfg, err := loadConfig(env(c.vars), flag.NewFlagSet("t", flag.ContinueOnError), nil, true)
+		cfg, err := loadConfig(env(c.vars), flag.NewFlagSet("t", flag.ContinueOnError), nil, "serve")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -683,7 +683,7 @@ func TestFetchBudget(t *testing.T) {
 		}
 	}
 	for _, bad := range []map[string]string{{"LINKAPI_FETCH_TIMEOUT": "soon"}, {"LINKAPI_FETCH_METADATA": "perhaps"}} {
-		if _, err := loadConfig(env(bad), flag.NewFlagSet("t", flag.ContinueOnError), nil, true); err == nil {
+		if _, err := loadConfig(env(bad), flag.NewFlagSet("t", flag.ContinueOnError), nil, "serve"); err == nil {
 			t.Errorf("%v: no error", bad)
 		}
 	}

@@ -88,10 +88,10 @@ func TestJSONExportImportRoundTrip(t *testing.T) {
 		s.ok(t, ann, `mutation { createTag(input: {name: "someday"}) { id } }`, nil)
 		create := `mutation($i: CreateLinkInput!) { createLink(input: $i) { id } }`
 		for _, in := range []map[string]any{
-			{"url": "https://example.com/a?x=1&y=<2>", "title": "Ä & <b>", "description": "two\nlines", "notes": "mine",
+			{"url": "https://example.com/a?x=1&y=<2>", "title": "Ä & <b>", "description": "two\nlines", "notes": "mine", "fetchMetadata": false,
 				"unread": true, "tags": []any{"go", "read later"}},
-			{"url": "https://example.com/b", "archived": true, "favorite": true, "tags": []any{"go"}},
-			{"url": "https://example.com/c", "title": "C"},
+			{"url": "https://example.com/b", "archived": true, "favorite": true, "tags": []any{"go"}, "fetchMetadata": false},
+			{"url": "https://example.com/c", "title": "C", "fetchMetadata": false},
 		} {
 			s.ok(t, ann, create, map[string]any{"i": in})
 		}
@@ -174,7 +174,7 @@ func TestJSONImportRefusals(t *testing.T) {
 	forEachServer(t, func(t *testing.T, s *testServer) {
 		s.createAccount(t, "cat@example.com", "cat-password", "links:write", "tags:write", "account:write")
 		cat := s.login(t, "cat@example.com", "cat-password")
-		s.ok(t, cat, `mutation { createLink(input: {url: "https://example.com/kept", tags: ["old"]}) { id } }`, nil)
+		s.ok(t, cat, `mutation { createLink(input: {url: "https://example.com/kept", tags: ["old"], fetchMetadata: false}) { id } }`, nil)
 		before := s.okCLI(t, "", "export", "--email", "cat@example.com", "--format", "json")
 		feed := feedCounts(t, s, cat)
 

@@ -221,8 +221,9 @@ func (f *floor) linksPage(ctx context.Context, accountID int64, first int) ([]fl
 		index[id] = i
 		args = append(args, id)
 	}
-	q := `SELECT link_tags.link_id, tags.name FROM tags JOIN link_tags ON link_tags.tag_id = tags.id
-WHERE tags.account_id = ? AND link_tags.link_id IN (?` + strings.Repeat(",?", len(ids)-1) + `) ORDER BY tags.name, tags.id`
+	// The same statement as linkapi's FindTagsByLinkIDs.
+	q := `SELECT link_tags.link_id, tags.name FROM link_tags CROSS JOIN tags ON tags.id = link_tags.tag_id AND tags.account_id = link_tags.account_id
+WHERE link_tags.account_id = ? AND link_tags.link_id IN (?` + strings.Repeat(",?", len(ids)-1) + `) ORDER BY tags.name, tags.id`
 	trows, err := f.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -41,6 +41,27 @@ type Authenticator struct {
 	// SessionLimits are the refresh tokens' idle lifetime and the sessions'
 	// absolute one; zero means DefaultRefreshTTL and DefaultSessionMaxAge.
 	SessionLimits linkapi.SessionLimits
+	// External, when set with ExternalAccounts, accepts the access tokens of an
+	// OpenID Connect provider beside ours: a token whose iss is the provider's
+	// is verified by External alone, never with our keys, and acts as the
+	// local account its (iss, sub) is linked to.
+	External         *OIDC
+	ExternalAccounts ExternalAccountStore
+	// AutoCreate makes an account with AutoCreateScopes for a provider's token
+	// whose (iss, sub) is linked to none, when it carries an email and
+	// email_verified true and no account has that email.
+	AutoCreate       bool
+	AutoCreateScopes []string
+}
+
+// ExternalAccountStore finds and makes the accounts of external identities.
+type ExternalAccountStore interface {
+	// FindAccountForExternal returns the account (issuer, subject) is linked
+	// to, as FindAccountForToken would; NOT_FOUND when none.
+	FindAccountForExternal(ctx context.Context, issuer, subject string) (*linkapi.Account, error)
+	// CreateExternalAccount makes an account linked to (issuer, subject);
+	// CONFLICT when the email is taken or the identity linked already.
+	CreateExternalAccount(ctx context.Context, email string, scopes []string, issuer, subject string) (*linkapi.Account, error)
 }
 
 // Limiter lets at most a fixed number of password checks run at once. argon2id
@@ -200,6 +221,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*Caller
 	if IsAPIToken(token) {
 		return a.authenticateAPIToken(ctx, token)
 	}
+	if a.External != nil && a.ExternalAccounts != nil && a.External.Claims(token) {
+		return a.authenticateExternal(ctx, token)
+	}
 	claims, err := a.Tokens.Parse(token)
 	if err != nil {
 		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "%s", errReason(err))
@@ -258,4 +282,51 @@ func (a *Authenticator) GuardPasswordCheck(ctx context.Context, email string, ch
 		return errTooManyFailures(wait)
 	}
 	return err
+}
+
+// errNotLinked is the answer to a provider's valid token whose identity is
+// linked to no account.
+func errNotLinked() error {
+	return linkapi.Errorf(linkapi.EUNAUTHENTICATED, "no account is linked to this identity; an administrator links it with linkapi account link")
+}
+
+// authenticateExternal verifies a token of the identity provider and returns
+// the caller of the account its (iss, sub) is linked to, making one first with
+// AutoCreate. Scopes: the account's, narrowed to the token's scope (or scp)
+// claim when it has one. Every failure, the provider's keys being unavailable
+// included, is UNAUTHENTICATED; nothing is written unless an account is made.
+func (a *Authenticator) authenticateExternal(ctx context.Context, token string) (*Caller, error) {
+	id, err := a.External.Verify(ctx, token)
+	if err != nil {
+		return nil, linkapi.Errorf(linkapi.EUNAUTHENTICATED, "%s", externalErrReason(err))
+	}
+	acc, err := a.ExternalAccounts.FindAccountForExternal(ctx, id.Issuer, id.Subject)
+	if linkapi.ErrorCode(err) == linkapi.ENOTFOUND {
+		if !a.AutoCreate || !id.EmailVerified || id.Email == "" {
+			return nil, errNotLinked()
+		}
+		acc, err = a.ExternalAccounts.CreateExternalAccount(ctx, id.Email, a.AutoCreateScopes, id.Issuer, id.Subject)
+		switch linkapi.ErrorCode(err) {
+		case linkapi.ECONFLICT:
+			// The identity was linked by a concurrent first request, or the
+			// email is another account's, which is never linked by email alone.
+			acc, err = a.ExternalAccounts.FindAccountForExternal(ctx, id.Issuer, id.Subject)
+			if linkapi.ErrorCode(err) == linkapi.ENOTFOUND {
+				return nil, errNotLinked()
+			}
+		case linkapi.EINVALID:
+			return nil, errNotLinked()
+		}
+	}
+	if linkapi.ErrorCode(err) == linkapi.ENOTFOUND {
+		return nil, errNotLinked()
+	}
+	if err != nil {
+		return nil, err
+	}
+	scopes := Expand(acc.Scopes)
+	if id.HasScopes {
+		scopes = Effective(id.Scopes, acc.Scopes)
+	}
+	return &Caller{AccountID: acc.ID, Scopes: scopes, Account: acc}, nil
 }

@@ -196,15 +196,8 @@ func (t *Tokens) Parse(token string) (*Claims, error) {
 	}
 	claims := &Claims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
-		for name, v := range tok.Header {
-			if !headerParams[name] {
-				return nil, fmt.Errorf("%w: %q", errHeaderParameter, name)
-			}
-			if name == "typ" {
-				if typ, ok := v.(string); !ok || !strings.EqualFold(typ, "JWT") {
-					return nil, fmt.Errorf("%w: typ %v", errHeaderParameter, v)
-				}
-			}
+		if err := checkHeader(tok.Header, headerParams, "JWT"); err != nil {
+			return nil, err
 		}
 		v, ok := tok.Header["kid"]
 		if !ok {
@@ -248,6 +241,23 @@ func (t *Tokens) Parse(token string) (*Claims, error) {
 	}
 	claims.IssuedAt = &jwt.NumericDate{Time: iat}
 	return claims, nil
+}
+
+// checkHeader refuses a JOSE header with a parameter not in allowed, or a typ
+// that is none of typs (compared case-insensitively, RFC 7515 4.1.9).
+func checkHeader(header map[string]any, allowed map[string]bool, typs ...string) error {
+	for name, v := range header {
+		if !allowed[name] {
+			return fmt.Errorf("%w: %q", errHeaderParameter, name)
+		}
+		if name == "typ" {
+			typ, ok := v.(string)
+			if !ok || !slices.ContainsFunc(typs, func(t string) bool { return strings.EqualFold(t, typ) }) {
+				return fmt.Errorf("%w: typ %v", errHeaderParameter, v)
+			}
+		}
+	}
+	return nil
 }
 
 // AccountID returns the subject as a positive account id.

@@ -319,6 +319,16 @@ type AccountService interface {
 	ChangePassword(ctx context.Context, current, next string) error
 }
 
+// ExternalIdentity links an account of an OpenID Connect provider, named by its
+// issuer and subject, to a local account, whose caller its tokens become.
+type ExternalIdentity struct {
+	ID        int64
+	AccountID int64
+	Issuer    string
+	Subject   string
+	CreatedAt time.Time
+}
+
 // APIToken is a long-lived bearer token an account makes for its scripts. Only a
 // hash of its secret is kept; the secret is shown once, when it is made.
 type APIToken struct {

@@ -28,15 +28,8 @@ func scanLinks(tx *gorm.DB) ([]linkRow, error) {
 	})
 }
 
-// tagJoinColumns are the columns scanTagJoins reads, in order.
+// tagJoinColumns are the columns FindTagsByLinkIDs reads, in order.
 const tagJoinColumns = "tags.id, tags.account_id, tags.name, tags.created_at, link_tags.link_id"
-
-// scanTagJoins runs tx, which selects tagJoinColumns, and reads its rows.
-func scanTagJoins(tx *gorm.DB) ([]tagJoinRow, error) {
-	return scanRows(tx.Select(tagJoinColumns), func(rows *sql.Rows, r *tagJoinRow) error {
-		return rows.Scan(&r.ID, &r.AccountID, &r.Name, &r.CreatedAt, &r.LinkID)
-	})
-}
 
 func scanRows[R any](tx *gorm.DB, scan func(*sql.Rows, *R) error) ([]R, error) {
 	rows, err := tx.Rows()

@@ -68,16 +68,17 @@ func (r *apiTokenRow) setOwner(account int64) { r.AccountID = account }
 // ownedTables are the tables the guard watches: every table of the schema but
 // goose's own.
 var ownedTables = map[string]bool{
-	accountRow{}.TableName():      true,
-	linkRow{}.TableName():         true,
-	tagRow{}.TableName():          true,
-	linkTagRow{}.TableName():      true,
-	apiTokenRow{}.TableName():     true,
-	changeRow{}.TableName():       true,
-	sessionRow{}.TableName():      true,
-	refreshTokenRow{}.TableName(): true,
-	webhookRow{}.TableName():      true,
-	deliveryRow{}.TableName():     true,
+	accountRow{}.TableName():          true,
+	linkRow{}.TableName():             true,
+	tagRow{}.TableName():              true,
+	linkTagRow{}.TableName():          true,
+	apiTokenRow{}.TableName():         true,
+	changeRow{}.TableName():           true,
+	sessionRow{}.TableName():          true,
+	refreshTokenRow{}.TableName():     true,
+	webhookRow{}.TableName():          true,
+	deliveryRow{}.TableName():         true,
+	externalIdentityRow{}.TableName(): true,
 }
 
 // tenant is a handle on the database, or on a transaction, confined to one
