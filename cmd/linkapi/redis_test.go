@@ -404,7 +404,8 @@ func TestRedisAccountCommandsReachInstances(t *testing.T) {
 		if refusedOn(t, p.b, token) {
 			t.Fatalf("b refuses a fresh token of %s", c.email)
 		}
-		if r := runCLIEnv(t, vars, c.stdin, c.args...); r.Err != nil {
+		r := runCLIEnv(t, vars, c.stdin, c.args...)
+		if r.Err != nil || strings.Contains(r.Stderr, "Redis does not answer") {
 			t.Fatalf("%v: %v\n%s", c.args, r.Err, r.Stderr)
 		}
 		t.Logf("%s through the command line refused on b after %s", c.args[1], invalidationDelay(t, p.b, token, c.args[1]))

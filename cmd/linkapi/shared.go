@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -104,6 +106,9 @@ func (p *Program) accountStore(ctx context.Context, cfg *config, db *store.DB) (
 	rc, err := redis.Open(ctx, cfg.RedisURL, p.logger(cfg))
 	if err != nil {
 		return nil, nil, err
+	}
+	if !rc.WaitUp(5 * time.Second) {
+		fmt.Fprintln(p.Stderr, "linkapi: Redis does not answer: running instances will see this change within LINKAPI_ACCOUNT_CACHE_TTL")
 	}
 	return store.New(db, append(opts, store.WithAccountEvents(redis.NewInvalidations(rc)))...), func() { rc.Close() }, nil
 }

@@ -90,6 +90,16 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // Up reports whether Redis answered the last command or probe.
 func (c *Client) Up() bool { return c != nil && c.up.Load() }
 
+// WaitUp waits at most d for Redis to answer and reports whether it does, for a
+// command that runs once and must not miss it.
+func (c *Client) WaitUp(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !c.Up() && time.Now().Before(deadline) {
+		time.Sleep(probeEvery / 5)
+	}
+	return c.Up()
+}
+
 // OnUp registers fn to run each time Redis answers again after it did not.
 func (c *Client) OnUp(fn func()) {
 	c.mu.Lock()
