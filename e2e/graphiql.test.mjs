@@ -189,6 +189,18 @@ test('the sign-in pane logs in with the printed password, sends the token itself
   assert.equal(after.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED');
   assert.equal(seen.graphqlRequests.at(-1).authorization, undefined);
 
+  // Login run from the editor, asking for the tokens as the default document
+  // does, signs in as the pane does.
+  const loginDoc = doc.slice(doc.indexOf('mutation Login'), doc.indexOf('query Me'))
+    .replace('password: "?"', `password: ${JSON.stringify(server.adminPassword)}`)
+    .replace('mutation Login {', 'mutation {'); // unnamed, as execute() expects
+  assert.match(loginDoc, /accessToken\n\s+refreshToken/, 'the default Login asks for the tokens');
+  await setEditor(page, page.locator('.graphiql-query-editor'), loginDoc);
+  await execute(page, '"accessToken"');
+  await pane.getByRole('status').filter({ hasText: 'Signed in as admin@localhost' }).waitFor({ timeout: 10_000 });
+  await pane.getByRole('button', { name: 'Sign out' }).click();
+  await pane.getByRole('status').filter({ hasText: 'Signed out' }).waitFor();
+
   assert.deepEqual(seen.offOrigin, [], 'the page asked for nothing off this server');
   assert.deepEqual(seen.problems, []);
 });

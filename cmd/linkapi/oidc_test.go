@@ -354,7 +354,7 @@ func TestOIDCProviderFaults(t *testing.T) {
 			logged  string // why the fetch failed, in the server's log
 		}{
 			"down":          {oidctest.Down, "identity provider's keys are unavailable", "503 Service Unavailable"},
-			"slow":          {oidctest.Slow, "token signing key is unknown", "Client.Timeout"},
+			"slow":          {oidctest.Slow, "token signing key is unknown", "timeout"},
 			"huge":          {oidctest.Huge, "token signing key is unknown", "identity provider answer too large"},
 			"huge declared": {oidctest.HugeDeclared, "token signing key is unknown", "104857600 bytes, at most"},
 			"junk":          {oidctest.Junk, "token signing key is unknown", "failed to decode JWK Set"},

@@ -14,10 +14,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
@@ -30,8 +33,11 @@ const (
 	DefaultOIDCFetchTimeout = 5 * time.Second
 	// DefaultOIDCMaxBody is the most of a discovery document or JWKS read.
 	DefaultOIDCMaxBody = 256 << 10
-	// DefaultOIDCRefresh is how often the key set is fetched anew in any case.
+	// DefaultOIDCRefresh is how often the key set is fetched anew when its
+	// answer gives no cache lifetime (Cache-Control max-age).
 	DefaultOIDCRefresh = 15 * time.Minute
+	// maxOIDCRefresh is the longest cache lifetime of a key set honoured.
+	maxOIDCRefresh = 24 * time.Hour
 	// DefaultOIDCUnknownKID is how often at most a token with an unknown kid
 	// makes the key set be fetched again (and a failed discovery be retried).
 	DefaultOIDCUnknownKID = time.Minute
@@ -65,7 +71,10 @@ type OIDCConfig struct {
 	// Audience is LINKAPI_OIDC_AUDIENCE: accepted tokens must name it in aud.
 	Audience string
 	// FetchTimeout, MaxBody, Refresh and UnknownKID default to the
-	// DefaultOIDC* constants.
+	// DefaultOIDC* constants. The key set is fetched anew after its answer's
+	// cache lifetime (Cache-Control max-age; no-cache and no-store are 0),
+	// at least UnknownKID and at most a day after the last fetch, or after
+	// Refresh when the answer gives none.
 	FetchTimeout time.Duration
 	MaxBody      int64
 	Refresh      time.Duration
@@ -101,6 +110,12 @@ type OIDC struct {
 	kf          keyfunc.Keyfunc // nil until discovery succeeds
 	discovering bool
 	retry       *rate.Limiter // of discovery
+	// unknownKID limits the refetches of unknown kids, across the key sets
+	// that the periodic refresh makes.
+	unknownKID *rate.Limiter
+	// cacheFor is the cache lifetime of the last key set answer, -1 for none.
+	cacheFor     atomic.Int64
+	discoveryURL string
 }
 
 // CheckOIDCURL refuses an issuer or JWKS URL that is not https, or http on a
@@ -152,8 +167,12 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	o := &OIDC{cfg: cfg, ctx: ctx, client: newOIDCClient(cfg.FetchTimeout, cfg.MaxBody),
-		retry: rate.NewLimiter(rate.Every(cfg.UnknownKID), 1)}
+	o := &OIDC{cfg: cfg, ctx: ctx,
+		retry:        rate.NewLimiter(rate.Every(cfg.UnknownKID), 1),
+		unknownKID:   rate.NewLimiter(rate.Every(cfg.UnknownKID), 1),
+		discoveryURL: strings.TrimSuffix(cfg.Issuer, "/") + "/.well-known/openid-configuration"}
+	o.cacheFor.Store(-1)
+	o.client = newOIDCClient(cfg.FetchTimeout, cfg.MaxBody, o.seen)
 	if _, err := o.discover(ctx); err != nil {
 		cfg.Logger.Warn("OIDC discovery failed; retrying on the provider's next token", "issuer", cfg.Issuer, "err", err)
 	}
@@ -173,12 +192,12 @@ func (o *OIDC) Issuer() string { return o.cfg.Issuer }
 // provider is often on a private network that safehttp would refuse. What
 // safehttp guards against, a caller steering the server's requests, cannot
 // happen here; what it also gives, bounded time and size, is given here.
-func newOIDCClient(timeout time.Duration, maxBody int64) *http.Client {
+func newOIDCClient(timeout time.Duration, maxBody int64, seen func(*http.Response)) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.ResponseHeaderTimeout = timeout
 	return &http.Client{
 		Timeout:   timeout,
-		Transport: capBody{next: tr, max: maxBody},
+		Transport: capBody{next: tr, max: maxBody, seen: seen},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
 				return errors.New("more than 3 redirects")
@@ -189,10 +208,12 @@ func newOIDCClient(timeout time.Duration, maxBody int64) *http.Client {
 }
 
 // capBody is a RoundTripper whose responses' bodies fail once they pass max
-// bytes, so a huge JWKS is refused after max bytes rather than read whole.
+// bytes, so a huge JWKS is refused after max bytes rather than read whole. It
+// shows seen, when set, each response's headers.
 type capBody struct {
 	next http.RoundTripper
 	max  int64
+	seen func(*http.Response)
 }
 
 func (c capBody) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -203,6 +224,9 @@ func (c capBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	if res.ContentLength > c.max {
 		res.Body.Close()
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", errBodyTooLarge, res.ContentLength, c.max)
+	}
+	if c.seen != nil {
+		c.seen(res)
 	}
 	res.Body = &cappedReader{rc: res.Body, left: c.max}
 	return res, nil
@@ -247,7 +271,7 @@ func (o *OIDC) discover(ctx context.Context) (keyfunc.Keyfunc, error) {
 	}
 	o.discovering = true
 	o.mu.Unlock()
-	kf, err := o.discoverOnce(ctx)
+	kf, jwksURI, err := o.discoverOnce(ctx)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.discovering = false
@@ -255,57 +279,136 @@ func (o *OIDC) discover(ctx context.Context) (keyfunc.Keyfunc, error) {
 		return nil, err
 	}
 	o.kf = kf
+	go o.refreshLoop(jwksURI)
 	return kf, nil
 }
 
-func (o *OIDC) discoverOnce(ctx context.Context) (keyfunc.Keyfunc, error) {
+func (o *OIDC) discoverOnce(ctx context.Context) (keyfunc.Keyfunc, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.FetchTimeout)
 	defer cancel()
-	where := strings.TrimSuffix(o.cfg.Issuer, "/") + "/.well-known/openid-configuration"
+	where := o.discoveryURL
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := o.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+		return nil, "", fmt.Errorf("discovery: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("discovery: %s answered %s", where, res.Status)
+		return nil, "", fmt.Errorf("discovery: %s answered %s", where, res.Status)
 	}
 	var doc struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("discovery: %s: %w", where, err)
+		return nil, "", fmt.Errorf("discovery: %s: %w", where, err)
 	}
 	// OpenID Connect Discovery 1.0, 4.3: the issuer must be the one asked.
 	if doc.Issuer != o.cfg.Issuer {
-		return nil, fmt.Errorf("discovery: the document's issuer %q is not LINKAPI_OIDC_ISSUER %q", doc.Issuer, o.cfg.Issuer)
+		return nil, "", fmt.Errorf("discovery: the document's issuer %q is not LINKAPI_OIDC_ISSUER %q", doc.Issuer, o.cfg.Issuer)
 	}
 	if err := CheckOIDCURL("jwks_uri", doc.JWKSURI); err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+		return nil, "", fmt.Errorf("discovery: %w", err)
 	}
+	// The first fetch may fail: the key set is fetched again on an unknown kid
+	// and by refreshLoop.
+	kf, err := o.keySet(doc.JWKSURI, true)
+	return kf, doc.JWKSURI, err
+}
+
+// keySet fetches the key set at jwksURI. With lenient, a failed fetch still
+// gives a key set, empty until a refetch succeeds; otherwise it is an error.
+func (o *OIDC) keySet(jwksURI string, lenient bool) (keyfunc.Keyfunc, error) {
 	logger, issuer := o.cfg.Logger, o.cfg.Issuer
-	return keyfunc.NewDefaultOverrideCtx(o.ctx, []string{doc.JWKSURI}, keyfunc.Override{
-		Client:      o.client,
-		HTTPTimeout: o.cfg.FetchTimeout,
-		// The first fetch may fail: the key set is fetched again on an
-		// unknown kid and every Refresh.
-		RefreshInterval:   o.cfg.Refresh,
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(o.cfg.UnknownKID), 1),
+	remote, err := jwkset.NewStorageFromHTTP(jwksURI, jwkset.HTTPClientStorageOptions{
+		Client:                    o.client,
+		Ctx:                       o.ctx,
+		HTTPTimeout:               o.cfg.FetchTimeout,
+		NoErrorReturnFirstHTTPReq: lenient,
+		RefreshErrorHandler: func(ctx context.Context, err error) {
+			logger.Warn("fetching the OIDC key set failed", "issuer", issuer, "jwks_uri", jwksURI, "err", err)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	storage, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{jwksURI: remote},
+		RefreshUnknownKID: o.unknownKID,
 		// Bounds both the wait for the rate limiter (a wait that would be
 		// longer fails at once) and the refetch itself.
 		RateLimitWaitMax: o.cfg.FetchTimeout,
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) {
-				logger.Warn("fetching the OIDC key set failed", "issuer", issuer, "jwks_uri", u, "err", err)
-			}
-		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return keyfunc.New(keyfunc.Options{Ctx: o.ctx, Storage: storage})
+}
+
+// seen records the cache lifetime of a key set answer.
+func (o *OIDC) seen(res *http.Response) {
+	if res.StatusCode == http.StatusOK && res.Request != nil && res.Request.URL.String() != o.discoveryURL {
+		o.cacheFor.Store(int64(cacheLifetime(res.Header)))
+	}
+}
+
+// cacheLifetime reads Cache-Control: 0 for no-store or no-cache, max-age
+// otherwise, -1 when it says neither.
+func cacheLifetime(h http.Header) time.Duration {
+	age := time.Duration(-1)
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			switch {
+			case d == "no-store" || d == "no-cache":
+				return 0
+			case strings.HasPrefix(d, "max-age="):
+				if n, err := strconv.ParseInt(strings.Trim(d[len("max-age="):], `"`), 10, 64); err == nil && n >= 0 {
+					age = time.Duration(min(n, int64(maxOIDCRefresh/time.Second))) * time.Second
+				}
+			}
+		}
+	}
+	return age
+}
+
+// refreshAfter is how long the key set is used before it is fetched anew.
+func (o *OIDC) refreshAfter() time.Duration {
+	age := time.Duration(o.cacheFor.Load())
+	if age < 0 {
+		return o.cfg.Refresh
+	}
+	return min(max(age, o.cfg.UnknownKID), maxOIDCRefresh)
+}
+
+// refreshLoop fetches the key set anew whenever its cache lifetime ends,
+// until the verifier's context ends. A failed fetch keeps the keys fetched
+// before and is tried again after UnknownKID.
+func (o *OIDC) refreshLoop(jwksURI string) {
+	wait := o.refreshAfter()
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-o.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		kf, err := o.keySet(jwksURI, false)
+		if err != nil {
+			o.cfg.Logger.Warn("refreshing the OIDC key set failed; keeping the keys fetched before", "issuer", o.cfg.Issuer, "err", err)
+			wait = o.cfg.UnknownKID
+			continue
+		}
+		o.mu.Lock()
+		o.kf = kf
+		o.mu.Unlock()
+		wait = o.refreshAfter()
+	}
 }
 
 // keys returns the key set, retrying a failed discovery at most once per

@@ -174,3 +174,47 @@ func TestOIDCBodyCap(t *testing.T) {
 		t.Errorf("Verify with a huge key set = %v, want an unverifiable token", err)
 	}
 }
+
+// TestOIDCRefreshHonoursCacheLifetime checks the periodic refresh of the key
+// set: after its answer's cache lifetime (max-age=0 here, so after
+// UnknownKID), or after Refresh when the answer gives none, the set is fetched
+// anew, so a key the provider dropped stops verifying without any unknown kid
+// asking for it, and a new one verifies.
+func TestOIDCRefreshHonoursCacheLifetime(t *testing.T) {
+	for name, c := range map[string]struct {
+		cacheControl        string
+		refresh, unknownKID time.Duration
+	}{
+		"max-age=0":         {"max-age=0", time.Hour, 50 * time.Millisecond},
+		"no cache lifetime": {"", 50 * time.Millisecond, time.Hour},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := oidctest.New(t)
+			k1, k2 := oidctest.NewKey(t, "ES256", "es-1"), oidctest.NewKey(t, "ES256", "es-2")
+			p.SetKeys(k1, k2)
+			p.SetCacheControl(c.cacheControl)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			o, err := auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: p.Issuer(), Audience: "api", Refresh: c.refresh, UnknownKID: c.unknownKID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok1 := oidctest.Sign(t, k1, p.Claims("s", "api"))
+			if _, err := o.Verify(ctx, tok1); err != nil {
+				t.Fatal(err)
+			}
+			p.SetKeys(k2)
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				if _, err := o.Verify(ctx, tok1); err != nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("a dropped key still verifies after %d fetches", p.JWKSFetches())
+				}
+			}
+			if _, err := o.Verify(ctx, oidctest.Sign(t, k2, p.Claims("s", "api"))); err != nil {
+				t.Errorf("the key kept: %v", err)
+			}
+		})
+	}
+}

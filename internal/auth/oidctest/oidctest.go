@@ -72,6 +72,8 @@ type Provider struct {
 	// Issuer, when set, is the issuer the discovery document claims instead
 	// of the server's URL.
 	issuer string
+	// cacheControl is the Cache-Control of the key set's answer.
+	cacheControl string
 
 	jwksFetches, discoveryFetches atomic.Int64
 	release                       chan struct{}
@@ -107,6 +109,13 @@ func (p *Provider) ClaimIssuer(iss string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.issuer = iss
+}
+
+// SetCacheControl sets the Cache-Control header of the key set's answer.
+func (p *Provider) SetCacheControl(v string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cacheControl = v
 }
 
 // JWKSFetches and DiscoveryFetches count the requests of each endpoint.
@@ -171,8 +180,11 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	p.jwksFetches.Add(1)
 	p.mu.Lock()
-	mode, keys := p.mode, append([]*Key(nil), p.keys...)
+	mode, keys, cc := p.mode, append([]*Key(nil), p.keys...), p.cacheControl
 	p.mu.Unlock()
+	if cc != "" {
+		w.Header().Set("Cache-Control", cc)
+	}
 	switch mode {
 	case Down:
 		http.Error(w, "down", http.StatusServiceUnavailable)
