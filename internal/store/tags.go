@@ -94,7 +94,7 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.Select(tagJoinColumns).
+	rows, err := tx.Select(timesAsText(tx, tagJoinColumns)).
 		Joins("CROSS JOIN tags ON tags.id = link_tags.tag_id AND tags.account_id = link_tags.account_id").
 		Where("link_tags.link_id IN ?", linkIDs).
 		Order("tags.name, tags.id").Rows()
@@ -115,7 +115,7 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 	var r tagJoinRow
 	var name sql.RawBytes
 	for rows.Next() {
-		if err := rows.Scan(&r.ID, &r.AccountID, &name, &r.CreatedAt, &r.LinkID); err != nil {
+		if err := rows.Scan(&r.ID, &r.AccountID, &name, timeScan{&r.CreatedAt}, &r.LinkID); err != nil {
 			return nil, err
 		}
 		t := byID[r.ID]
