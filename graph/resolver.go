@@ -19,6 +19,7 @@ type Resolver struct {
 	ChangeService   linkapi.ChangeService
 	BulkService     linkapi.BulkLinkService
 	SessionService  linkapi.SessionService
+	WebhookService  linkapi.WebhookService
 	Auth            *auth.Authenticator
 	// Pages fetches pages' metadata; nil when the server does not fetch them.
 	Pages pagemeta.Fetcher

@@ -35,6 +35,8 @@ type ResolverRoot interface {
 	Session() SessionResolver
 	Tag() TagResolver
 	TagConnection() TagConnectionResolver
+	Webhook() WebhookResolver
+	WebhookDelivery() WebhookDeliveryResolver
 }
 
 type DirectiveRoot struct {
@@ -122,6 +124,11 @@ type ComplexityRoot struct {
 		Token    func(childComplexity int) int
 	}
 
+	CreatedWebhook struct {
+		Secret  func(childComplexity int) int
+		Webhook func(childComplexity int) int
+	}
+
 	ImportResult struct {
 		Imported func(childComplexity int) int
 		Invalid  func(childComplexity int) int
@@ -165,10 +172,12 @@ type ComplexityRoot struct {
 		CreateLink          func(childComplexity int, input model.CreateLinkInput) int
 		CreateLinks         func(childComplexity int, inputs []*model.CreateLinkInput) int
 		CreateTag           func(childComplexity int, input model.CreateTagInput) int
+		CreateWebhook       func(childComplexity int, url string, events []string) int
 		DeleteAccount       func(childComplexity int, id string) int
 		DeleteLink          func(childComplexity int, id string) int
 		DeleteLinks         func(childComplexity int, ids []string) int
 		DeleteTag           func(childComplexity int, id string) int
+		DeleteWebhook       func(childComplexity int, id string) int
 		ImportBookmarks     func(childComplexity int, html string, accountID *string) int
 		Login               func(childComplexity int, email string, password string, scopes []string) int
 		Logout              func(childComplexity int, refreshToken *string) int
@@ -190,18 +199,20 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APITokens       func(childComplexity int) int
-		Account         func(childComplexity int, id string) int
-		Accounts        func(childComplexity int, first *int, after *string) int
-		Changes         func(childComplexity int, after *string, first *int, accountID *string) int
-		CheckURL        func(childComplexity int, url string) int
-		ExportBookmarks func(childComplexity int, accountID *string) int
-		Link            func(childComplexity int, id string) int
-		Links           func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) int
-		Me              func(childComplexity int) int
-		Sessions        func(childComplexity int) int
-		Tag             func(childComplexity int, id string) int
-		Tags            func(childComplexity int, first *int, after *string, accountID *string) int
+		APITokens         func(childComplexity int) int
+		Account           func(childComplexity int, id string) int
+		Accounts          func(childComplexity int, first *int, after *string) int
+		Changes           func(childComplexity int, after *string, first *int, accountID *string) int
+		CheckURL          func(childComplexity int, url string) int
+		ExportBookmarks   func(childComplexity int, accountID *string) int
+		Link              func(childComplexity int, id string) int
+		Links             func(childComplexity int, first *int, after *string, tag *string, search *string, accountID *string, unread *bool, archived *bool, favorite *bool, tags []string, anyTags []string, excludeTags []string, updatedSince *time.Time, orderBy *model.LinkOrder) int
+		Me                func(childComplexity int) int
+		Sessions          func(childComplexity int) int
+		Tag               func(childComplexity int, id string) int
+		Tags              func(childComplexity int, first *int, after *string, accountID *string) int
+		WebhookDeliveries func(childComplexity int, id string, first *int, after *string) int
+		Webhooks          func(childComplexity int) int
 	}
 
 	Session struct {
@@ -242,6 +253,41 @@ type ComplexityRoot struct {
 		Link            func(childComplexity int) int
 		PreviewImageURL func(childComplexity int) int
 		Title           func(childComplexity int) int
+	}
+
+	Webhook struct {
+		Active         func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DisabledAt     func(childComplexity int) int
+		DisabledReason func(childComplexity int) int
+		Events         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		URL            func(childComplexity int) int
+	}
+
+	WebhookDelivery struct {
+		Attempts      func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		EventType     func(childComplexity int) int
+		FinishedAt    func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastAttemptAt func(childComplexity int) int
+		LastError     func(childComplexity int) int
+		LastStatus    func(childComplexity int) int
+		MessageID     func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		Status        func(childComplexity int) int
+	}
+
+	WebhookDeliveryConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	WebhookDeliveryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 }
 
@@ -562,6 +608,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreatedApiToken.Token(childComplexity), true
 
+	case "CreatedWebhook.secret":
+		if e.ComplexityRoot.CreatedWebhook.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedWebhook.Secret(childComplexity), true
+	case "CreatedWebhook.webhook":
+		if e.ComplexityRoot.CreatedWebhook.Webhook == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedWebhook.Webhook(childComplexity), true
+
 	case "ImportResult.imported":
 		if e.ComplexityRoot.ImportResult.Imported == nil {
 			break
@@ -776,6 +835,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTag(childComplexity, args["input"].(model.CreateTagInput)), true
+	case "Mutation.createWebhook":
+		if e.ComplexityRoot.Mutation.CreateWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWebhook(childComplexity, args["url"].(string), args["events"].([]string)), true
 	case "Mutation.deleteAccount":
 		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
 			break
@@ -820,6 +890,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTag(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteWebhook":
+		if e.ComplexityRoot.Mutation.DeleteWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteWebhook(childComplexity, args["id"].(string)), true
 	case "Mutation.importBookmarks":
 		if e.ComplexityRoot.Mutation.ImportBookmarks == nil {
 			break
@@ -1095,6 +1176,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tags(childComplexity, args["first"].(*int), args["after"].(*string), args["accountId"].(*string)), true
+	case "Query.webhookDeliveries":
+		if e.ComplexityRoot.Query.WebhookDeliveries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhookDeliveries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WebhookDeliveries(childComplexity, args["id"].(string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.webhooks":
+		if e.ComplexityRoot.Query.Webhooks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Webhooks(childComplexity), true
 
 	case "Session.address":
 		if e.ComplexityRoot.Session.Address == nil {
@@ -1255,6 +1353,148 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UrlCheck.Title(childComplexity), true
+
+	case "Webhook.active":
+		if e.ComplexityRoot.Webhook.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Active(childComplexity), true
+	case "Webhook.createdAt":
+		if e.ComplexityRoot.Webhook.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.CreatedAt(childComplexity), true
+	case "Webhook.disabledAt":
+		if e.ComplexityRoot.Webhook.DisabledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.DisabledAt(childComplexity), true
+	case "Webhook.disabledReason":
+		if e.ComplexityRoot.Webhook.DisabledReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.DisabledReason(childComplexity), true
+	case "Webhook.events":
+		if e.ComplexityRoot.Webhook.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Events(childComplexity), true
+	case "Webhook.id":
+		if e.ComplexityRoot.Webhook.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.ID(childComplexity), true
+	case "Webhook.url":
+		if e.ComplexityRoot.Webhook.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.URL(childComplexity), true
+
+	case "WebhookDelivery.attempts":
+		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Attempts(childComplexity), true
+	case "WebhookDelivery.createdAt":
+		if e.ComplexityRoot.WebhookDelivery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.CreatedAt(childComplexity), true
+	case "WebhookDelivery.eventType":
+		if e.ComplexityRoot.WebhookDelivery.EventType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.EventType(childComplexity), true
+	case "WebhookDelivery.finishedAt":
+		if e.ComplexityRoot.WebhookDelivery.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.FinishedAt(childComplexity), true
+	case "WebhookDelivery.id":
+		if e.ComplexityRoot.WebhookDelivery.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.ID(childComplexity), true
+	case "WebhookDelivery.lastAttemptAt":
+		if e.ComplexityRoot.WebhookDelivery.LastAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastAttemptAt(childComplexity), true
+	case "WebhookDelivery.lastError":
+		if e.ComplexityRoot.WebhookDelivery.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastError(childComplexity), true
+	case "WebhookDelivery.statusCode":
+		if e.ComplexityRoot.WebhookDelivery.LastStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastStatus(childComplexity), true
+	case "WebhookDelivery.messageId":
+		if e.ComplexityRoot.WebhookDelivery.MessageID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.MessageID(childComplexity), true
+	case "WebhookDelivery.nextAttemptAt":
+		if e.ComplexityRoot.WebhookDelivery.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.NextAttemptAt(childComplexity), true
+	case "WebhookDelivery.status":
+		if e.ComplexityRoot.WebhookDelivery.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Status(childComplexity), true
+
+	case "WebhookDeliveryConnection.edges":
+		if e.ComplexityRoot.WebhookDeliveryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.Edges(childComplexity), true
+	case "WebhookDeliveryConnection.nodes":
+		if e.ComplexityRoot.WebhookDeliveryConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.Nodes(childComplexity), true
+	case "WebhookDeliveryConnection.pageInfo":
+		if e.ComplexityRoot.WebhookDeliveryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryConnection.PageInfo(childComplexity), true
+
+	case "WebhookDeliveryEdge.cursor":
+		if e.ComplexityRoot.WebhookDeliveryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryEdge.Cursor(childComplexity), true
+	case "WebhookDeliveryEdge.node":
+		if e.ComplexityRoot.WebhookDeliveryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDeliveryEdge.Node(childComplexity), true
 
 	}
 	return 0, false
@@ -1424,6 +1664,15 @@ type Query {
   changes(after: String, first: Int, accountId: ID): ChangeConnection! @hasScope(scopes: ["links:read"])
   "The caller's live sessions (signed-in devices), most recently used first."
   sessions: [Session!]! @hasScope(scopes: ["account:read"])
+  "The caller's webhooks, oldest first (every account's for an administrator), without their secrets."
+  webhooks: [Webhook!]! @hasScope(scopes: ["account:write"])
+  """
+  The delivery log of one of the caller's webhooks (any, for an administrator),
+  newest first: each event's status, attempts, last HTTP status and error, and
+  when it is tried next. Finished deliveries are kept 7 days. NOT_FOUND for
+  another account's webhook.
+  """
+  webhookDeliveries(id: ID!, first: Int, after: String): WebhookDeliveryConnection! @hasScope(scopes: ["account:write"])
 }
 
 type Mutation {
@@ -1513,6 +1762,18 @@ type Mutation {
   updateLinks(ids: [ID!]!, patch: LinkPatch!): BulkLinkPayload! @hasScope(scopes: ["links:write"])
   "Deletes 1 to 100 links; links[i] is the link as it was. Items fail alone, as in updateLinks."
   deleteLinks(ids: [ID!]!): BulkLinkPayload! @hasScope(scopes: ["links:write"])
+  """
+  Makes a webhook for the caller's own account: each change of the account's
+  links and tags whose event type is in events (link.created, link.updated,
+  link.deleted, tag.created, tag.updated, tag.deleted) is posted to url, signed
+  per the Standard Webhooks specification with the secret returned here, and
+  shown only here. BAD_USER_INPUT for a URL that is not http or https, carries
+  credentials, or whose host is a private, loopback or otherwise non-public
+  address; for no or unknown events; past 10 webhooks. See docs/webhooks.md.
+  """
+  createWebhook(url: String!, events: [String!]!): CreatedWebhook! @hasScope(scopes: ["account:write"])
+  "Deletes a webhook with its pending deliveries: one's own, or any with admin:write. Returns its id."
+  deleteWebhook(id: ID!): ID! @hasScope(scopes: ["account:write"])
 }
 
 "A long-lived bearer token for scripts. Its secret is never shown again."
@@ -1544,6 +1805,66 @@ type CreatedApiToken {
   "Send as Authorization: Bearer <token>. Shown only once."
   token: String!
   apiToken: ApiToken!
+}
+
+"An account's subscription to events, posted to url. Its secret is never shown again."
+type Webhook {
+  id: ID!
+  url: String!
+  "The event types it receives."
+  events: [String!]!
+  createdAt: Time!
+  "False once it receives no new events: its outbox filled up (1000 undelivered events). Delete it and create it anew."
+  active: Boolean!
+  disabledAt: Time
+  disabledReason: String
+}
+
+type CreatedWebhook {
+  "The Standard Webhooks secret (whsec_ and base64) deliveries are signed with. Shown only once."
+  secret: String!
+  webhook: Webhook!
+}
+
+"Where a delivery stands."
+enum WebhookDeliveryStatus {
+  "Not delivered yet: due at nextAttemptAt."
+  PENDING
+  "A 2xx answer was received."
+  DELIVERED
+  "Every attempt failed, or the address was refused; it is not tried again."
+  FAILED
+}
+
+"One event sent, or to be sent, to a webhook."
+type WebhookDelivery {
+  id: ID!
+  "The webhook-id header, the same on every attempt: receivers deduplicate by it."
+  messageId: String!
+  eventType: String!
+  status: WebhookDeliveryStatus!
+  "Attempts made so far."
+  attempts: Int!
+  createdAt: Time!
+  "When the next attempt is due; null once finished."
+  nextAttemptAt: Time
+  lastAttemptAt: Time
+  "The HTTP status of the last attempt; null when it got none (see lastError)."
+  statusCode: Int
+  "Why the last attempt failed; null when it succeeded or none was made."
+  lastError: String
+  finishedAt: Time
+}
+
+type WebhookDeliveryEdge {
+  cursor: String!
+  node: WebhookDelivery!
+}
+
+type WebhookDeliveryConnection {
+  edges: [WebhookDeliveryEdge!]!
+  nodes: [WebhookDelivery!]!
+  pageInfo: PageInfo!
 }
 
 """
@@ -1988,6 +2309,16 @@ func (ec *executionContext) childFields_CreatedApiToken(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_CreatedWebhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "secret":
+		return ec.fieldContext_CreatedWebhook_secret(ctx, field)
+	case "webhook":
+		return ec.fieldContext_CreatedWebhook_webhook(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreatedWebhook", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "imported":
@@ -2148,6 +2479,76 @@ func (ec *executionContext) childFields_UrlCheck(ctx context.Context, field grap
 		return ec.fieldContext_UrlCheck_previewImageUrl(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UrlCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Webhook_id(ctx, field)
+	case "url":
+		return ec.fieldContext_Webhook_url(ctx, field)
+	case "events":
+		return ec.fieldContext_Webhook_events(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Webhook_createdAt(ctx, field)
+	case "active":
+		return ec.fieldContext_Webhook_active(ctx, field)
+	case "disabledAt":
+		return ec.fieldContext_Webhook_disabledAt(ctx, field)
+	case "disabledReason":
+		return ec.fieldContext_Webhook_disabledReason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Webhook", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WebhookDelivery_id(ctx, field)
+	case "messageId":
+		return ec.fieldContext_WebhookDelivery_messageId(ctx, field)
+	case "eventType":
+		return ec.fieldContext_WebhookDelivery_eventType(ctx, field)
+	case "status":
+		return ec.fieldContext_WebhookDelivery_status(ctx, field)
+	case "attempts":
+		return ec.fieldContext_WebhookDelivery_attempts(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_WebhookDelivery_nextAttemptAt(ctx, field)
+	case "lastAttemptAt":
+		return ec.fieldContext_WebhookDelivery_lastAttemptAt(ctx, field)
+	case "statusCode":
+		return ec.fieldContext_WebhookDelivery_statusCode(ctx, field)
+	case "lastError":
+		return ec.fieldContext_WebhookDelivery_lastError(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_WebhookDelivery_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookDeliveryConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_WebhookDeliveryConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookDeliveryConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDeliveryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_WebhookDeliveryEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_WebhookDeliveryEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDeliveryEdge", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -308,6 +308,24 @@ func (r *mutationResolver) DeleteLinks(ctx context.Context, ids []string) (*mode
 	return r.bulkPayload(ctx, res, err)
 }
 
+// CreateWebhook is the resolver for the createWebhook field.
+func (r *mutationResolver) CreateWebhook(ctx context.Context, url string, events []string) (*model.CreatedWebhook, error) {
+	w, secret, err := r.WebhookService.CreateWebhook(ctx, url, events)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreatedWebhook{Secret: secret, Webhook: w}, nil
+}
+
+// DeleteWebhook is the resolver for the deleteWebhook field.
+func (r *mutationResolver) DeleteWebhook(ctx context.Context, id string) (string, error) {
+	hookID, err := parseID(id)
+	if err != nil {
+		return "", err
+	}
+	return id, r.WebhookService.DeleteWebhook(ctx, hookID)
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*linkapi.Account, error) {
 	if c := auth.FromContext(ctx); c.Account != nil && c.Account.ID == c.AccountID {
@@ -415,6 +433,16 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]*linkapi.Session, error
 	return r.SessionService.FindSessions(ctx)
 }
 
+// Webhooks is the resolver for the webhooks field.
+func (r *queryResolver) Webhooks(ctx context.Context) ([]*linkapi.Webhook, error) {
+	return r.WebhookService.FindWebhooks(ctx)
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, id string, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
+	return r.findWebhookDeliveries(ctx, id, first, after)
+}
+
 // Current is the resolver for the current field.
 func (r *sessionResolver) Current(ctx context.Context, obj *linkapi.Session) (bool, error) {
 	c := auth.FromContext(ctx)
@@ -438,6 +466,26 @@ func (r *tagResolver) Account(ctx context.Context, objs []*linkapi.Tag) ([]*link
 // TotalCount is the resolver for the totalCount field.
 func (r *tagConnectionResolver) TotalCount(ctx context.Context, obj *model.TagConnection) (int, error) {
 	return obj.Count(ctx)
+}
+
+// Active is the resolver for the active field.
+func (r *webhookResolver) Active(ctx context.Context, obj *linkapi.Webhook) (bool, error) {
+	return obj.DisabledAt == nil, nil
+}
+
+// DisabledReason is the resolver for the disabledReason field.
+func (r *webhookResolver) DisabledReason(ctx context.Context, obj *linkapi.Webhook) (*string, error) {
+	return optionalString(obj.DisabledReason), nil
+}
+
+// Status is the resolver for the status field.
+func (r *webhookDeliveryResolver) Status(ctx context.Context, obj *linkapi.WebhookDelivery) (model.WebhookDeliveryStatus, error) {
+	return model.WebhookDeliveryStatus(obj.Status), nil
+}
+
+// LastError is the resolver for the lastError field.
+func (r *webhookDeliveryResolver) LastError(ctx context.Context, obj *linkapi.WebhookDelivery) (*string, error) {
+	return optionalString(obj.LastError), nil
 }
 
 // Account returns AccountResolver implementation.
@@ -478,6 +526,12 @@ func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 // TagConnection returns TagConnectionResolver implementation.
 func (r *Resolver) TagConnection() TagConnectionResolver { return &tagConnectionResolver{r} }
 
+// Webhook returns WebhookResolver implementation.
+func (r *Resolver) Webhook() WebhookResolver { return &webhookResolver{r} }
+
+// WebhookDelivery returns WebhookDeliveryResolver implementation.
+func (r *Resolver) WebhookDelivery() WebhookDeliveryResolver { return &webhookDeliveryResolver{r} }
+
 type (
 	accountResolver           struct{ *Resolver }
 	accountConnectionResolver struct{ *Resolver }
@@ -491,4 +545,6 @@ type (
 	sessionResolver           struct{ *Resolver }
 	tagResolver               struct{ *Resolver }
 	tagConnectionResolver     struct{ *Resolver }
+	webhookResolver           struct{ *Resolver }
+	webhookDeliveryResolver   struct{ *Resolver }
 )

@@ -28,6 +28,7 @@ import (
 	"linkapi/internal/safehttp"
 	"linkapi/internal/server"
 	"linkapi/internal/store"
+	"linkapi/internal/webhooks"
 )
 
 func main() {
@@ -60,6 +61,9 @@ type Program struct {
 	Pruned func(deleted int64, err error)
 	// FailureLimits, when set, replaces auth.DefaultFailureLimits, for tests.
 	FailureLimits *auth.FailureLimits
+	// Webhooks, when set, adjusts the webhook worker's configuration (its
+	// clock, backoff and guard), for tests.
+	Webhooks func(*webhooks.Config)
 	// GenericLists has gqlgen's executor answer every field, root links lists
 	// included (graph.Options.GenericLists); tests compare the two answers.
 	GenericLists bool
@@ -222,6 +226,7 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		return nil, err
 	}
 	go p.pruneChanges(ctx, logger, st)
+	hooks := p.startWebhooks(ctx, logger, st, closers)
 	metrics := server.NewMetrics(db.SQL())
 	sh.register(metrics)
 	failureLimits := auth.DefaultFailureLimits()
@@ -245,7 +250,8 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 	es := graph.NewSchema(&graph.Resolver{
 		LinkService: st, TagService: st, AccountService: st, APITokenService: st, ImportService: st,
 		ChangeService: st, BulkService: st, SessionService: st, Auth: authn, Pages: p.pages(cfg),
-		FetchBudget: cfg.Pages.Options.Timeout,
+		FetchBudget:    cfg.Pages.Options.Timeout,
+		WebhookService: &webhooks.Service{Store: st, Net: hooks.Net},
 	})
 	gql, err := graph.NewHandler(es, logger, graph.Options{
 		Production: cfg.Production, Observer: metrics, RequestID: server.RequestID,
@@ -269,6 +275,25 @@ func (p *Program) buildHandler(ctx context.Context, cfg *config, db *store.DB, c
 		Anonymous:      cfg.Anonymous,
 		RateLimiter:    sh.requests(cfg.RateLimit),
 	}), nil
+}
+
+// startWebhooks starts the webhook worker on st and returns its configuration.
+// It stops with the server: ctx's end, or the closer it adds, cancels its
+// attempts under way, which go back to the outbox, and the closer waits until it
+// has stopped.
+func (p *Program) startWebhooks(ctx context.Context, logger *slog.Logger, st *store.Store, closers *[]func()) webhooks.Config {
+	cfg := webhooks.Config{Logger: logger}
+	if p.Webhooks != nil {
+		p.Webhooks(&cfg)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = webhooks.NewWorker(st, cfg).Run(ctx)
+	}()
+	*closers = append(*closers, func() { cancel(); <-stopped })
+	return cfg
 }
 
 // pages returns the fetcher of page metadata, at most pagemeta.DefaultPerCaller

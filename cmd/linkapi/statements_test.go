@@ -9,17 +9,19 @@ import (
 
 	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
+	"linkapi/internal/webhooks"
 )
 
-// statementLog records every SQL statement the server sends while it is on.
+// statementLog records every SQL statement the server sends while it is on, but
+// the webhook worker's, which polls the outbox on its own schedule.
 type statementLog struct {
 	on   atomic.Bool
 	mu   sync.Mutex
 	sqls []string
 }
 
-func (l *statementLog) record(_ context.Context, st store.Statement) error {
-	if l.on.Load() {
+func (l *statementLog) record(ctx context.Context, st store.Statement) error {
+	if l.on.Load() && !webhooks.InWorker(ctx) {
 		l.mu.Lock()
 		l.sqls = append(l.sqls, st.SQL)
 		l.mu.Unlock()

@@ -88,6 +88,12 @@ type CreatedAPIToken struct {
 	APIToken *linkapi.APIToken `json:"apiToken"`
 }
 
+type CreatedWebhook struct {
+	// The Standard Webhooks secret (whsec_ and base64) deliveries are signed with. Shown only once.
+	Secret  string           `json:"secret"`
+	Webhook *linkapi.Webhook `json:"webhook"`
+}
+
 type LinkEdge struct {
 	Cursor string        `json:"cursor"`
 	Node   *linkapi.Link `json:"node"`
@@ -145,6 +151,17 @@ type URLCheck struct {
 	Description     *string       `json:"description,omitempty"`
 	FaviconURL      *string       `json:"faviconUrl,omitempty"`
 	PreviewImageURL *string       `json:"previewImageUrl,omitempty"`
+}
+
+type WebhookDeliveryConnection struct {
+	Edges    []*WebhookDeliveryEdge     `json:"edges"`
+	Nodes    []*linkapi.WebhookDelivery `json:"nodes"`
+	PageInfo *PageInfo                  `json:"pageInfo"`
+}
+
+type WebhookDeliveryEdge struct {
+	Cursor string                   `json:"cursor"`
+	Node   *linkapi.WebhookDelivery `json:"node"`
 }
 
 // Why an API token no longer works.
@@ -323,6 +340,67 @@ func (e *LinkOrder) UnmarshalJSON(b []byte) error {
 }
 
 func (e LinkOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a delivery stands.
+type WebhookDeliveryStatus string
+
+const (
+	// Not delivered yet: due at nextAttemptAt.
+	WebhookDeliveryStatusPending WebhookDeliveryStatus = "PENDING"
+	// A 2xx answer was received.
+	WebhookDeliveryStatusDelivered WebhookDeliveryStatus = "DELIVERED"
+	// Every attempt failed, or the address was refused; it is not tried again.
+	WebhookDeliveryStatusFailed WebhookDeliveryStatus = "FAILED"
+)
+
+var AllWebhookDeliveryStatus = []WebhookDeliveryStatus{
+	WebhookDeliveryStatusPending,
+	WebhookDeliveryStatusDelivered,
+	WebhookDeliveryStatusFailed,
+}
+
+func (e WebhookDeliveryStatus) IsValid() bool {
+	switch e {
+	case WebhookDeliveryStatusPending, WebhookDeliveryStatusDelivered, WebhookDeliveryStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e WebhookDeliveryStatus) String() string {
+	return string(e)
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WebhookDeliveryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WebhookDeliveryStatus", str)
+	}
+	return nil
+}
+
+func (e WebhookDeliveryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WebhookDeliveryStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

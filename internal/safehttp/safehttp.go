@@ -283,3 +283,56 @@ func (g *guard) dialContext(ctx context.Context, network, address string) (net.C
 	}
 	return nil, first
 }
+
+// CheckTarget returns a *RefusedError unless a request to u could be sent: an
+// http or https URL without credentials (CheckURL) whose host resolves, with
+// o's resolver, to addresses that are all allowed (CheckAddr, or listed in
+// o.Allow). It is for a caller that stores a URL to call later, such as a
+// webhook, to refuse a private one at once; the guard still judges the address
+// dialled on every request, since the name may resolve elsewhere by then. A
+// name that does not resolve is an error of the resolver.
+func CheckTarget(ctx context.Context, u *url.URL, o Options) error {
+	if err := CheckURL(u); err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if host == "" {
+		return &RefusedError{Reason: ReasonNoAddress, URL: redact(u)}
+	}
+	port := uint64(80)
+	if strings.EqualFold(u.Scheme, "https") {
+		port = 443
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			return fmt.Errorf("safehttp: bad port in %q", redact(u))
+		}
+		port = n
+	}
+	var addrs []netip.Addr
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else {
+		r := o.Resolver
+		if r == nil {
+			r = net.DefaultResolver
+		}
+		if addrs, err = r.LookupNetIP(ctx, "ip", host); err != nil {
+			return err
+		}
+		if len(addrs) == 0 {
+			return &RefusedError{Reason: ReasonNoAddress, URL: host}
+		}
+	}
+	for _, a := range addrs {
+		ap := netip.AddrPortFrom(a.Unmap().WithZone(""), uint16(port))
+		if slices.Contains(o.Allow, ap) {
+			continue
+		}
+		if err := CheckAddr(ap); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -382,3 +382,50 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// fixedResolver answers every name with its addresses.
+type fixedResolver []netip.Addr
+
+func (r fixedResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return r, nil
+}
+
+// TestCheckTarget refuses a stored URL whose host is, or resolves to, an
+// address the guard refuses, and lets a public one and an allowed one through.
+func TestCheckTarget(t *testing.T) {
+	ctx := context.Background()
+	public := safehttp.Options{Resolver: fixedResolver{netip.MustParseAddr("93.184.216.34")}}
+	private := safehttp.Options{Resolver: fixedResolver{netip.MustParseAddr("93.184.216.34"), netip.MustParseAddr("10.0.0.1")}}
+	for _, c := range []struct {
+		url  string
+		o    safehttp.Options
+		want safehttp.Reason
+	}{
+		{"https://hooks.example/in", private, safehttp.ReasonAddress},
+		{"http://127.0.0.1:8080/", public, safehttp.ReasonAddress},
+		{"http://[::ffff:169.254.169.254]/", public, safehttp.ReasonAddress},
+		{"https://hooks.example:25/", public, safehttp.ReasonPort},
+		{"ftp://hooks.example/", public, safehttp.ReasonScheme},
+		{"https://u:p@hooks.example/", public, safehttp.ReasonUserinfo},
+		{"https://hooks.example/", safehttp.Options{Resolver: fixedResolver{}}, safehttp.ReasonNoAddress},
+	} {
+		u, _ := url.Parse(c.url)
+		var refused *safehttp.RefusedError
+		if err := safehttp.CheckTarget(ctx, u, c.o); !errors.As(err, &refused) || refused.Reason != c.want {
+			t.Errorf("CheckTarget(%s) = %v, want a refusal for %s", c.url, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		url string
+		o   safehttp.Options
+	}{
+		{"https://hooks.example/in", public},
+		{"http://8.8.8.8:8080/", safehttp.Options{}},
+		{"http://127.0.0.1:8080/", safehttp.Options{Allow: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:8080")}}},
+	} {
+		u, _ := url.Parse(c.url)
+		if err := safehttp.CheckTarget(ctx, u, c.o); err != nil {
+			t.Errorf("CheckTarget(%s) = %v, want nil", c.url, err)
+		}
+	}
+}
