@@ -103,7 +103,7 @@ func (p *Program) accountList(ctx context.Context, args []string) error {
 func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 	var email, scopes string
 	var scopesSet bool
-	_, db, err := p.open(ctx, "account set-scopes", args, func(fs *flag.FlagSet) {
+	cfg, db, err := p.open(ctx, "account set-scopes", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address of the account")
 		fs.Func("scopes", "space-separated `scopes`; \"\" removes them all", func(s string) error {
 			scopes, scopesSet = s, true
@@ -117,7 +117,11 @@ func (p *Program) accountSetScopes(ctx context.Context, args []string) error {
 	if email == "" || !scopesSet {
 		return errors.New("account set-scopes: --email and --scopes are required")
 	}
-	st := store.New(db)
+	st, closeStore, err := p.accountStore(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	a, err := st.FindAccountByEmail(auth.NewContext(ctx, auth.System()), email)
 	if err != nil {
 		return fmt.Errorf("account set-scopes: no account has email %q", email)
@@ -147,18 +151,23 @@ func (p *Program) accountFlags(ctx context.Context, name string, args []string, 
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	st := store.New(db, store.WithQuota(cfg.Quota))
 	if email == "" {
 		db.Close()
 		return nil, nil, nil, nil, fmt.Errorf("%s: --email is required", name)
 	}
+	st, closeStore, err := p.accountStore(ctx, cfg, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, nil, err
+	}
+	done := func() { closeStore(); db.Close() }
 	sys := auth.NewContext(ctx, auth.System())
 	a, err := st.FindAccountByEmail(sys, email)
 	if err != nil {
-		db.Close()
+		done()
 		return nil, nil, nil, nil, fmt.Errorf("%s: no account has email %q", name, email)
 	}
-	return st, a, sys, func() { db.Close() }, nil
+	return st, a, sys, done, nil
 }
 
 // accountSetPassword replaces an account's password with one read from standard

@@ -158,6 +158,14 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, com
 			return nil, err
 		}
 	}
+	// Serve and the commands that change accounts (which tell the running
+	// instances) read the Redis URL.
+	switch command {
+	case "serve", "account set-scopes", "account set-password", "account delete":
+		if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
+			return nil, err
+		}
+	}
 	// The rest is serve's alone: the other commands neither read nor check it.
 	if !serving {
 		return cfg, nil
@@ -218,9 +226,6 @@ func loadConfig(getenv func(string) string, fs *flag.FlagSet, args []string, com
 	}
 	if cfg.RefreshTTL > cfg.SessionMaxAge {
 		return nil, fmt.Errorf("LINKAPI_REFRESH_TTL (%s) is longer than LINKAPI_SESSION_MAX_AGE (%s)", cfg.RefreshTTL, cfg.SessionMaxAge)
-	}
-	if cfg.RedisURL, err = redisURL(getenv("LINKAPI_REDIS_URL"), cfg.DatabaseURL); err != nil {
-		return nil, err
 	}
 	rate := env("LINKAPI_RATE_LIMIT", "0")
 	if cfg.RateLimit, err = strconv.Atoi(rate); err != nil || cfg.RateLimit < 0 {

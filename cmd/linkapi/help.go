@@ -27,6 +27,10 @@ type command struct {
 // dbEnv are the variables every command that opens the database reads.
 var dbEnv = []string{"LINKAPI_DATABASE_URL", "LINKAPI_JWT_SECRET", "LINKAPI_JWT_PREVIOUS_SECRETS", "LINKAPI_ENV"}
 
+// redisEnv are the variables of a command that changes accounts: with
+// LINKAPI_REDIS_URL it tells the running instances.
+var redisEnv = append(append([]string{}, dbEnv...), "LINKAPI_REDIS_URL")
+
 // quotaEnv are the bounds of what an account may store.
 var quotaEnv = []string{"LINKAPI_MAX_LINKS_PER_ACCOUNT, LINKAPI_MAX_TEXT_PER_ACCOUNT"}
 
@@ -43,7 +47,8 @@ func init() {
 				"LINKAPI_SHUTDOWN_GRACE", "LINKAPI_GRAPHIQL", "LINKAPI_TRUSTED_PROXIES", "LINKAPI_REQUEST_TIMEOUT",
 				"LINKAPI_FETCH_METADATA", "LINKAPI_FETCH_TIMEOUT",
 				"LINKAPI_OIDC_ISSUER", "LINKAPI_OIDC_AUDIENCE, LINKAPI_OIDC_AUTO_CREATE, LINKAPI_OIDC_DEFAULT_SCOPES",
-				"LINKAPI_ACCOUNT_CACHE_TTL", "LINKAPI_MAX_DEPTH, LINKAPI_MAX_COMPLEXITY, LINKAPI_MAX_ALIASES",
+				"LINKAPI_ACCOUNT_CACHE_TTL", "LINKAPI_REDIS_URL", "LINKAPI_RATE_LIMIT",
+				"LINKAPI_MAX_DEPTH, LINKAPI_MAX_COMPLEXITY, LINKAPI_MAX_ALIASES",
 				"LINKAPI_MAX_DOCUMENT_BYTES, LINKAPI_MAX_TOKENS, LINKAPI_MAX_SELECTIONS, LINKAPI_MAX_FIELD_REPEATS",
 				"LINKAPI_MAX_FRAGMENTS, LINKAPI_MAX_OPERATIONS, LINKAPI_MAX_DIRECTIVES",
 				"LINKAPI_MAX_VARIABLES, LINKAPI_MAX_VARIABLE_VALUES, LINKAPI_MAX_ERRORS",
@@ -70,19 +75,19 @@ func init() {
 		{
 			name: "account set-scopes", synopsis: `--email E --scopes "a b"`,
 			summary: `replace an account's scopes (--scopes "" removes them all)`,
-			env:     dbEnv, example: `linkapi account set-scopes --email reader@example.com --scopes "links:read tags:read"`,
+			env:     redisEnv, example: `linkapi account set-scopes --email reader@example.com --scopes "links:read tags:read"`,
 			run: (*Program).accountSetScopes,
 		},
 		{
 			name: "account set-password", synopsis: "--email E --password-stdin",
 			summary: "give an account a new password read from standard input; its tokens issued before end",
-			env:     dbEnv, example: `printf '%s\n' 'a new long password' | linkapi account set-password --email alice@example.com --password-stdin`,
+			env:     redisEnv, example: `printf '%s\n' 'a new long password' | linkapi account set-password --email alice@example.com --password-stdin`,
 			run: (*Program).accountSetPassword,
 		},
 		{
 			name: "account delete", synopsis: "--email E",
 			summary: "delete an account with its links, tags and API tokens",
-			env:     dbEnv, example: "linkapi account delete --email alice@example.com",
+			env:     redisEnv, example: "linkapi account delete --email alice@example.com",
 			run: (*Program).accountDelete,
 		},
 		{
@@ -137,6 +142,8 @@ var envHelp = map[string]string{
 	"LINKAPI_FETCH_METADATA":       "fetch pages' titles and icons from public addresses (default true; false: no outbound request)",
 	"LINKAPI_FETCH_TIMEOUT":        "fetch budget of a request (default 5s, at most 1m, capped at half LINKAPI_REQUEST_TIMEOUT)",
 	"LINKAPI_ACCOUNT_CACHE_TTL":    "how long the account read for a token is reused (default 1s, at most 1m)",
+	"LINKAPI_REDIS_URL":            "redis://[:PASS@]HOST:PORT[/DB]: limits, persisted queries and account changes shared by every instance (MySQL only)",
+	"LINKAPI_RATE_LIMIT":           "GraphQL requests a minute per account or API token (default 0: no limit)",
 	"LINKAPI_MAX_DEPTH, LINKAPI_MAX_COMPLEXITY, LINKAPI_MAX_ALIASES": "query limits (default 8, 25000, 30)",
 	"LINKAPI_OIDC_ISSUER": "OpenID Connect provider whose tokens are accepted beside ours; the default --issuer of account link",
 	"LINKAPI_OIDC_AUDIENCE, LINKAPI_OIDC_AUTO_CREATE, LINKAPI_OIDC_DEFAULT_SCOPES":                      "aud of the provider's tokens; make an account on a first token with email_verified (default false), with these scopes",

@@ -107,6 +107,7 @@ func TestRateLimitRefusesBadValue(t *testing.T) {
 // each instance counts on its own and nothing answers 500; with Redis back the
 // count is shared again.
 func TestRedisSharesRateLimits(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, map[string]string{"LINKAPI_RATE_LIMIT": "6"})
 	p.a.createAccount(t, "ann@example.com", "ann-password-1", "account:read")
 	p.a.createAccount(t, "bob@example.com", "bob-password-1", "account:read")

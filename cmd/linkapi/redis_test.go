@@ -112,6 +112,7 @@ func spreadFailures(t *testing.T, n int, email string, servers ...*testServer) [
 // answers 500 and each instance still limits on its own, /metrics saying it
 // falls back; with Redis back the limits are shared again.
 func TestRedisSharesFailedLogins(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, nil)
 	p.a.createAccount(t, "ann@example.com", "ann-password-1", "links:write")
 	p.a.createAccount(t, "bob@example.com", "bob-password-1", "links:write")
@@ -221,6 +222,7 @@ func sha256Hex(s string) string {
 // and runs it by hash on the other; with Redis down a query registered then is
 // known only where it was registered, and nothing answers 500.
 func TestRedisSharesPersistedQueries(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, nil)
 	p.a.createAccount(t, "ann@example.com", "ann-password-1", "account:read")
 	token := p.a.login(t, "ann@example.com", "ann-password-1")
@@ -309,6 +311,7 @@ func invalidationDelay(t *testing.T, s *testServer, token, what string) time.Dur
 // down the other reads accounts on every request; when Redis comes back it
 // starts afresh, having flushed what it cached meanwhile.
 func TestRedisInvalidatesAccountsEverywhere(t *testing.T) {
+	t.Parallel() // its own database and Redis
 	p := startPair(t, map[string]string{"LINKAPI_ACCOUNT_CACHE_TTL": "1m"})
 	p.a.createAccount(t, "root@example.com", "root-password-1", "admin:write")
 	admin := p.a.login(t, "root@example.com", "root-password-1")
@@ -378,4 +381,66 @@ func TestRedisInvalidatesAccountsEverywhere(t *testing.T) {
 	measure("setAccountScopes after the outage", func(id int64, _ string) {
 		p.a.ok(t, admin, `mutation($id: ID!) { setAccountScopes(id: $id, scopes: []) { id } }`, map[string]any{"id": formatInt(id)})
 	})
+}
+
+// TestRedisAccountCommandsReachInstances changes accounts with the linkapi
+// account commands, given LINKAPI_REDIS_URL: a running instance that holds the
+// account in its cache (for a minute) refuses its token within a bounded poll.
+func TestRedisAccountCommandsReachInstances(t *testing.T) {
+	t.Parallel() // its own database and Redis
+	p := startPair(t, map[string]string{"LINKAPI_ACCOUNT_CACHE_TTL": "1m"})
+	vars := map[string]string{"LINKAPI_DATABASE_URL": p.dbURL, "LINKAPI_REDIS_URL": p.redis.URL}
+	for _, c := range []struct {
+		email string
+		args  []string
+		stdin string
+	}{
+		{"ann@example.com", []string{"account", "set-scopes", "--email", "ann@example.com", "--scopes", ""}, ""},
+		{"bob@example.com", []string{"account", "set-password", "--email", "bob@example.com", "--password-stdin"}, "another-password-2\n"},
+		{"cy@example.com", []string{"account", "delete", "--email", "cy@example.com"}, ""},
+	} {
+		p.a.createAccount(t, c.email, "user-password-1", "account:write")
+		token := p.a.login(t, c.email, "user-password-1")
+		if refusedOn(t, p.b, token) {
+			t.Fatalf("b refuses a fresh token of %s", c.email)
+		}
+		r := runCLIEnv(t, vars, c.stdin, c.args...)
+		if r.Err != nil || strings.Contains(r.Stderr, "Redis does not answer") {
+			t.Fatalf("%v: %v\n%s", c.args, r.Err, r.Stderr)
+		}
+		t.Logf("%s through the command line refused on b after %s", c.args[1], invalidationDelay(t, p.b, token, c.args[1]))
+	}
+}
+
+// TestRedisDownAtStart starts an instance while its Redis is down: it serves,
+// says so in its log and /metrics, limits logins on its own, and shares once
+// Redis is up.
+func TestRedisDownAtStart(t *testing.T) {
+	t.Parallel() // its own database and Redis
+	if os.Getenv(storetest.EnvMySQLURL) == "" {
+		t.Skipf("%s is not set: Redis is shared by instances on MySQL only", storetest.EnvMySQLURL)
+	}
+	srv := redistest.Start(t)
+	srv.Stop()
+	s := startServerOpts(t, storetest.MySQLURL(t), nil, map[string]string{"LINKAPI_REDIS_URL": srv.URL},
+		func(p *Program) { p.FailureLimits = &hourlyFailures })
+	if !strings.Contains(s.Log.String(), "redis is not answering") {
+		t.Errorf("the log does not say Redis is not answering:\n%s", s.Log)
+	}
+	if got := fallbackGauge(t, s); got != "1" {
+		t.Errorf("linkapi_redis_fallback = %s, want 1", got)
+	}
+	s.createAccount(t, "ann@example.com", "ann-password-1", "account:read")
+	codes := spreadFailures(t, 11, "ann@example.com", s)
+	if codes[10] != "RATE_LIMITED" || strings.Contains(strings.Join(codes[:10], " "), "RATE_LIMITED") {
+		t.Fatalf("11 wrong passwords with Redis down: %v, want RATE_LIMITED on the 11th only", codes)
+	}
+	srv.Restart()
+	waitUntil(t, "shares once Redis is up", func() bool { return fallbackGauge(t, s) == "0" })
+	if r := tryLogin(t, s, "bob@example.com", "wrong-password"); r.Code() != "UNAUTHENTICATED" {
+		t.Errorf("a wrong password once Redis is up: got %q, want UNAUTHENTICATED", r.Code())
+	}
+	if n, err := srv.Do("DBSIZE"); err != nil || strings.TrimSpace(n) == ":0" {
+		t.Errorf("Redis holds no key after a failed login through it: %q %v", n, err)
+	}
 }

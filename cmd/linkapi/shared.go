@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -90,4 +92,23 @@ func (s *shared) requests(perMinute int) auth.RateLimiter {
 	default:
 		return redis.NewRequestLimiter(s.client, perMinute)
 	}
+}
+
+// accountStore is the store through which a command changes accounts: with
+// LINKAPI_REDIS_URL it announces each change to the running instances, which
+// drop the account from their caches at once, as for a change made through one
+// of them. closeStore closes what it opened.
+func (p *Program) accountStore(ctx context.Context, cfg *config, db *store.DB) (st *store.Store, closeStore func(), err error) {
+	opts := []store.Option{store.WithQuota(cfg.Quota)}
+	if cfg.RedisURL == "" {
+		return store.New(db, opts...), func() {}, nil
+	}
+	rc, err := redis.Open(ctx, cfg.RedisURL, p.logger(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !rc.WaitUp(5 * time.Second) {
+		fmt.Fprintln(p.Stderr, "linkapi: Redis does not answer: running instances will see this change within LINKAPI_ACCOUNT_CACHE_TTL")
+	}
+	return store.New(db, append(opts, store.WithAccountEvents(redis.NewInvalidations(rc)))...), func() { rc.Close() }, nil
 }

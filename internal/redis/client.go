@@ -64,7 +64,7 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Client, err
 	opts.PoolTimeout = opTimeout
 	opts.MaxRetries = -1 // a failed command falls back at once
 	opts.DisableIdentity = true
-	goredis.SetLogger(quiet{})
+	quietOnce.Do(func() { goredis.SetLogger(quiet{}) })
 	c := &Client{rdb: goredis.NewClient(opts), logger: logger, stop: make(chan struct{})}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -83,10 +83,22 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Client, err
 // down); the Client logs the transitions itself.
 type quiet struct{}
 
+var quietOnce sync.Once
+
 func (quiet) Printf(context.Context, string, ...any) {}
 
 // Up reports whether Redis answered the last command or probe.
 func (c *Client) Up() bool { return c != nil && c.up.Load() }
+
+// WaitUp waits at most d for Redis to answer and reports whether it does, for a
+// command that runs once and must not miss it.
+func (c *Client) WaitUp(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !c.Up() && time.Now().Before(deadline) {
+		time.Sleep(probeEvery / 5)
+	}
+	return c.Up()
+}
 
 // OnUp registers fn to run each time Redis answers again after it did not.
 func (c *Client) OnUp(fn func()) {

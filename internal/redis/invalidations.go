@@ -19,6 +19,9 @@ const AccountsChannel = Prefix + "accounts"
 // so that a connection that died without a word is noticed within a few seconds.
 const receiveTimeout = 2 * time.Second
 
+// publishTimeout bounds the publication of a change.
+const publishTimeout = 2 * time.Second
+
 // Invalidations carries changes to accounts between instances through Redis
 // pub/sub; it implements store.AccountEvents. While its subscription is not
 // live (Redis down, or not yet subscribed again after an outage) Listening is
@@ -40,7 +43,9 @@ func (i *Invalidations) Changed(ctx context.Context, id int64) {
 	if !i.c.Up() {
 		return
 	}
-	octx, cancel := op(ctx)
+	// A lost message leaves the account cached elsewhere until its entry
+	// expires, so the publication may take longer than other commands.
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
 	if err := i.c.redis().Publish(octx, AccountsChannel, strconv.FormatInt(id, 10)).Err(); err != nil {
 		i.c.fail(err)
