@@ -213,7 +213,7 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, string, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	if err := sqlDB.PingContext(pctx); err != nil {
+	if err := pingSQLite(pctx, sqlDB); err != nil {
 		sqlDB.Close()
 		return nil, "", oneLine(fmt.Sprintf("database: cannot open sqlite database %q", name), err)
 	}
@@ -457,4 +457,22 @@ func (e *lineError) Unwrap() error { return e.err }
 func oneLine(prefix string, err error) error {
 	cause := strings.Join(strings.Fields(err.Error()), " ")
 	return &lineError{msg: prefix + ": " + cause, err: err}
+}
+
+// pingSQLite opens the first connection, trying again while the file is busy.
+// Connections opened at once on a new file (several instances or commands
+// started together) race to switch it to WAL, which needs the file to itself:
+// the losers get SQLITE_BUSY at once, without waiting through busy_timeout.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

@@ -13,11 +13,14 @@ import (
 )
 
 // RefreshRaceWindow is how long after a refresh token is spent a second use of
-// it is taken for a concurrent refresh (two tabs of one browser, a retry whose
-// first answer was lost) rather than for theft: that use is refused and changes
-// nothing. A spent token presented later is reuse, and ends its session. A
-// refresh that loses the race on the spending UPDATE itself is refused the same
-// way, whenever it read the token.
+// it from the client that spent it (the same address and user agent: two tabs of
+// one browser, a retry whose first answer was lost) is taken for a concurrent
+// refresh rather than for theft: that use is refused and changes nothing. A
+// spent token presented later, or by another client at any time, is reuse, and
+// ends its session: a thief who refreshed first cannot keep the session by
+// leaving its owner to retry within the window. A refresh that loses the race
+// on the spending UPDATE itself is refused the same way, whenever it read the
+// token.
 const RefreshRaceWindow = 10 * time.Second
 
 // sessionRow is the sessions table.
@@ -193,7 +196,13 @@ func (s *Store) RefreshSession(ctx context.Context, in linkapi.SessionRefresh) (
 	}
 	if tok.UsedAt != nil {
 		if now.Sub(*tok.UsedAt) < RefreshRaceWindow {
-			return nil, errRefreshRace
+			same, err := s.sameRefreshClient(ctx, tok, in)
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				return nil, errRefreshRace
+			}
 		}
 		if err := s.endSession(ctx, tok.AccountID, tok.SessionID, linkapi.SessionReused); err != nil && linkapi.ErrorCode(err) != linkapi.ENOTFOUND {
 			return nil, err
@@ -246,6 +255,23 @@ func (s *Store) RefreshSession(ctx context.Context, in linkapi.SessionRefresh) (
 		return nil, err
 	}
 	return row.domain(), nil
+}
+
+// sameRefreshClient reports whether in comes from the client that last refreshed
+// tok's session: the address and user agent the session keeps are those of its
+// latest refresh, the one that spent tok when it was spent last. An ended
+// session has no client to match.
+func (s *Store) sameRefreshClient(ctx context.Context, tok *refreshTokenRow, in linkapi.SessionRefresh) (bool, error) {
+	var row sessionRow
+	err := s.holder(ctx, tok.AccountID).table(&sessionRow{}).Where("sessions.id = ?", tok.SessionID).Take(&row).Error
+	if err != nil {
+		if linkapi.ErrorCode(translate(err, "session")) == linkapi.ENOTFOUND {
+			return false, nil
+		}
+		return false, err
+	}
+	return row.Address == clip(in.Address, linkapi.MaxSessionAddress) &&
+		row.UserAgent == clip(in.UserAgent, linkapi.MaxSessionUserAgent), nil
 }
 
 // EndSessionByRefreshToken ends the session of the refresh token whose hash is

@@ -373,3 +373,30 @@ func TestRefreshSessionConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestSpentTokenFromAnotherClientIsReuse: within the race window, a spent
+// refresh token presented by another client than the one that spent it is
+// reuse, not a race. A thief who refreshes first does not keep the session
+// because its owner retries soon after: the owner's retry ends it, the thief's
+// new token with it.
+func TestSpentTokenFromAnotherClientIsReuse(t *testing.T) {
+	storetest.ForEachDB(t, func(t *testing.T, url string) {
+		f := newSessionFixture(t, url)
+		sess, h1 := f.start(t, f.ann) // the owner, test/1 at 192.0.2.1
+		f.clock = f.clock.Add(time.Second)
+		_, thief, err := f.refresh(h1, 0) // the thief, test/2 at 192.0.2.2
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock = f.clock.Add(time.Second)
+		_, err = f.s.RefreshSession(context.Background(), linkapi.SessionRefresh{
+			Hash: h1, NextHash: f.hash(), UserAgent: "test/1", Address: "192.0.2.1", Limits: testLimits,
+		})
+		wantCode(t, "the owner's retry after the thief's refresh", err, linkapi.EUNAUTHENTICATED)
+		if got := f.liveIDs(t, f.ann); len(got) != 0 {
+			t.Errorf("live sessions after another client's reuse within the window: got %v, want none (session %d)", got, sess.ID)
+		}
+		_, _, err = f.refresh(thief, 0)
+		wantCode(t, "the thief's token after the reuse", err, linkapi.EUNAUTHENTICATED)
+	})
+}
