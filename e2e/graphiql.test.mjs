@@ -74,7 +74,7 @@ async function openGraphiQL(page, srv = server) {
     return route.abort('internetdisconnected');
   });
   page.on('pageerror', (err) => seen.problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => { if (msg.type() === 'error') seen.problems.push(`console: ${msg.text()}`); });
+  page.on('console', (msg) => { if (msg.type() === 'error') seen.problems.push(`console: ${msg.text()} (${msg.location()?.url ?? 'no url'})`); });
   page.on('requestfailed', (req) => seen.problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
   page.on('request', (req) => {
     if (req.url() === `${origin}/graphql`) seen.graphqlRequests.push({ body: req.postData() ?? '', authorization: req.headers().authorization });
@@ -222,7 +222,10 @@ test('the sign-in pane renews the session with refreshSession and ends it with l
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
     await page.unrouteAll(); // the first server's route would refuse this one
-    await page.goto(`${short.url}/healthz`);
+    // GraphiQL's page, not /healthz: it names an empty favicon, where the
+    // browser asks a JSON page's origin for /favicon.ico (a 404) whenever it
+    // gets round to it, which can be after openGraphiQL starts listening.
+    await page.goto(`${short.url}/`);
     await page.evaluate(() => { localStorage.clear(); sessionStorage.clear(); });
     const seen = await openGraphiQL(page, short);
     const stored = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('linkapi.graphiql.session')));
