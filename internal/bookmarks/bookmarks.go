@@ -454,7 +454,10 @@ func Write(w io.Writer, bookmarks []Bookmark) error {
 		if b.Description != "" || b.Notes != "" {
 			bw.WriteString("    <DD>")
 			bw.WriteString(html.EscapeString(b.Description))
-			if b.Notes != "" {
+			// A description that holds the notes marker itself gets an empty
+			// notes block after it, which the reader, taking the last marker,
+			// finds instead of mistaking the description's tail for notes.
+			if b.Notes != "" || strings.Contains(b.Description, notesStart) {
 				bw.WriteString(notesStart + html.EscapeString(b.Notes) + notesEnd)
 			}
 			bw.WriteByte('\n')
