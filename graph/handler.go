@@ -113,7 +113,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.AroundResponses(capErrors(budget.Errors))
 	srv.AroundResponses(collectWarnings(logger))
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
-	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
+	srv.Use(newComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
 	srv.AroundRootFields(withReads)
 	if fl, ok := newFastLists(es); ok && !o.GenericLists {
 		srv.Use(fl)
