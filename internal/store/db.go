@@ -233,7 +233,7 @@ func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
 	if err != nil {
 		return nil, oneLine("database: bad mysql configuration", err)
 	}
-	sqlDB := sql.OpenDB(&interruptingConnector{base: connector, stopper: mysqlStopper(connector), afterDrop: true})
+	sqlDB := sql.OpenDB(&interruptingConnector{base: connector, stopper: mysqlStopper(connector), afterDrop: true, endStatements: true})
 	sqlDB.SetMaxOpenConns(20)
 	sqlDB.SetMaxIdleConns(20)
 	sqlDB.SetConnMaxLifetime(5 * time.Minute)
