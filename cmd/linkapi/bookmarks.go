@@ -19,7 +19,7 @@ const (
 
 // formatFlag adds --format to fs.
 func formatFlag(fs *flag.FlagSet, format *string) {
-	fs.StringVar(format, "format", formatNetscape, "`netscape` (a bookmark file browsers and services read) or json (the account's whole state, for scripts; see README)")
+	fs.StringVar(format, "format", formatNetscape, "`netscape` (a bookmark file browsers and services read) or json (the account's whole state, for scripts; see docs/import-export.md)")
 }
 
 func checkFormat(name, format string) error {

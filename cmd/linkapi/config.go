@@ -23,7 +23,7 @@ import (
 	"linkapi/internal/store"
 )
 
-// Defaults of the configuration; see the README's table.
+// Defaults of the configuration; see the table in docs/configuration.md.
 const (
 	defaultAddr        = "127.0.0.1:8080"
 	defaultDatabaseURL = "sqlite:linkapi.db"

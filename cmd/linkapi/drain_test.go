@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -12,10 +15,32 @@ import (
 
 // TestSIGTERMDrainsFirst runs the real main with LINKAPI_DRAIN_DELAY in a child
 // process and sends it SIGTERM: /readyz fails at once, saying it drains, while
-// GraphQL requests are still answered (each on a connection closed after it);
-// a second SIGTERM ends the drain, and the server shuts down and exits 0.
+// GraphQL requests are still answered (each on a connection closed after it),
+// on new connections and on a keep-alive connection that was idle when the
+// signal came (a balancer's pooled one, which it may pick until it sees /readyz
+// fail); a second SIGTERM ends the drain, and the server shuts down and exits 0.
 func TestSIGTERMDrainsFirst(t *testing.T) {
 	cmd, addr, stderr := startMain(t, "LINKAPI_DRAIN_DELAY=10m")
+	query := func(conn net.Conn, replies *bufio.Reader) (*http.Response, string, error) {
+		body := `{"query":"{ __typename }"}`
+		fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body)
+		res, err := http.ReadResponse(replies, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		got, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, string(got), err
+	}
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idleReplies := bufio.NewReader(idle)
+	if res, got, err := query(idle, idleReplies); err != nil || res.StatusCode != http.StatusOK || res.Close {
+		t.Fatalf("a request before SIGTERM: %v %v %s, want 200 on a connection kept alive", res, err, got)
+	}
 	readyz := func() (int, map[string]string) {
 		res, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
@@ -54,6 +79,14 @@ func TestSIGTERMDrainsFirst(t *testing.T) {
 	}
 	if !res.Close {
 		t.Errorf("a response while draining keeps its connection open; want Connection: close")
+	}
+	res, got2, err := query(idle, idleReplies)
+	if err != nil {
+		t.Fatalf("a request while draining, on a connection idle since before SIGTERM: %v; want an answer", err)
+	}
+	if res.StatusCode != http.StatusOK || !strings.Contains(got2, `"__typename":"Query"`) || !res.Close {
+		t.Errorf("a request while draining, on a connection idle since before SIGTERM: got %d %s (close %v), want 200 with data and Connection: close",
+			res.StatusCode, got2, res.Close)
 	}
 	if strings.Contains(stderr.String(), "linkapi: shutting down") {
 		t.Errorf("shut down before the drain ended:\n%s", stderr.String())

@@ -361,7 +361,7 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
-	srv := newHTTPServer(h)
+	srv := newHTTPServer(p.closeWhileDraining(h))
 	graphqlURL := fmt.Sprintf("http://%s/graphql", ln.Addr())
 	if cfg.GraphiQL {
 		p.say(cfg, fmt.Sprintf("serving GraphQL on %s and GraphiQL on http://%s/", graphqlURL, ln.Addr()),
@@ -380,7 +380,7 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 	case <-ctx.Done():
 	}
 	if cfg.DrainDelay > 0 {
-		p.drain(cfg, srv)
+		p.drain(cfg)
 	}
 	p.say(cfg, fmt.Sprintf("shutting down; requests in flight have %s to finish", cfg.Grace), "grace", cfg.Grace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Grace)
@@ -395,12 +395,11 @@ func (p *Program) listenAndServe(ctx context.Context, cfg *config, h http.Handle
 
 // drain fails /readyz and keeps serving for cfg.DrainDelay, or until another
 // SIGTERM or SIGINT.
-func (p *Program) drain(cfg *config, srv *http.Server) {
+func (p *Program) drain(cfg *config) {
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
 	p.draining.Store(true)
-	srv.SetKeepAlivesEnabled(false)
 	p.say(cfg, fmt.Sprintf("draining: /readyz fails for %s before shutting down (signal again to stop sooner)", cfg.DrainDelay),
 		"drain_delay", cfg.DrainDelay.String())
 	t := time.NewTimer(cfg.DrainDelay)
@@ -409,6 +408,22 @@ func (p *Program) drain(cfg *config, srv *http.Server) {
 	case <-t.C:
 	case <-again:
 	}
+}
+
+// closeWhileDraining has every response given while serve drains close its
+// connection (Connection: close), so that a client, a balancer's pool among
+// them, sends its next request on a new connection, to an instance the balancer
+// still finds ready. A connection idle when the drain begins stays open until
+// the shutdown: closing it then, as http.Server.SetKeepAlivesEnabled(false)
+// does, races with a request the balancer is sending on it, which gets a reset
+// and no answer.
+func (p *Program) closeWhileDraining(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // logger is serve's log: JSON in production, text in development.

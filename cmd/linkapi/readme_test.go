@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,13 +107,15 @@ func TestDocumentedExamplesRun(t *testing.T) {
 			t.Errorf("%s: the runnable blocks failed (%v); the last block named is the one:\n%s", path, err, out.String())
 		}
 	}
-	if total < 8 {
-		t.Errorf("found %d runnable blocks, want at least 8: is the marker still %q?", total, runnableMarker)
+	if total < 11 {
+		t.Errorf("found %d runnable blocks, want at least 11: is the marker still %q?", total, runnableMarker)
 	}
 	for file, want := range map[string]*regexp.Regexp{
-		"README.md":     regexp.MustCompile(`"url":"https://go.dev/","tags":\[\{"name":"go"\}\]`),
-		"tokens.md":     regexp.MustCompile(`"code":"UNAUTHENTICATED"`),
-		"production.md": regexp.MustCompile(`(?m)^linkapi_http_requests_total\{`),
+		"README.md":        regexp.MustCompile(`"url":"https://go.dev/","tags":\[\{"name":"go"\}\]`),
+		"tokens.md":        regexp.MustCompile(`"code":"UNAUTHENTICATED"`),
+		"production.md":    regexp.MustCompile(`(?m)^linkapi_http_requests_total\{`),
+		"cli.md":           regexp.MustCompile(`(?m)^\d+ +reader@example\.com +links:read `),
+		"import-export.md": regexp.MustCompile(`(?s)imported 2 links into bob@example\.com; skipped 0 .*skipped 2 already there.*\nsame\n`),
 	} {
 		if !want.MatchString(outputs[file]) {
 			t.Errorf("%s's blocks did not print %s:\n%s", file, want, outputs[file])
@@ -120,3 +125,55 @@ func TestDocumentedExamplesRun(t *testing.T) {
 
 // shellQuote quotes s for bash.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// variableName is a configuration variable of the binary, as its sources spell it.
+var variableName = regexp.MustCompile(`LINKAPI_[A-Z0-9_]*[A-Z0-9]`)
+
+// TestConfigurationTableNamesEveryVariable checks that every LINKAPI_ variable
+// named in a string of this program's sources (the ones it reads, and those its
+// help lists) has a row in the table of docs/configuration.md.
+func TestConfigurationTableNamesEveryVariable(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if first, _, ok := strings.Cut(strings.TrimPrefix(line, "| "), " |"); ok && strings.HasPrefix(line, "| `LINKAPI_") {
+			for _, name := range variableName.FindAllString(first, -1) {
+				documented[name] = true
+			}
+		}
+	}
+	if len(documented) < 30 {
+		t.Fatalf("docs/configuration.md's table names %d variables, want at least 30: is it still a table of | `LINKAPI_…` | rows?", len(documented))
+	}
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[string]token.Position{}
+	for _, pkg := range pkgs {
+		for _, f := range pkg.Files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					for _, name := range variableName.FindAllString(lit.Value, -1) {
+						if _, seen := read[name]; !seen {
+							read[name] = fset.Position(lit.Pos())
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	if len(read) < 30 {
+		t.Fatalf("found %d variables in the sources, want at least 30", len(read))
+	}
+	for name, pos := range read {
+		if !documented[name] {
+			t.Errorf("%s (%s) has no row in docs/configuration.md's table", name, pos)
+		}
+	}
+}

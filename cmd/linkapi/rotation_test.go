@@ -26,7 +26,7 @@ func kidOf(t *testing.T, tok string) any {
 	return p.Header["kid"]
 }
 
-// TestKeyRotationThroughServer rotates the signing key the way the README says:
+// TestKeyRotationThroughServer rotates the signing key the way docs/tokens.md says:
 // a server on the old key, then one on the new key with the old one in
 // LINKAPI_JWT_PREVIOUS_SECRETS, then one on the new key alone. Tokens of the old
 // key keep working through the rotation and stop when the old key is dropped;

@@ -249,16 +249,17 @@ func mapsEqual(a, b map[string]int) bool {
 	return true
 }
 
-// TestStateSchemaMatchesTheREADME checks that the README's description of the
-// JSON export names every key the export writes, in the order it writes them.
-func TestStateSchemaMatchesTheREADME(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+// TestStateSchemaMatchesTheDocs checks that docs/import-export.md's description
+// of the JSON export names every key the export writes, in the order it writes
+// them.
+func TestStateSchemaMatchesTheDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "import-export.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := bytes.Cut(readme, []byte("<!-- json-export-schema -->"))
+	_, rest, ok := bytes.Cut(doc, []byte("<!-- json-export-schema -->"))
 	if !ok {
-		t.Fatal("README.md has no <!-- json-export-schema --> example")
+		t.Fatal("docs/import-export.md has no <!-- json-export-schema --> example")
 	}
 	_, rest, _ = bytes.Cut(rest, []byte("```json\n"))
 	example, _, _ := bytes.Cut(rest, []byte("```"))
@@ -266,7 +267,7 @@ func TestStateSchemaMatchesTheREADME(t *testing.T) {
 	dec := json.NewDecoder(bytes.NewReader(example))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&st); err != nil {
-		t.Fatalf("the README's example is not a State: %v", err)
+		t.Fatalf("the documented example is not a State: %v", err)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -276,6 +277,6 @@ func TestStateSchemaMatchesTheREADME(t *testing.T) {
 		t.Fatal(err)
 	}
 	if buf.String() != string(example) {
-		t.Errorf("the README's example is not as the export writes it:\n%s\nwant\n%s", example, buf.String())
+		t.Errorf("the documented example is not as the export writes it:\n%s\nwant\n%s", example, buf.String())
 	}
 }

@@ -36,9 +36,12 @@ func newAnonServer(t *testing.T, limits AnonymousLimits) *anonServer {
 	s := &anonServer{entered: make(chan string, 100), left: make(chan string, 100), release: map[string]chan struct{}{}}
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hold := r.Header.Get("X-Hold"); hold != "" {
+			// Take the release channel before saying the request entered:
+			// finish may close and forget it as soon as it hears of it.
+			release := s.releaseOf(hold)
 			s.entered <- hold
 			select {
-			case <-s.releaseOf(hold):
+			case <-release:
 			case <-r.Context().Done():
 				s.left <- hold
 				return
