@@ -285,6 +285,7 @@ func TestGaleraCluster(t *testing.T) {
 		t.Errorf("ann's links through the rejoined node's instance: %v, want %d", n, len(acked))
 	}
 	t.Logf("rejoin: node2 back, instance2 ready, all %d acknowledged links there", len(acked))
+	t.Logf("galera: %d warnings of a node's failure detector running late (starved of CPU)", g.lateChecks())
 	t.Logf("cluster test took %s", time.Since(began).Round(time.Second))
 }
 
