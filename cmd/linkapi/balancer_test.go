@@ -43,17 +43,17 @@ type backend struct {
 	ready atomic.Bool
 }
 
-// newBalancer returns a balancer that checks its backends every interval; stop
-// ends the checks.
-func newBalancer(interval time.Duration, conns int) *balancer {
+// newBalancer returns a balancer that checks its backends every interval, each
+// check waiting up to timeout (as Kubernetes' timeoutSeconds, so that a loaded
+// backend that answers slowly is not taken for a failing one), and keeps up to
+// conns idle connections to each; stop ends the checks.
+func newBalancer(interval, timeout time.Duration, conns int) *balancer {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &balancer{
 		interval:  interval,
 		transport: &http.Transport{MaxIdleConns: 4 * conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 90 * time.Second},
-		// A check waits up to a second, as Kubernetes' timeoutSeconds does: a
-		// loaded instance that answers slowly is not taken for a failing one.
-		check: &http.Client{Timeout: time.Second},
-		ctx:   ctx, cancel: cancel,
+		check:     &http.Client{Timeout: timeout},
+		ctx:       ctx, cancel: cancel,
 	}
 }
 

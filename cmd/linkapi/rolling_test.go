@@ -24,11 +24,14 @@ import (
 	"linkapi/internal/store/storetest"
 )
 
-// Rolling deploys under load: the balancer's check interval, the drain delay
-// that covers it (ten intervals), the writers, and how long they write.
+// Rolling deploys under load: the balancer's check interval and the time a
+// check may take; the drain delay that covers both, with a margin (a check that
+// began just before SIGTERM may say ready for up to their sum); the writers, and
+// how long they write.
 const (
 	rollingCheckInterval = 100 * time.Millisecond
-	rollingDrainDelay    = time.Second
+	rollingCheckTimeout  = time.Second
+	rollingDrainDelay    = 2 * time.Second
 	rollingClients       = 8
 	rollingBeforeSIGTERM = time.Second
 	rollingLoad          = 3 * time.Second
@@ -37,7 +40,7 @@ const (
 // TestRollingDeploy runs two linkapi processes behind a balancer that follows
 // /readyz (balancer) while eight clients write links through it, then stops one
 // instance with SIGTERM and starts a replacement, as a rolling deploy does. With
-// LINKAPI_DRAIN_DELAY ten check intervals long, no client sees a failure (no
+// LINKAPI_DRAIN_DELAY longer than a check's interval and timeout, no client sees a failure (no
 // connection closed unanswered, no 5xx, no GraphQL error), every acknowledged
 // link is in the database of the instance that acknowledged it, and the stopped
 // instance exits 0. Without a drain delay it logs how many requests failed: the
@@ -67,7 +70,7 @@ func TestRollingDeploy(t *testing.T) {
 				t.Errorf("%d of %d requests failed with a drain delay of %s behind a balancer checking every %s, want none: %v, e.g. %v",
 					n, len(r.writes), rollingDrainDelay, rollingCheckInterval, r.byOutcome(), r.examples())
 			}
-			if !strings.Contains(r.stoppedLog, "linkapi: draining: /readyz fails for 1s") {
+			if !strings.Contains(r.stoppedLog, "linkapi: draining: /readyz fails for "+rollingDrainDelay.String()) {
 				t.Errorf("the stopped instance did not drain:\n%s", r.stoppedLog)
 			}
 		})
@@ -87,6 +90,7 @@ type rollingWrite struct {
 // rollingRun is what a rolling deploy did.
 type rollingRun struct {
 	writes     []rollingWrite
+	sigterm    time.Time
 	stoppedLog string
 }
 
@@ -110,12 +114,14 @@ func (r *rollingRun) byOutcome() map[string]int {
 	return m
 }
 
-// examples returns the answer of one failed write of each kind.
+// examples returns one failed write of each kind: when it was sent, from
+// SIGTERM, which instance answered, and the answer.
 func (r *rollingRun) examples() map[string]string {
 	m := map[string]string{}
 	for _, w := range r.writes {
 		if _, seen := m[w.outcome]; !seen && w.outcome != "ok" {
-			m[w.outcome] = w.detail
+			m[w.outcome] = fmt.Sprintf("sent at %+v from SIGTERM, answered by %q: %s",
+				w.sent.Sub(r.sigterm).Round(time.Millisecond), w.backend, w.detail)
 		}
 	}
 	return m
@@ -135,7 +141,7 @@ type rollingInstance struct {
 // stored, the stopped instance exits 0, both first instances served writes),
 // logs the figures and returns the writes.
 func rollingDeploy(t *testing.T, newDB func(testing.TB) string, drain time.Duration) *rollingRun {
-	lb := newBalancer(rollingCheckInterval, rollingClients)
+	lb := newBalancer(rollingCheckInterval, rollingCheckTimeout, rollingClients)
 	t.Cleanup(lb.stop)
 	front := httptest.NewServer(lb)
 	t.Cleanup(front.Close)
@@ -235,7 +241,7 @@ func rollingDeploy(t *testing.T, newDB func(testing.TB) string, drain time.Durat
 	writers.Wait()
 	took := time.Since(began)
 
-	r := &rollingRun{writes: slices.Concat(writes...), stoppedLog: a.log.String()}
+	r := &rollingRun{writes: slices.Concat(writes...), sigterm: sigterm, stoppedLog: a.log.String()}
 	if exitErr != nil {
 		t.Errorf("instance a exited with %v after SIGTERM, want 0:\n%s", exitErr, a.log.String())
 	}

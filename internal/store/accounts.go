@@ -35,17 +35,21 @@ func (s *Store) findAccount(ctx context.Context, a access, id int64) (*accountRo
 // FindAccountsByIDs returns the accounts among ids that the caller may see, keyed by
 // id; the others are simply absent.
 func (s *Store) FindAccountsByIDs(ctx context.Context, ids []int64) (map[int64]*linkapi.Account, error) {
-	tx, _, err := s.owned(ctx, reading, &accountRow{})
+	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil {
 		return nil, err
 	}
-	var rows []accountRow
-	if err := tx.Where("accounts.id IN ?", ids).Find(&rows).Error; err != nil {
+	rows, err := s.query(ctx, inList(tn.selectFrom(&accountRow{}, s.reads.accountColumns, ""), "accounts.id", ids))
+	if err != nil {
 		return nil, err
 	}
-	out := make(map[int64]*linkapi.Account, len(rows))
-	for i := range rows {
-		out[rows[i].ID] = rows[i].domain()
+	accounts, err := scanAccounts(rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*linkapi.Account, len(accounts))
+	for _, a := range accounts {
+		out[a.ID] = a
 	}
 	return out, nil
 }

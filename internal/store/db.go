@@ -46,6 +46,10 @@ type DB struct {
 	sqlitePath string
 	// tx counts the transactions the stores on the database ran again.
 	tx *txStats
+	// hooks are those of OnStatement; reads is what the hand-written reads
+	// of the stores on the database share (see reads.go).
+	hooks *statementHooks
+	reads *reads
 }
 
 // Open connects to the database named by url, which is either sqlite:PATH (the file
@@ -91,11 +95,14 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sqlDB.Close()
 		return nil, oneLine("database: cannot initialise gorm", err)
 	}
-	return &DB{orm: db, pool: sqlDB, sqlitePath: sqlitePath, tx: &txStats{}}, nil
+	hooks := &statementHooks{}
+	return &DB{orm: db, pool: sqlDB, sqlitePath: sqlitePath, tx: &txStats{}, hooks: hooks,
+		reads: newReads(sqlDB, db.Dialector.Name(), hooks)}, nil
 }
 
 // Close closes the database's connections. A Store on it fails from then on.
 func (db *DB) Close() error {
+	db.reads.stmts.close()
 	return db.pool.Close()
 }
 
@@ -118,6 +125,7 @@ var hooks atomic.Int64
 // statement's context, before the Store sees its result; an error fn returns
 // becomes the statement's. It is for tests that count the statements of a request
 // or hold one; it does not see transactions begin and end, nor migrations.
+// Statements sent through gorm and the hand-written reads alike reach it.
 func (db *DB) OnStatement(fn func(ctx context.Context, st Statement) error) error {
 	name := fmt.Sprintf("store:on-statement-%d", hooks.Add(1))
 	hook := func(tx *gorm.DB) {
@@ -142,6 +150,7 @@ func (db *DB) OnStatement(fn func(ctx context.Context, st Statement) error) erro
 			return fmt.Errorf("database: registering a statement hook: %w", err)
 		}
 	}
+	db.hooks.add(fn)
 	return nil
 }
 

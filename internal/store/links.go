@@ -86,64 +86,73 @@ func errOrNotFound(err error) error {
 	return err
 }
 
-// linkQuery applies filter (but not paging) to a tenant-confined links query;
+// linkSelect begins the read of the links filter selects (but not paging),
+// selecting columns, through the tenant filter of the listed account;
 // BAD_USER_INPUT for a search longer than MaxSearchLength or a bad list of tag
 // names.
-func (s *Store) linkQuery(ctx context.Context, filter linkapi.LinkFilter) (*gorm.DB, error) {
-	if err := linkapi.ValidateText("search", filter.Search, linkapi.MaxSearchLength); err != nil {
+func (s *Store) linkSelect(ctx context.Context, filter linkapi.LinkFilter, columns string) (*selectSQL, error) {
+	names, err := linkFilterNames(filter)
+	if err != nil {
 		return nil, err
-	}
-	all := filter.Tags
-	if filter.TagName != nil {
-		all = append([]string{*filter.TagName}, all...)
-	}
-	var names [3][]string
-	for i, list := range [3][]string{all, filter.AnyTags, filter.ExcludeTags} {
-		n, err := filterTagNames(list)
-		if err != nil {
-			return nil, err
-		}
-		names[i] = n
 	}
 	tn, err := s.listTenant(ctx, filter.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	tx := tn.table(&linkRow{})
+	q := tn.selectFrom(&linkRow{}, columns, "")
 	if filter.TagID != nil {
-		tx = tx.Where("links.id IN (?)", tn.table(&linkTagRow{}).Select("link_tags.link_id").Where("link_tags.tag_id = ?", *filter.TagID))
+		q.in("links.id", false, tn.selectFrom(&linkTagRow{}, "link_tags.link_id", "").where("link_tags.tag_id = ?", *filter.TagID))
 	}
-	tagged := func(names []string) *gorm.DB {
-		return tn.table(&linkTagRow{}).
-			Select("link_tags.link_id").
-			Joins("JOIN tags ON tags.id = link_tags.tag_id").
-			Where("tags.name IN ?", names)
+	tagged := func(names []string) *selectSQL {
+		return inList(tn.selectFrom(&linkTagRow{}, "link_tags.link_id", "JOIN tags ON tags.id = link_tags.tag_id"), "tags.name", names)
 	}
 	for _, name := range names[0] {
-		tx = tx.Where("links.id IN (?)", tagged([]string{name}))
+		q.in("links.id", false, tagged([]string{name}))
 	}
 	if len(names[1]) > 0 {
-		tx = tx.Where("links.id IN (?)", tagged(names[1]))
+		q.in("links.id", false, tagged(names[1]))
 	}
 	if len(names[2]) > 0 {
-		tx = tx.Where("links.id NOT IN (?)", tagged(names[2]))
+		q.in("links.id", true, tagged(names[2]))
 	}
 	for _, f := range []struct {
 		column string
 		v      *bool
-	}{{"links.unread", filter.Unread}, {"links.archived", filter.Archived}, {"links.favorite", filter.Favorite}} {
+	}{{"links.unread = ?", filter.Unread}, {"links.archived = ?", filter.Archived}, {"links.favorite = ?", filter.Favorite}} {
 		if f.v != nil {
-			tx = tx.Where(f.column+" = ?", *f.v)
+			q.where(f.column, *f.v)
 		}
 	}
 	if filter.UpdatedSince != nil {
-		tx = tx.Where("links.updated_at >= ?", filter.UpdatedSince.UTC())
+		q.where("links.updated_at >= ?", filter.UpdatedSince.UTC())
 	}
 	if filter.Search != nil && *filter.Search != "" {
 		p := likePattern(*filter.Search)
-		tx = tx.Where("(links.url LIKE ? ESCAPE '!' OR links.title LIKE ? ESCAPE '!')", p, p)
+		q.where("(links.url LIKE ? ESCAPE '!' OR links.title LIKE ? ESCAPE '!')", p, p)
 	}
-	return tx, nil
+	return q, nil
+}
+
+// linkFilterNames checks filter's search and returns its tag names normalised:
+// those every link must carry (Tags and TagName), those it must carry one of, and
+// those it must carry none of.
+func linkFilterNames(filter linkapi.LinkFilter) ([3][]string, error) {
+	var names [3][]string
+	if err := linkapi.ValidateText("search", filter.Search, linkapi.MaxSearchLength); err != nil {
+		return names, err
+	}
+	all := filter.Tags
+	if filter.TagName != nil {
+		all = append([]string{*filter.TagName}, all...)
+	}
+	for i, list := range [3][]string{all, filter.AnyTags, filter.ExcludeTags} {
+		n, err := filterTagNames(list)
+		if err != nil {
+			return names, err
+		}
+		names[i] = n
+	}
+	return names, nil
 }
 
 // filterTagNames normalises a filter's tag names; BAD_USER_INPUT for a bad name
@@ -183,8 +192,24 @@ func orderClause(order linkapi.LinkOrder) string {
 // condition on (column, id) that the (account_id, column, id) indexes serve.
 // Titles sort NULL first, as both databases sort NULL.
 func afterCursor(tx *gorm.DB, c linkapi.LinkCursor) *gorm.DB {
+	if cond, args := cursorCondition(c); cond != "" {
+		return tx.Where(cond, args...)
+	}
+	return tx
+}
+
+// afterCursorSQL is afterCursor for a hand-written read.
+func afterCursorSQL(q *selectSQL, c linkapi.LinkCursor) {
+	if cond, args := cursorCondition(c); cond != "" {
+		q.where(cond, args...)
+	}
+}
+
+// cursorCondition is the condition afterCursor adds, with its arguments; ""
+// for no cursor.
+func cursorCondition(c linkapi.LinkCursor) (string, []any) {
 	if c.ID == 0 {
-		return tx
+		return "", nil
 	}
 	o := linkOrders[c.Order.Or()]
 	op := ">"
@@ -193,12 +218,12 @@ func afterCursor(tx *gorm.DB, c linkapi.LinkCursor) *gorm.DB {
 	}
 	switch {
 	case c.Order == linkapi.OrderTitleAsc && c.NoTitle:
-		return tx.Where("(links.title IS NOT NULL OR links.id > ?)", c.ID)
+		return "(links.title IS NOT NULL OR links.id > ?)", []any{c.ID}
 	case c.Order == linkapi.OrderTitleAsc:
-		return tx.Where("(links.title > ? OR (links.title = ? AND links.id > ?))", c.Title, c.Title, c.ID)
+		return "(links.title > ? OR (links.title = ? AND links.id > ?))", []any{c.Title, c.Title, c.ID}
 	}
 	at := c.At.UTC()
-	return tx.Where("("+o.column+" "+op+" ? OR ("+o.column+" = ? AND links.id "+op+" ?))", at, at, c.ID)
+	return "(" + o.column + " " + op + " ? OR (" + o.column + " = ? AND links.id " + op + " ?))", []any{at, at, c.ID}
 }
 
 // checkCursor returns BAD_USER_INPUT when p resumes a list made in another order.
@@ -219,26 +244,41 @@ func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*link
 	if err := checkCursor(filter.LinkPage, filter.Order); err != nil {
 		return nil, err
 	}
-	tx, err := s.linkQuery(ctx, filter)
+	q, err := s.linkSelect(ctx, filter, s.reads.linkColumns)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := scanLinks(afterCursor(tx, filter.After).Order(orderClause(filter.Order)).Limit(filter.First + 1))
+	afterCursorSQL(q, filter.After)
+	rows, err := s.query(ctx, q.orderBy(orderClause(filter.Order), filter.First+1))
 	if err != nil {
 		return nil, err
 	}
-	rows, more := trimPage(rows, filter.First)
-	return &linkapi.LinkList{Links: domains(rows, (*linkRow).domain), HasNextPage: more}, nil
+	links, err := scanLinks(rows, filter.First+1)
+	if err != nil {
+		return nil, err
+	}
+	links, more := trimPage(links, filter.First)
+	return &linkapi.LinkList{Links: links, HasNextPage: more}, nil
 }
 
 // CountLinks counts the links FindLinks would list, across every page.
 func (s *Store) CountLinks(ctx context.Context, filter linkapi.LinkFilter) (int, error) {
-	tx, err := s.linkQuery(ctx, filter)
+	q, err := s.linkSelect(ctx, filter, "COUNT(*)")
 	if err != nil {
 		return 0, err
 	}
+	rows, err := s.query(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
 	var n int64
-	err = tx.Count(&n).Error
+	if rows.Next() {
+		err = rows.Scan(intScan{&n})
+	}
+	if err == nil {
+		err = rows.Err()
+	}
 	return int(n), err
 }
 

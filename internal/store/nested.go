@@ -121,8 +121,8 @@ func linkPages(tn tenant, tx *gorm.DB, parent string, p linkapi.LinkPage) (map[i
 		linkRow
 		parent int64
 	}
-	pages := ranked(tn, afterCursor(tx, p.After), linkColumns, parent, orderClause(linkapi.OrderCreatedDesc), p.First).
-		Select(strings.ReplaceAll(linkColumns, "links.", "") + ", parent_id")
+	pages := ranked(tn, afterCursor(tx, p.After), plainLinkColumns, parent, orderClause(linkapi.OrderCreatedDesc), p.First).
+		Select(strings.ReplaceAll(plainLinkColumns, "links.", "") + ", parent_id")
 	rows, err := scanRows(pages, func(rows *sql.Rows, r *rankedLink) error {
 		return rows.Scan(linkFields(&r.linkRow, &r.parent)...)
 	})

@@ -7,51 +7,47 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"linkapi/internal/linkapi"
 )
 
-// The two hottest reads, a page of links and the tags of a page of links, name
-// their columns and scan their rows by hand: gorm's reflective Scan was about 15%
-// of the CPU profile of links(first: 20) { nodes { tags { name } } } in linkbench,
-// and scanning by hand cut that request's allocations from about 5,330 to 4,870.
+// The reads of lists name their columns and scan their rows by hand: gorm's
+// reflective Scan was about 15% of the CPU profile of
+// links(first: 20) { nodes { tags { name } } } in linkbench. Each column is read
+// through a scanner of its own that takes what either driver gives, without the
+// reflection and the strings database/sql makes to convert it.
 
-// linkColumns are the columns scanLinks reads, in order.
-const linkColumns = "links.id, links.account_id, links.url, links.title, links.description, links.notes, " +
-	"links.unread, links.archived, links.favorite, links.favicon_url, links.preview_image_url, links.created_at, links.updated_at"
+// linkColumns are the columns scanLink reads, in order; a * marks a text column.
+const linkColumns = "links.id, links.account_id, *links.url, *links.title, *links.description, *links.notes, " +
+	"links.unread, links.archived, links.favorite, *links.favicon_url, *links.preview_image_url, *links.created_at, *links.updated_at"
 
-// linkFields are the fields of r that linkColumns fill, in order, followed by more.
-func linkFields(r *linkRow, more ...any) []any {
-	return append([]any{&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.Notes,
-		&r.Unread, &r.Archived, &r.Favorite, &r.FaviconURL, &r.PreviewImageURL, timeScan{&r.CreatedAt}, timeScan{&r.UpdatedAt}}, more...)
-}
+// tagColumns are the columns of a tag FindTagsByLinkIDs reads, in order, before
+// the link's id or the list of them.
+const tagColumns = "tags.id, tags.account_id, *tags.name, *tags.created_at"
 
-// scanLinks runs tx, which selects linkColumns, and reads its rows.
-func scanLinks(tx *gorm.DB) ([]linkRow, error) {
-	return scanRows(tx.Select(timesAsText(tx, linkColumns)), func(rows *sql.Rows, r *linkRow) error {
-		return rows.Scan(linkFields(r)...)
-	})
-}
+// accountColumns are the columns scanAccount reads, in order.
+const accountColumns = "accounts.id, *accounts.email, *accounts.password_hash, *accounts.scopes, " +
+	"*accounts.password_changed_at, *accounts.created_at, *accounts.updated_at"
 
-// tagJoinColumns are the columns FindTagsByLinkIDs reads, in order.
-const tagJoinColumns = "tags.id, tags.account_id, tags.name, tags.created_at, link_tags.link_id"
+// On SQLite the driver looks up the declared type of each text value it reads
+// (a string made for each value, to tell DATETIME columns, which it turns into
+// times itself: first trying, and failing, the layout of time.Time.String,
+// three allocations thrown away per value). A column selected as an expression
+// has no declared type: dialectColumns casts each text column to TEXT there, a
+// cast SQLite does not even run on a value that is text already, and timeScan
+// reads the times as the driver would have. MySQL's driver gives a time.Time,
+// which timeScan takes as it is.
 
-// On SQLite the driver turns each DATETIME column into a time.Time itself, and
-// first tries, and fails, the layout of time.Time.String: three allocations
-// thrown away per value, about a third of the allocations of a page of links
-// with their tags. The two hot reads select their times as text there
-// (timesAsText) and parse them with timeScan, trying the driver's own layouts in
-// the order they are written. MySQL's driver gives a time.Time, which timeScan
-// takes as it is.
-
-// timesAsText returns columns with each created_at and updated_at cast to TEXT
-// when tx is on SQLite, and as they are otherwise.
-func timesAsText(tx *gorm.DB, columns string) string {
-	if tx.Dialector.Name() != "sqlite" {
-		return columns
-	}
+// dialectColumns returns columns, its text columns (marked *) cast to TEXT on
+// SQLite and as they are otherwise.
+func dialectColumns(dialect, columns string) string {
 	cols := strings.Split(columns, ", ")
 	for i, c := range cols {
-		if strings.HasSuffix(c, ".created_at") || strings.HasSuffix(c, ".updated_at") {
-			cols[i] = "CAST(" + c + " AS TEXT)"
+		if name, ok := strings.CutPrefix(c, "*"); ok {
+			if dialect == DialectSQLite {
+				name = "CAST(" + name + " AS TEXT)"
+			}
+			cols[i] = name
 		}
 	}
 	return strings.Join(cols, ", ")
@@ -78,7 +74,7 @@ type timeScan struct{ t *time.Time }
 func (s timeScan) Scan(src any) error {
 	switch v := src.(type) {
 	case time.Time:
-		*s.t = v
+		*s.t = v.UTC()
 		return nil
 	case string:
 		return s.parse(v)
@@ -89,10 +85,14 @@ func (s timeScan) Scan(src any) error {
 }
 
 func (s timeScan) parse(v string) error {
+	if t, ok := parseUTC(v); ok {
+		*s.t = t
+		return nil
+	}
 	text := strings.TrimSuffix(v, "Z")
 	for _, layout := range sqliteTimeLayouts {
 		if t, err := time.ParseInLocation(layout, text, time.UTC); err == nil {
-			*s.t = t
+			*s.t = t.UTC()
 			return nil
 		}
 	}
@@ -103,8 +103,229 @@ func (s timeScan) parse(v string) error {
 	if err != nil {
 		return fmt.Errorf("store: cannot read %q as a time", v)
 	}
-	*s.t = t
+	*s.t = t.UTC()
 	return nil
+}
+
+// parseUTC reads the layout the SQLite driver writes every time in, for a time
+// in UTC: 2006-01-02 15:04:05, up to nine digits of fraction after a point, and
+// +00:00. It is time.Parse's answer for that layout, in a tenth of the time;
+// false for anything else, which the layouts then read.
+func parseUTC(v string) (time.Time, bool) {
+	if len(v) < 25 || v[4] != '-' || v[7] != '-' || v[10] != ' ' || v[13] != ':' || v[16] != ':' ||
+		!strings.HasSuffix(v, "+00:00") {
+		return time.Time{}, false
+	}
+	num := func(s string) (int, bool) {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(s[i]-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(v[0:4])
+	month, ok2 := num(v[5:7])
+	day, ok3 := num(v[8:10])
+	hour, ok4 := num(v[11:13])
+	min, ok5 := num(v[14:16])
+	sec, ok6 := num(v[17:19])
+	frac := v[19 : len(v)-6]
+	nsec := 0
+	if frac != "" {
+		digits := frac[1:]
+		if frac[0] != '.' || digits == "" || len(digits) > 9 {
+			return time.Time{}, false
+		}
+		n, ok := num(digits)
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 9 - len(digits) {
+			n *= 10
+		}
+		nsec = n
+	}
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || min > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, min, sec, nsec, time.UTC)
+	if t.Day() != day { // 31 April and the like, which time.Parse refuses
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// rawTime keeps a time column's value as the driver gave it, to be read with
+// timeScan only when it is needed.
+type rawTime struct{ v *any }
+
+func (s rawTime) Scan(src any) error {
+	*s.v = src
+	return nil
+}
+
+// intScan scans an integer column: an int64 as SQLite's driver and MySQL's
+// prepared statements give it, or the digits of MySQL's text protocol, without
+// the reflection and the string database/sql makes for those.
+type intScan struct{ p *int64 }
+
+func (s intScan) Scan(src any) error {
+	switch v := src.(type) {
+	case int64:
+		*s.p = v
+		return nil
+	case []byte:
+		n, ok := parseInt(v)
+		if ok {
+			*s.p = n
+			return nil
+		}
+	}
+	return fmt.Errorf("store: cannot read %T %v as an integer", src, src)
+}
+
+func parseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// boolScan scans a boolean column, stored as an integer on both databases.
+type boolScan struct{ p *bool }
+
+func (s boolScan) Scan(src any) error {
+	var n int64
+	if err := (intScan{&n}).Scan(src); err != nil {
+		return err
+	}
+	*s.p = n != 0
+	return nil
+}
+
+// strScan scans a text column that is never NULL.
+type strScan struct{ p *string }
+
+func (s strScan) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		*s.p = v
+		return nil
+	case []byte:
+		*s.p = string(v)
+		return nil
+	}
+	return fmt.Errorf("store: cannot read %T as text", src)
+}
+
+// optScan scans a text column that may be NULL, as nil.
+type optScan struct{ p **string }
+
+func (s optScan) Scan(src any) error {
+	if src == nil {
+		*s.p = nil
+		return nil
+	}
+	var v string
+	if err := (strScan{&v}).Scan(src); err != nil {
+		return err
+	}
+	*s.p = &v
+	return nil
+}
+
+// linkScanner reads the rows of linkColumns into links, one after another.
+type linkScanner struct {
+	l    linkapi.Link
+	dest []any
+}
+
+func newLinkScanner() *linkScanner {
+	s := &linkScanner{}
+	l := &s.l
+	s.dest = []any{intScan{&l.ID}, intScan{&l.AccountID}, strScan{&l.URL}, optScan{&l.Title}, optScan{&l.Description},
+		optScan{&l.Notes}, boolScan{&l.Unread}, boolScan{&l.Archived}, boolScan{&l.Favorite}, optScan{&l.FaviconURL},
+		optScan{&l.PreviewImageURL}, timeScan{&l.CreatedAt}, timeScan{&l.UpdatedAt}}
+	return s
+}
+
+// scan reads the current row, extended by more destinations.
+func (s *linkScanner) scan(rows *sql.Rows, more ...any) (linkapi.Link, error) {
+	s.l = linkapi.Link{}
+	dest := s.dest
+	if len(more) > 0 {
+		dest = append(dest[:len(dest):len(dest)], more...)
+	}
+	err := rows.Scan(dest...)
+	return s.l, err
+}
+
+// scanLinks reads the links of rows, which select linkColumns, expecting about
+// n of them.
+func scanLinks(rows *sql.Rows, n int) ([]*linkapi.Link, error) {
+	defer rows.Close()
+	links := make([]linkapi.Link, 0, n)
+	sc := newLinkScanner()
+	for rows.Next() {
+		l, err := sc.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		links = append(links, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]*linkapi.Link, len(links))
+	for i := range links {
+		out[i] = &links[i]
+	}
+	return out, nil
+}
+
+// scanAccounts reads the accounts of rows, which select accountColumns.
+func scanAccounts(rows *sql.Rows) ([]*linkapi.Account, error) {
+	defer rows.Close()
+	var out []*linkapi.Account
+	for rows.Next() {
+		var r accountRow
+		err := rows.Scan(intScan{&r.ID}, strScan{&r.Email}, strScan{&r.PasswordHash}, strScan{&r.Scopes},
+			timeScan{&r.PasswordChangedAt}, timeScan{&r.CreatedAt}, timeScan{&r.UpdatedAt})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r.domain())
+	}
+	return out, rows.Err()
+}
+
+// plainLinkColumns are linkColumns unmarked, for gorm's reads of links.
+var plainLinkColumns = strings.ReplaceAll(linkColumns, "*", "")
+
+// linkFields are the fields of r that linkColumns fill, in order, followed by more.
+func linkFields(r *linkRow, more ...any) []any {
+	return append([]any{&r.ID, &r.AccountID, &r.URL, &r.Title, &r.Description, &r.Notes,
+		&r.Unread, &r.Archived, &r.Favorite, &r.FaviconURL, &r.PreviewImageURL, timeScan{&r.CreatedAt}, timeScan{&r.UpdatedAt}}, more...)
 }
 
 func scanRows[R any](tx *gorm.DB, scan func(*sql.Rows, *R) error) ([]R, error) {

@@ -30,6 +30,7 @@ type Store struct {
 	quota    linkapi.Quota
 	tx       *txStats
 	log      *slog.Logger
+	reads    *reads
 }
 
 // Option configures a Store.
@@ -68,7 +69,7 @@ func New(db *DB, opts ...Option) *Store {
 // NewWithAccountCache is New with another reuse time; 0 reads the account on
 // every request.
 func NewWithAccountCache(db *DB, ttl time.Duration, opts ...Option) *Store {
-	s := &Store{db: storeHandle(db.orm), now: db.orm.Config.NowFunc, accounts: accountCache{ttl: ttl}, quota: linkapi.DefaultQuota, tx: db.tx, log: slog.Default()}
+	s := &Store{db: storeHandle(db.orm), now: db.orm.Config.NowFunc, accounts: accountCache{ttl: ttl}, quota: linkapi.DefaultQuota, tx: db.tx, log: slog.Default(), reads: db.reads}
 	for _, o := range opts {
 		o(s)
 	}

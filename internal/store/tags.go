@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 
 	"gorm.io/gorm"
 
@@ -90,41 +92,73 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 	// probe link_tags for each tag and link, about three times the work on a
 	// page of 100 links. The tag is the link tag's account's (the foreign key
 	// holds both), so the tenant filter on link_tags confines both.
-	tx, _, err := s.owned(ctx, reading, &linkTagRow{})
+	//
+	// On SQLite the statement reads a row per tag, with the ids of its links
+	// listed by group_concat: the driver makes three strings of each text value
+	// of a row, and a page shares few tags among many of its links, so that a
+	// row per tag of a link made most of the allocations of a page of links
+	// with their tags. MySQL's driver makes none, and reads a row per pair.
+	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.Select(timesAsText(tx, tagJoinColumns)).
-		Joins("CROSS JOIN tags ON tags.id = link_tags.tag_id AND tags.account_id = link_tags.account_id").
-		Where("link_tags.link_id IN ?", linkIDs).
-		Order("tags.name, tags.id").Rows()
+	q := inList(tn.selectFrom(&linkTagRow{}, s.reads.tagJoinColumns,
+		"CROSS JOIN tags ON tags.id = link_tags.tag_id AND tags.account_id = link_tags.account_id"), "link_tags.link_id", linkIDs)
+	if s.reads.tagsGrouped {
+		q.groupBy("tags.name, tags.id") // in the order of ORDER BY, which then sorts nothing
+	}
+	rows, err := s.query(ctx, q.orderBy("tags.name, tags.id", 0))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	// A page of links shares few tags among many rows: each tag is made once
-	// (its name read as raw bytes, copied only then), and the lists of all the
-	// links share one backing array.
+	// Rows come in order of the tag: each tag is made once, its name read as
+	// raw bytes and its time parsed only then, and the lists of all the links
+	// share one backing array.
 	type pair struct {
 		link int64
 		tag  *linkapi.Tag
 	}
-	var pairs []pair
-	byID := map[int64]*linkapi.Tag{}
+	pairs := make([]pair, 0, 3*len(linkIDs))
 	counts := make(map[int64]int, len(linkIDs))
-	var r tagJoinRow
-	var name sql.RawBytes
+	var (
+		tag               *linkapi.Tag
+		id, account, link int64
+		name, links       sql.RawBytes
+		created           any
+	)
+	dest := []any{intScan{&id}, intScan{&account}, &name, rawTime{&created}, intScan{&link}}
+	if s.reads.tagsGrouped {
+		dest[4] = &links
+	}
 	for rows.Next() {
-		if err := rows.Scan(&r.ID, &r.AccountID, &name, timeScan{&r.CreatedAt}, &r.LinkID); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		t := byID[r.ID]
-		if t == nil {
-			t = (&tagRow{ID: r.ID, AccountID: r.AccountID, Name: string(name), CreatedAt: r.CreatedAt}).domain()
-			byID[r.ID] = t
+		if tag == nil || tag.ID != id {
+			tag = &linkapi.Tag{ID: id, AccountID: account, Name: string(name)}
+			if err := (timeScan{&tag.CreatedAt}).Scan(created); err != nil {
+				return nil, err
+			}
 		}
-		pairs = append(pairs, pair{r.LinkID, t})
-		counts[r.LinkID]++
+		if !s.reads.tagsGrouped {
+			pairs = append(pairs, pair{link, tag})
+			counts[link]++
+			continue
+		}
+		for len(links) > 0 {
+			i := bytes.IndexByte(links, ',')
+			if i < 0 {
+				i = len(links)
+			}
+			link, ok := parseInt(links[:i])
+			if !ok {
+				return nil, fmt.Errorf("store: cannot read %q as a list of link ids", links)
+			}
+			pairs = append(pairs, pair{link, tag})
+			counts[link]++
+			links = links[min(i+1, len(links)):]
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -90,13 +90,24 @@ type tenant struct {
 	every   bool
 }
 
+// filter is the tenant filter on t's table: the condition on its owner column,
+// whose one argument is the tenant's account, and false for a tenant across
+// every account, which has none. It is the one place the filter is written:
+// table applies it to gorm's statements, selectFrom to the hand-written ones.
+func (tn tenant) filter(t table) (string, bool) {
+	if tn.every {
+		return "", false
+	}
+	return t.TableName() + "." + t.ownerColumn() + " = ?", true
+}
+
 // table starts a statement on t's table through the tenant filter.
 func (tn tenant) table(t table) *gorm.DB {
 	tx := tn.db.Set(scopedKey, "owned").Model(t)
-	if tn.every {
-		return tx
+	if cond, ok := tn.filter(t); ok {
+		return tx.Where(cond, tn.account)
 	}
-	return tx.Where(t.TableName()+"."+t.ownerColumn()+" = ?", tn.account)
+	return tx
 }
 
 // from starts a statement on sub, a query of the tenant's (made with table), as
