@@ -147,25 +147,17 @@ func (p *planner) plan(typ string, sel ast.SelectionSet) (*fastPlan, bool) {
 func (fl fastLists) InterceptRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 	rf := graphql.GetRootFieldContext(ctx)
 	// gqlgen names the field, not its type, in RootFieldContext.Object.
-	if rf == nil || rf.Field.Field == nil || rf.Field.Name != "links" ||
-		rf.Field.ObjectDefinition == nil || rf.Field.ObjectDefinition.Name != "Query" {
+	if rf == nil || rf.Field.Field == nil || rf.Field.ObjectDefinition == nil || rf.Field.ObjectDefinition.Name != "Query" {
 		return next(ctx)
 	}
-	if m, ok := fl.links(ctx, rf.Field); ok {
+	if m, ok := fl.root(ctx, rf.Field); ok {
 		return m
 	}
 	return next(ctx)
 }
 
-// fastData is what a links page answers with, read once for all its links.
-type fastData struct {
-	conn     *model.LinkConnection
-	tags     map[int64][]*linkapi.Tag
-	accounts map[int64]*linkapi.Account
-	count    int
-}
-
-func (fl fastLists) links(ctx context.Context, field graphql.CollectedField) (m graphql.Marshaler, ok bool) {
+// root answers the root field of a query it knows, or reports that it does not.
+func (fl fastLists) root(ctx context.Context, field graphql.CollectedField) (m graphql.Marshaler, ok bool) {
 	defer func() {
 		// gqlgen reports the panic, with its path, when it runs the field again.
 		if r := recover(); r != nil {
@@ -176,15 +168,77 @@ func (fl fastLists) links(ctx context.Context, field graphql.CollectedField) (m 
 	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
 		return nil, false
 	}
-	p := &planner{oc: oc, scoped: map[string]bool{"Query.links": true}}
-	plan, ok := p.plan("LinkConnection", field.Selections)
-	if !ok {
+	switch field.Name {
+	case "links":
+		return fl.links(ctx, oc, field)
+	case "me":
+		return fl.me(ctx, oc, field)
+	}
+	return nil, false
+}
+
+// plan collects the selection of the root field on typ, and checks the scopes
+// of every field it selects.
+func (fl fastLists) plan(ctx context.Context, oc *graphql.OperationContext, field graphql.CollectedField, typ string) (*planner, *fastPlan, bool) {
+	p := &planner{oc: oc, scoped: map[string]bool{"Query." + field.Name: true}}
+	plan, ok := p.plan(typ, field.Selections)
+	if !ok || !fl.allowed(ctx, p.scoped) {
+		return nil, nil, false
+	}
+	return p, plan, true
+}
+
+// answer is w, unless it found something gqlgen answers with an error; n
+// counts the answers.
+func answer(w *fastWriter, n *atomic.Int64) (graphql.Marshaler, bool) {
+	if w.bad {
+		putFastBuffer(w.buf)
 		return nil, false
 	}
-	for key := range p.scoped {
+	n.Add(1)
+	return w, true
+}
+
+// allowed reports whether the caller holds the scopes of @hasScope on every
+// field of scoped, by "Type.field".
+func (fl fastLists) allowed(ctx context.Context, scoped map[string]bool) bool {
+	for key := range scoped {
 		if scopes := fl.scopes[key]; scopes != nil && checkScopes(ctx, scopes) != nil {
-			return nil, false
+			return false
 		}
+	}
+	return true
+}
+
+// me answers `me` at the root of a query when it selects only the scalars of
+// Account, as links answers its lists.
+func (fl fastLists) me(ctx context.Context, oc *graphql.OperationContext, field graphql.CollectedField) (graphql.Marshaler, bool) {
+	_, plan, ok := fl.plan(ctx, oc, field, "Account")
+	if !ok || len(field.Arguments) > 0 {
+		return nil, false
+	}
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Query", Field: field, IsMethod: true, IsResolver: true})
+	acc, err := fl.es.Resolvers.Query().Me(ctx)
+	if err != nil || acc == nil {
+		return nil, false
+	}
+	w := &fastWriter{buf: getFastBuffer()}
+	w.account(plan, acc)
+	return answer(w, &fastMeAnswers)
+}
+
+// fastData is what a links page answers with, read once for all its links.
+type fastData struct {
+	conn     *model.LinkConnection
+	tags     map[int64][]*linkapi.Tag
+	accounts map[int64]*linkapi.Account
+	count    int
+}
+
+func (fl fastLists) links(ctx context.Context, oc *graphql.OperationContext, field graphql.CollectedField) (graphql.Marshaler, bool) {
+	p, plan, ok := fl.plan(ctx, oc, field, "LinkConnection")
+	if !ok {
+		return nil, false
 	}
 	ec := newExecutionContext(oc, fl.es, nil)
 	args, err := ec.field_Query_links_args(ctx, field.ArgumentMap(oc.Variables))
@@ -246,19 +300,18 @@ func (fl fastLists) links(ctx context.Context, field graphql.CollectedField) (m 
 	}
 	w := &fastWriter{buf: getFastBuffer()}
 	w.connection(plan, &d)
-	if w.bad {
-		putFastBuffer(w.buf)
-		return nil, false
-	}
-	fastAnswers.Add(1)
-	return w, true
+	return answer(w, &fastAnswers)
 }
 
-var fastAnswers atomic.Int64
+var fastAnswers, fastMeAnswers atomic.Int64
 
 // FastListAnswers returns how many root links lists this process answered
 // without gqlgen's per-object executor, for tests and diagnostics.
 func FastListAnswers() int64 { return fastAnswers.Load() }
+
+// FastMeAnswers returns how many root me fields this process answered without
+// gqlgen's executor, for tests and diagnostics.
+func FastMeAnswers() int64 { return fastMeAnswers.Load() }
 
 // fastBuffers holds the buffers answers are written into.
 var fastBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}

@@ -13,7 +13,7 @@ import (
 )
 
 // TestFastListsAnswerAsGqlgen sends the same requests to a server that answers
-// root links lists itself (graph/fastlist.go) and to one where gqlgen's executor
+// root links lists and me itself (graph/fastlist.go) and to one where gqlgen's executor
 // answers every field, on the same database, and checks that the answers are the
 // same: status, data and errors with their paths and codes. It also checks that
 // the first server did answer the lists it should have, and left to gqlgen those
@@ -86,13 +86,18 @@ func TestFastListsAnswerAsGqlgen(t *testing.T) {
 			{"bad cursor", `{ links(first: 2, after: "nope") { nodes { id } } }`, nil, false},
 			{"another account", `query($id: ID) { links(accountId: $id) { nodes { id } } }`, map[string]any{"id": "999"}, false},
 			{"mutation answer", `mutation { deleteLinks(ids: ["999999"]) { links { id tags { name } } failed: errors { index code } } }`, nil, false},
+			{"me", `{ me { id email } }`, nil, true},
+			{"me, every scalar", `{ me { __typename id email scopes createdAt } }`, nil, true},
+			{"me, aliases and a fragment", `query($y: Boolean!) { me { i: id ... on Account { e: email @include(if: $y) s: scopes } } }`,
+				map[string]any{"y": false}, true},
+			{"me links, left to gqlgen", `{ me { id links(first: 1) { totalCount } } }`, nil, false},
 		} {
 			for _, who := range []struct {
 				name, token string
 			}{{"all scopes", ann}, {"links only", bob}, {"no account:read", cid}, {"no links", dee}, {"admin", root}, {"anonymous", ""}} {
-				before := graph.FastListAnswers()
+				before := graph.FastListAnswers() + graph.FastMeAnswers()
 				f := fast.do(t, who.token, c.query, c.vars)
-				answered := graph.FastListAnswers() - before
+				answered := graph.FastListAnswers() + graph.FastMeAnswers() - before
 				g := generic.do(t, who.token, c.query, c.vars)
 				if f.Status != g.Status || !sameJSON(t, f.Raw, g.Raw) {
 					t.Errorf("%s, %s: the answers differ\nfast:    %d %s\ngeneric: %d %s", c.name, who.name, f.Status, f.Raw, g.Status, g.Raw)

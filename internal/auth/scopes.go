@@ -4,7 +4,7 @@
 package auth
 
 import (
-	"slices"
+	"math/bits"
 	"strings"
 
 	"linkapi/internal/linkapi"
@@ -90,42 +90,69 @@ func ParseScopeString(s string) ([]string, error) {
 	return Normalize(SplitScopes(s))
 }
 
+// scopeSet is a set of known scopes, bit i standing for AllScopes[i].
+type scopeSet uint16
+
+// closures holds, for each known scope, the set of it and every scope it
+// implies, computed once from the implies table.
+var closures = func() map[string]scopeSet {
+	m := make(map[string]scopeSet, len(AllScopes))
+	var visit func(s string, into *scopeSet)
+	visit = func(s string, into *scopeSet) {
+		bit := scopeSet(1) << scopeRank[s]
+		if *into&bit != 0 {
+			return
+		}
+		*into |= bit
+		for _, t := range implies[s] {
+			visit(t, into)
+		}
+	}
+	for _, s := range AllScopes {
+		var set scopeSet
+		visit(s, &set)
+		m[s] = set
+	}
+	return m
+}()
+
+// expandSet returns the set of every scope names imply, names included;
+// unknown names are ignored.
+func expandSet(names []string) scopeSet {
+	var set scopeSet
+	for _, n := range names {
+		set |= closures[strings.TrimSpace(n)]
+	}
+	return set
+}
+
+// names returns the members of set in AllScopes order, never nil.
+func (set scopeSet) names() []string {
+	out := make([]string, 0, bits.OnesCount16(uint16(set)))
+	for i, s := range AllScopes {
+		if set&(1<<i) != 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Expand returns every scope implied by names, including names themselves, in
 // AllScopes order. Unknown names are ignored.
 func Expand(names []string) []string {
-	set := make(map[string]bool, len(AllScopes))
-	var visit func(string)
-	visit = func(s string) {
-		if set[s] || !Known(s) {
-			return
-		}
-		set[s] = true
-		for _, t := range implies[s] {
-			visit(t)
-		}
-	}
-	for _, n := range names {
-		visit(strings.TrimSpace(n))
-	}
-	return ordered(set)
+	return expandSet(names).names()
 }
 
 // Implies reports whether the held scopes, expanded, include want.
 func Implies(held []string, want string) bool {
-	return slices.Contains(Expand(held), want)
+	rank, ok := scopeRank[want]
+	return ok && expandSet(held)&(1<<rank) != 0
 }
 
 // Effective returns the scopes a request may use: those the token carries and the
 // account currently holds, both expanded, in AllScopes order.
 func Effective(token, account []string) []string {
-	acc := Expand(account)
-	out := make([]string, 0, len(acc))
-	for _, s := range Expand(token) {
-		if slices.Contains(acc, s) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return (expandSet(token) & expandSet(account)).names()
 }
 
 // knownScopes keeps the known names of a stored scope list, deduplicated and in

@@ -216,3 +216,78 @@ func TestCaller(t *testing.T) {
 		t.Errorf("FromContext = %p, want %p", got, c)
 	}
 }
+
+// fixpointExpand is Expand computed naively from the implies table: add what
+// the set implies until nothing changes.
+func fixpointExpand(names []string) map[string]bool {
+	set := map[string]bool{}
+	for _, n := range names {
+		if n = strings.TrimSpace(n); Known(n) {
+			set[n] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for s := range set {
+			for _, t := range implies[s] {
+				if !set[t] {
+					set[t], changed = true, true
+				}
+			}
+		}
+	}
+	return set
+}
+
+// TestScopeSetsMatchTheTable checks Expand, Implies and Effective on every
+// subset of the scopes (with an unknown name and padding beside them) against
+// the implication table closed by a naive fixpoint.
+func TestScopeSetsMatchTheTable(t *testing.T) {
+	subset := func(bits int) []string {
+		out := []string{"links:delete", " "}
+		for i, s := range AllScopes {
+			if bits&(1<<i) != 0 {
+				out = append(out, " "+s)
+			}
+		}
+		return out
+	}
+	n := 1 << len(AllScopes)
+	for a := range n {
+		held := subset(a)
+		want := fixpointExpand(held)
+		got := Expand(held)
+		if got == nil || len(got) != len(want) {
+			t.Fatalf("Expand(%q) = %v, want %v", held, got, want)
+		}
+		for i, s := range got {
+			if !want[s] || (i > 0 && scopeRank[got[i-1]] >= scopeRank[s]) {
+				t.Fatalf("Expand(%q) = %v, want %v in AllScopes order", held, got, want)
+			}
+		}
+		for _, s := range append(AllScopes, "links:delete", " links:read") {
+			if Implies(held, s) != want[s] {
+				t.Fatalf("Implies(%q, %q) = %v, want %v", held, s, !want[s], want[s])
+			}
+		}
+		for b := 0; b < n; b += 7 {
+			other := subset(b)
+			wantB := fixpointExpand(other)
+			eff := Effective(held, other)
+			count := 0
+			for s := range want {
+				if wantB[s] {
+					count++
+				}
+			}
+			if eff == nil || len(eff) != count {
+				t.Fatalf("Effective(%q, %q) = %v, want %d scopes", held, other, eff, count)
+			}
+			for _, s := range eff {
+				if !want[s] || !wantB[s] {
+					t.Fatalf("Effective(%q, %q) = %v holds %s", held, other, eff, s)
+				}
+			}
+		}
+	}
+}

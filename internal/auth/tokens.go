@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -87,6 +88,13 @@ type Tokens struct {
 
 	// Now returns the current time; tests replace it. It defaults to time.Now.
 	Now func() time.Time
+
+	// verified holds the tokens Parse has verified, so that a token presented
+	// again skips its signature and JSON (see verifiedTokens).
+	verified verifiedTokens
+	// validator checks a remembered token's claims against the clock.
+	validator     *jwt.Validator
+	validatorOnce sync.Once
 }
 
 // NewTokens returns a Tokens signing with secret, which must be at least 32 bytes,
@@ -194,6 +202,17 @@ func (t *Tokens) Parse(token string) (*Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, ErrTokenTooLarge
 	}
+	key := sha256.Sum256([]byte(token))
+	if c, ok := t.verified.get(key); ok {
+		// The claims are checked again against the clock, exactly as parsing
+		// checks them; the signature and the rest depend on the token's bytes
+		// and on this Tokens' keys alone, which do not change.
+		t.validatorOnce.Do(func() { t.validator = jwt.NewValidator(t.parserOptions()...) })
+		if err := t.validator.Validate(c); err != nil {
+			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
+		}
+		return c.exact(), nil
+	}
 	claims := &Claims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
 		if err := checkHeader(tok.Header, headerParams, "JWT"); err != nil {
@@ -214,16 +233,7 @@ func (t *Tokens) Parse(token string) (*Claims, error) {
 			}
 		}
 		return nil, errUnknownKey
-	},
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithStrictDecoding(),
-		jwt.WithIssuer(Issuer),
-		jwt.WithAudience(Audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(t.now),
-	)
+	}, t.parserOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -239,8 +249,23 @@ func (t *Tokens) Parse(token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	claims.IssuedAt = &jwt.NumericDate{Time: iat}
-	return claims, nil
+	c := &verifiedClaims{Claims: *claims, issuedAt: &jwt.NumericDate{Time: iat}}
+	t.verified.put(key, c, t.now())
+	return c.exact(), nil
+}
+
+// parserOptions are the checks Parse makes of every token.
+func (t *Tokens) parserOptions() []jwt.ParserOption {
+	return []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithStrictDecoding(),
+		jwt.WithIssuer(Issuer),
+		jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(t.now),
+	}
 }
 
 // checkHeader refuses a JOSE header with a parameter not in allowed, or a typ

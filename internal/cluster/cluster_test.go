@@ -36,6 +36,7 @@ func TestGaleraCluster(t *testing.T) {
 	for _, n := range g.nodes[1:] {
 		n.start(false)
 	}
+	g.waitSynced(time.Minute)
 	if size := g.nodes[0].statusInt("wsrep_cluster_size"); size != 3 {
 		t.Fatalf("wsrep_cluster_size = %d, want 3", size)
 	}
@@ -48,6 +49,13 @@ func TestGaleraCluster(t *testing.T) {
 	var ins []*instance
 	for i, n := range g.nodes {
 		ins = append(ins, startInstance(t, bin, fmt.Sprintf("instance%d", i), n.url(), rd.URL))
+	}
+	for _, in := range ins {
+		in.onHang = func(in *instance, what string) {
+			t.Logf("%s after the test began: %s", time.Since(began).Round(time.Millisecond), what)
+			t.Logf("the nodes:\n%s", g.diagnose())
+			t.Logf("%s's goroutines (SIGQUIT):\n%s", in.name, in.dumpGoroutines())
+		}
 	}
 	for _, in := range ins {
 		in.waitReadyz(http.StatusOK, 2*time.Minute)
@@ -214,10 +222,21 @@ func TestGaleraCluster(t *testing.T) {
 	}
 	t.Logf("Redis stopped: logins limited per instance, writes answered, no 5xx")
 
+	// A node desynced, as a donor is for the whole of a state transfer, whose
+	// writes may then wait: its instance is not ready, and says why.
+	g.nodes[2].cli(`SET GLOBAL wsrep_desync = ON`)
+	reason := ins[2].waitReadyz(http.StatusServiceUnavailable, time.Minute)
+	if !strings.Contains(reason, "Donor/Desynced") {
+		t.Errorf("/readyz of the desynced node's instance: reason %q, want Donor/Desynced", reason)
+	}
+	t.Logf("desynced node: instance2 /readyz 503: %s", reason)
+	g.nodes[2].cli(`SET GLOBAL wsrep_desync = OFF`)
+	ins[2].waitReadyz(http.StatusOK, time.Minute)
+
 	// A node cut off from the others: its instance is not ready, and says why.
 	iso := g.nodes[2]
 	iso.cli(`SET GLOBAL wsrep_provider_options = 'gmcast.isolate=1'`)
-	reason := ins[2].waitReadyz(http.StatusServiceUnavailable, time.Minute)
+	reason = ins[2].waitReadyz(http.StatusServiceUnavailable, time.Minute)
 	if !strings.Contains(reason, "wsrep_ready=OFF") {
 		t.Errorf("/readyz of the isolated node's instance: reason %q, want wsrep_ready=OFF", reason)
 	}
@@ -266,6 +285,7 @@ func TestGaleraCluster(t *testing.T) {
 		t.Errorf("ann's links through the rejoined node's instance: %v, want %d", n, len(acked))
 	}
 	t.Logf("rejoin: node2 back, instance2 ready, all %d acknowledged links there", len(acked))
+	t.Logf("galera: %d warnings of a node's failure detector running late (starved of CPU)", g.lateChecks())
 	t.Logf("cluster test took %s", time.Since(began).Round(time.Second))
 }
 

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,10 @@ type instance struct {
 	cmd  *exec.Cmd
 	log  *syncBuffer
 	done chan struct{}
+	// onHang, when set, is called once when a request gets no answer within
+	// the test's timeout, before the test fails, to say what held it.
+	onHang   func(in *instance, what string)
+	hangOnce sync.Once
 }
 
 // buildLinkapi builds the linkapi binary into dir.
@@ -44,8 +49,9 @@ func buildLinkapi(t *testing.T, dir string) string {
 }
 
 // startInstance runs bin serve on the database at dbURL, with Redis at
-// redisURL, and returns at once; waitReady waits for it.
-func startInstance(t *testing.T, bin, name, dbURL, redisURL string) *instance {
+// redisURL and the settings of env (NAME=VALUE) besides the test's, and
+// returns at once; waitReady waits for it.
+func startInstance(t *testing.T, bin, name, dbURL, redisURL string, env ...string) *instance {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	in := &instance{t: t, name: name, url: "http://" + addr, log: &syncBuffer{}, done: make(chan struct{})}
@@ -60,7 +66,10 @@ func startInstance(t *testing.T, bin, name, dbURL, redisURL string) *instance {
 		"LINKAPI_ACCOUNT_CACHE_TTL=1m",
 		"LINKAPI_FETCH_METADATA=false",
 		"LINKAPI_SHUTDOWN_GRACE=5s",
+		// A SIGQUIT (see dumpGoroutines) prints every goroutine.
+		"GOTRACEBACK=all",
 	)
+	in.cmd.Env = append(in.cmd.Env, env...)
 	in.cmd.Stdout, in.cmd.Stderr = in.log, in.log
 	if err := in.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -68,6 +77,7 @@ func startInstance(t *testing.T, bin, name, dbURL, redisURL string) *instance {
 	go func() { in.cmd.Wait(); close(in.done) }()
 	t.Cleanup(func() {
 		in.stop()
+		keepLogText(in.name+".log", in.log.String())
 		if t.Failed() {
 			out := in.log.String()
 			if len(out) > 6000 {
@@ -77,6 +87,17 @@ func startInstance(t *testing.T, bin, name, dbURL, redisURL string) *instance {
 		}
 	})
 	return in
+}
+
+// dumpGoroutines makes the instance print every goroutine's stack and exit
+// (SIGQUIT), and returns its whole output.
+func (in *instance) dumpGoroutines() string {
+	in.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-in.done:
+	case <-time.After(10 * time.Second):
+	}
+	return in.log.String()
 }
 
 func (in *instance) stop() {
@@ -146,6 +167,10 @@ func (r *response) Code() string {
 	return c
 }
 
+// slowRequest is how long an answer may take before the test logs it, so that
+// a stall short of the test's timeout is seen too.
+const slowRequest = 2 * time.Second
+
 // post sends body to /graphql with token as bearer; a transport error is a
 // response with status 0.
 func (in *instance) post(token string, body map[string]any) *response {
@@ -157,12 +182,22 @@ func (in *instance) post(token string, body map[string]any) *response {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	sent := time.Now()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
+		if ctx.Err() != nil && in.onHang != nil {
+			in.hangOnce.Do(func() {
+				in.onHang(in, fmt.Sprintf("%s: no answer within %s (sent at %s): %s",
+					in.name, time.Since(sent).Round(time.Millisecond), sent.Format("15:04:05.000"), raw))
+			})
+		}
 		return &response{Raw: err.Error()}
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	if took := time.Since(sent); took > slowRequest {
+		in.t.Logf("%s: slow answer: %s (sent at %s): status %d: %.200s", in.name, took.Round(time.Millisecond), sent.Format("15:04:05.000"), res.StatusCode, b)
+	}
 	out := &response{Status: res.StatusCode, Raw: string(b)}
 	json.Unmarshal(b, out)
 	return out

@@ -105,23 +105,24 @@ func logRequests(logger *slog.Logger, m *Metrics, next http.Handler) http.Handle
 				m.errors.WithLabelValues(rec.refused).Inc()
 			}
 		}
-		attrs := []any{
-			"request_id", rec.requestID,
-			"method", r.Method,
-			"route", route,
-			"status", sw.status,
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
-		}
+		var buf [8]slog.Attr
+		attrs := append(buf[:0],
+			slog.String("request_id", rec.requestID),
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", sw.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		)
 		if rec.operation != "" {
-			attrs = append(attrs, "operation", rec.operation, "outcome", rec.outcome)
+			attrs = append(attrs, slog.String("operation", rec.operation), slog.String("outcome", rec.outcome))
 		} else if rec.refused != "" {
-			attrs = append(attrs, "outcome", rec.refused)
+			attrs = append(attrs, slog.String("outcome", rec.refused))
 		}
 		if rec.accountID != 0 {
-			attrs = append(attrs, "account_id", rec.accountID)
+			attrs = append(attrs, slog.Int64("account_id", rec.accountID))
 		}
 		rec.mu.Unlock()
-		logger.InfoContext(r.Context(), "request", attrs...)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
 }
 

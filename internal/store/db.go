@@ -242,7 +242,7 @@ func openMySQL(ctx context.Context, raw string) (*sql.DB, error) {
 	if err != nil {
 		return nil, oneLine("database: bad mysql configuration", err)
 	}
-	sqlDB := sql.OpenDB(&interruptingConnector{base: connector, stopper: mysqlStopper(connector), afterDrop: true})
+	sqlDB := sql.OpenDB(&interruptingConnector{base: connector, stopper: mysqlStopper(connector), afterDrop: true, endStatements: true})
 	sqlDB.SetMaxOpenConns(20)
 	sqlDB.SetMaxIdleConns(20)
 	sqlDB.SetConnMaxLifetime(5 * time.Minute)
@@ -263,10 +263,13 @@ func (db *DB) Dialect() string {
 }
 
 // Ready reports whether the database answers, within a short timeout, and, on
-// a node of a Galera cluster, whether the node is ready for clients
-// (wsrep_ready): a node that is joining, donating, or cut off from the primary
-// component refuses or delays queries, and its instance should get no traffic.
-// It backs /readyz; its error is a *NotReadyError.
+// a node of a Galera cluster, whether the node is ready for clients and synced
+// with the cluster (wsrep_ready, and wsrep_local_state 4, Synced): a node that
+// is cut off from the primary component refuses queries, one that is joining
+// or catching up (Joiner, Joined) delays reads that wait for the cluster's
+// writes, and a donor or a desynced node (Donor/Desynced) may hold writes for
+// the whole of a state transfer, so its instance should get no traffic. It
+// backs /readyz; its error is a *NotReadyError.
 func (db *DB) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -283,17 +286,21 @@ func (db *DB) Ready(ctx context.Context) error {
 	if vars["wsrep_on"] != "ON" {
 		return nil // not a Galera node
 	}
-	status, err := db.showGlobal(ctx, "STATUS", "wsrep_ready", "wsrep_local_state_comment", "wsrep_cluster_status")
+	status, err := db.showGlobal(ctx, "STATUS", "wsrep_ready", "wsrep_local_state", "wsrep_local_state_comment", "wsrep_cluster_status")
 	if err != nil {
 		return &NotReadyError{Reason: "database does not answer", err: oneLine("database: not ready", err)}
 	}
-	if status["wsrep_ready"] != "ON" {
+	if status["wsrep_ready"] != "ON" || status["wsrep_local_state"] != wsrepSynced {
 		reason := fmt.Sprintf("galera node is not ready: wsrep_ready=%s, wsrep_local_state_comment=%s, wsrep_cluster_status=%s",
 			orNone(status["wsrep_ready"]), orNone(status["wsrep_local_state_comment"]), orNone(status["wsrep_cluster_status"]))
 		return &NotReadyError{Reason: reason, err: errors.New("database: " + reason)}
 	}
 	return nil
 }
+
+// wsrepSynced is wsrep_local_state of a Galera node that is synced with the
+// cluster.
+const wsrepSynced = "4"
 
 // NotReadyError is why Ready finds the database not ready. Reason says it in
 // words that may be shown to anyone who asks /readyz (no address, no

@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/libc"
@@ -42,6 +44,13 @@ type interruptingConnector struct {
 	// because its context ended, as MySQL's driver does, before the stop had
 	// run: the statement may still run on the server.
 	afterDrop bool
+	// endStatements ends transactions with COMMIT and ROLLBACK sent as
+	// statements of the connection, under the transaction's context, rather
+	// than through the driver's Commit and Rollback, which take no context:
+	// MySQL's driver waits for their answer for ever, so a server that holds a
+	// commit (a Galera node under flow control or in a membership change, a
+	// donor during a state transfer) would hold the request past its deadline.
+	endStatements bool
 }
 
 func (ic *interruptingConnector) Driver() driver.Driver { return ic.base.Driver() }
@@ -60,7 +69,7 @@ func (ic *interruptingConnector) Connect(ctx context.Context) (driver.Conn, erro
 		c.Close()
 		return nil, err
 	}
-	return &interruptingConn{Conn: c, stop: stop, repeat: ic.repeat, afterDrop: ic.afterDrop}, nil
+	return &interruptingConn{Conn: c, stop: stop, repeat: ic.repeat, afterDrop: ic.afterDrop, endStatements: ic.endStatements}, nil
 }
 
 // contextual reports whether c has every context-taking method that
@@ -169,12 +178,17 @@ func mysqlConnectionID(ctx context.Context, c driver.Conn) (int64, error) {
 // contexts end. Everything else passes through to Conn.
 type interruptingConn struct {
 	driver.Conn
-	stop      func()
-	repeat    time.Duration // how often stop is repeated until the statement is over; 0 for once
-	afterDrop bool          // as for interruptingConnector
+	stop          func()
+	repeat        time.Duration // how often stop is repeated until the statement is over; 0 for once
+	afterDrop     bool          // as for interruptingConnector
+	endStatements bool          // as for interruptingConnector
 
 	mu     sync.Mutex // orders stop against the end of a statement and Close
 	closed bool
+	// broken marks a connection whose transaction was left open because its
+	// context ended before it could be ended: the pool must not hand it out
+	// again, and closing it rolls the transaction back at the server.
+	broken atomic.Bool
 }
 
 var (
@@ -288,7 +302,46 @@ func (c *interruptingConn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *interruptingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil || !c.endStatements {
+		return tx, err
+	}
+	return &interruptingTx{c: c, ctx: ctx}, nil
+}
+
+// interruptingTx is a transaction of a connection with endStatements: its
+// COMMIT and ROLLBACK are statements like the others, stopped when the
+// transaction's context (the one it began with) ends. The driver's own
+// transaction holds nothing but its connection, so it is not needed to end it.
+type interruptingTx struct {
+	c   *interruptingConn
+	ctx context.Context
+}
+
+func (t *interruptingTx) Commit() error { return t.end("COMMIT") }
+
+func (t *interruptingTx) Rollback() error { return t.end("ROLLBACK") }
+
+// end sends stmt under the transaction's context. When that context has
+// already ended, nothing can be sent: the connection is marked broken, so that
+// the pool closes it, which rolls the transaction back at the server; a commit
+// then fails with the context's error, a rollback succeeds.
+func (t *interruptingTx) end(stmt string) error {
+	if err := t.ctx.Err(); err != nil {
+		t.c.broken.Store(true)
+		if stmt == "ROLLBACK" {
+			return nil
+		}
+		return err
+	}
+	_, err := t.c.ExecContext(t.ctx, stmt, nil)
+	if err != nil && t.ctx.Err() != nil {
+		// Stopped at its deadline, the statement's outcome at the server is
+		// not known, nor whether the driver kept the connection.
+		t.c.broken.Store(true)
+		return errors.Join(t.ctx.Err(), err)
+	}
+	return err
 }
 
 func (c *interruptingConn) Ping(ctx context.Context) error {
@@ -299,6 +352,9 @@ func (c *interruptingConn) Ping(ctx context.Context) error {
 }
 
 func (c *interruptingConn) ResetSession(ctx context.Context) error {
+	if c.broken.Load() {
+		return driver.ErrBadConn
+	}
 	if r, ok := c.Conn.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)
 	}
@@ -306,6 +362,9 @@ func (c *interruptingConn) ResetSession(ctx context.Context) error {
 }
 
 func (c *interruptingConn) IsValid() bool {
+	if c.broken.Load() {
+		return false
+	}
 	if v, ok := c.Conn.(driver.Validator); ok {
 		return v.IsValid()
 	}
