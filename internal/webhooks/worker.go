@@ -68,6 +68,8 @@ type Worker struct {
 	outbox Outbox
 	cfg    Config
 	client *http.Client
+	// recordFor is how long a failed write of an attempt is tried again.
+	recordFor time.Duration
 }
 
 // NewWorker returns a worker on outbox.
@@ -101,7 +103,7 @@ func NewWorker(outbox Outbox, cfg Config) *Worker {
 	// and a POST redirected by 301 or 302 would lose its body. It counts as a
 	// failed attempt with its status.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Worker{outbox: outbox, cfg: cfg, client: client}
+	return &Worker{outbox: outbox, cfg: cfg, client: client, recordFor: leaseMargin / 2}
 }
 
 // Delay returns the wait after failed attempt n (1 for the first), before
@@ -220,7 +222,7 @@ const (
 // The worker's end does not stop it, only its waits: the receiver has seen the
 // attempt.
 func (w *Worker) record(ctx context.Context, id int64, a linkapi.DeliveryAttempt) {
-	deadline := time.Now().Add(leaseMargin / 2)
+	deadline := time.Now().Add(w.recordFor)
 	wait := recordRetry
 	for n := 1; ; n++ {
 		err := w.outbox.RecordAttempt(context.WithoutCancel(ctx), id, a)
