@@ -212,7 +212,6 @@ func (in *instance) post(token string, body map[string]any) *response {
 				in.stuck.Done()
 			}
 		}()
-		defer stuck.Stop()
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
