@@ -113,7 +113,7 @@ func NewHandler(es graphql.ExecutableSchema, logger *slog.Logger, opts ...Option
 	srv.AroundResponses(capErrors(budget.Errors))
 	srv.AroundResponses(collectWarnings(logger))
 	srv.Use(DepthLimit{Max: orDefault(o.MaxDepth, MaxDepth), MaxAliases: orDefault(o.MaxAliases, MaxAliases)})
-	srv.Use(extension.FixedComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
+	srv.Use(newComplexityLimit(orDefault(o.MaxComplexity, MaxComplexity)))
 	srv.AroundRootFields(withReads)
 	if fl, ok := newFastLists(es); ok && !o.GenericLists {
 		srv.Use(fl)
@@ -234,7 +234,8 @@ func (e requestErrorExec) DispatchOperation(ctx context.Context, oc *graphql.Ope
 		errcode.Set(err, "TIMEOUT")
 		return graphql.OneShot(e.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{err})), ctx
 	}
-	return e.GraphExecutor.DispatchOperation(ctx, oc)
+	responses, ctx := e.GraphExecutor.DispatchOperation(ctx, oc)
+	return e.w.writeData(responses), ctx
 }
 
 // requestErrorWriter sets the status, drops the null data and codes the errors of
@@ -246,6 +247,70 @@ type requestErrorWriter struct {
 	// which no response middleware sees.
 	ctx      context.Context
 	observer Observer
+	// wrote is set once writeData has written the response, and took is set
+	// once the null the transport then writes has been dropped.
+	wrote, took bool
+}
+
+// writeData writes the response of responses itself when it holds data and
+// nothing else, as the transport would write it (appendResponseData), and
+// hands the transport nil in its place, whose null it then drops. The
+// transport would encode the response with encoding/json, which checks and
+// copies the whole answer once more; the data is gqlgen's own output, valid
+// JSON. Any other response (errors, extensions, none) goes to the transport.
+func (w *requestErrorWriter) writeData(responses graphql.ResponseHandler) graphql.ResponseHandler {
+	return func(ctx context.Context) *graphql.Response {
+		resp := responses(ctx)
+		if w.wrote || w.failed || resp == nil || len(resp.Data) == 0 || len(resp.Errors) > 0 || resp.Label != "" ||
+			resp.Path != nil || resp.HasNext != nil || len(resp.Extensions) > 0 {
+			return resp
+		}
+		buf := appendResponseData(getFastBuffer(), resp.Data)
+		w.wrote = true
+		_, _ = w.ResponseWriter.Write(buf)
+		putFastBuffer(buf)
+		return nil
+	}
+}
+
+// appendResponseData appends {"data":data} to dst as json.Marshal writes a
+// graphql.Response holding only data: the data compacted (no space outside
+// strings) and with <, >, & and U+2028, U+2029 escaped. data must be valid
+// JSON.
+func appendResponseData(dst, data []byte) []byte {
+	dst = append(dst, `{"data":`...)
+	inString, escaped := false, false
+	start := 0
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case c == '<' || c == '>' || c == '&':
+			dst = append(dst, data[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			start = i + 1
+		case c == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && data[i+2]&^1 == 0xA8:
+			dst = append(dst, data[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[data[i+2]&0xf])
+			i += 2
+			start = i + 1
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			dst = append(dst, data[start:i]...)
+			start = i + 1
+		}
+	}
+	dst = append(dst, data[start:]...)
+	return append(dst, '}')
 }
 
 func (w *requestErrorWriter) WriteHeader(status int) {
@@ -270,6 +335,10 @@ func (w *requestErrorWriter) WriteHeader(status int) {
 }
 
 func (w *requestErrorWriter) Write(b []byte) (int, error) {
+	if w.wrote && !w.took && string(b) == "null" {
+		w.took = true
+		return len(b), nil
+	}
 	if !w.failed {
 		return w.ResponseWriter.Write(b)
 	}

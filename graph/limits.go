@@ -7,6 +7,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -54,6 +56,49 @@ func complexity() ComplexityRoot {
 	c.Mutation.UpdateLinks = func(child int, ids []string, _ model.LinkPatch) int { return bulkCost(child, len(ids)) }
 	c.Mutation.DeleteLinks = func(child int, ids []string) int { return bulkCost(child, len(ids)) }
 	return c
+}
+
+// complexityLimit is gqlgen's FixedComplexityLimit, which prices the whole
+// document on every request, remembering the price of each operation that
+// declares no variables: it depends on the document and the list prices
+// alone, and the document is the same query text. An operation with variables
+// is priced anew each time, as its page sizes may come from them.
+type complexityLimit struct {
+	*extension.ComplexityLimit
+	known graphql.Cache[int]
+}
+
+func newComplexityLimit(limit int) complexityLimit {
+	return complexityLimit{extension.FixedComplexityLimit(limit), lru.New[int](1000)}
+}
+
+// MutateOperationContext implements graphql.OperationContextMutator: the same
+// stats and the same error as gqlgen's.
+func (c complexityLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Doc.Operations.ForName(oc.OperationName)
+	if op == nil || len(op.VariableDefinitions) > 0 {
+		return c.ComplexityLimit.MutateOperationContext(ctx, oc)
+	}
+	key := oc.RawQuery
+	if oc.OperationName != "" {
+		key = oc.OperationName + "\x00" + oc.RawQuery
+	}
+	n, ok := c.known.Get(ctx, key)
+	if !ok {
+		err := c.ComplexityLimit.MutateOperationContext(ctx, oc)
+		if s, _ := oc.Stats.GetExtension(c.ExtensionName()).(*extension.ComplexityStats); s != nil {
+			c.known.Add(ctx, key, s.Complexity)
+		}
+		return err
+	}
+	limit := c.Func(ctx, oc)
+	oc.Stats.SetExtension(c.ExtensionName(), &extension.ComplexityStats{Complexity: n, ComplexityLimit: limit})
+	if n > limit {
+		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", n, limit)
+		errcode.Set(err, "COMPLEXITY_LIMIT_EXCEEDED")
+		return err
+	}
+	return nil
 }
 
 // DepthLimit refuses, before execution, an operation whose selections nest deeper

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -37,12 +39,35 @@ func TestComplexityPricesListsByTheirBound(t *testing.T) {
 		{"100 links with tag names and account (10401)", `{ links(first: 100) { nodes { tags { name } account { email } } } }`, ""},
 		{"apiTokens (601)", `{ apiTokens { id name scopes createdAt lastUsedAt expiresAt } }`, ""},
 	} {
-		r := s.do(t, token, c.query, nil)
-		if got := r.Code(); got != c.want {
-			t.Errorf("%s: got %q (%s), want %q", c.name, got, r.Raw, c.want)
+		// The second time, the operation's price is the one remembered.
+		var first string
+		for i := range 2 {
+			r := s.do(t, token, c.query, nil)
+			if got := r.Code(); got != c.want {
+				t.Errorf("%s (%d): got %q (%s), want %q", c.name, i, got, r.Raw, c.want)
+			}
+			if c.want != "" && r.Data != nil {
+				t.Errorf("%s: refused before it ran, yet data %v", c.name, r.Data)
+			}
+			if i == 0 {
+				first = r.Raw
+			} else if c.want != "" && r.Raw != first {
+				t.Errorf("%s: refused as %s, then as %s", c.name, first, r.Raw)
+			}
 		}
-		if c.want != "" && r.Data != nil {
-			t.Errorf("%s: refused before it ran, yet data %v", c.name, r.Data)
+	}
+
+	// Each operation of a document has its own price.
+	two := `query Heavy { links(first: 83) { nodes { tags { id name createdAt } } } } query Light { me { id } }`
+	for range 2 {
+		for _, op := range []struct{ name, want string }{{"Heavy", "COMPLEXITY_LIMIT_EXCEEDED"}, {"Light", ""}} {
+			body := fmt.Sprintf(`{"query": %q, "operationName": %q}`, two, op.name)
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			if got := s.send(t, req).Code(); got != op.want {
+				t.Errorf("operation %s of two: got %q, want %q", op.name, got, op.want)
+			}
 		}
 	}
 
