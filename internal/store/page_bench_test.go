@@ -38,7 +38,7 @@ func BenchmarkLinkPage(b *testing.B) {
 				cache.close()
 				cache.max = 0
 				if prepared {
-					cache.max = maxPreparedReads
+					cache.max = maxPreparedSQLite
 				}
 				for _, first := range []int{20, 100} {
 					for _, full := range []bool{false, true} {

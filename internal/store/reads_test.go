@@ -496,7 +496,7 @@ func TestHandWrittenReadsFail(t *testing.T) {
 }
 
 // TestStmtCache prepares the reads it has room for and runs the others
-// unprepared, with the same answers.
+// unprepared, with the same answers, as it does those whose statement fails.
 func TestStmtCache(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		w := seedReads(t, url)
@@ -524,6 +524,16 @@ func TestStmtCache(t *testing.T) {
 		// The prepared one again, with other arguments (the limit is one).
 		if got := first(2); !reflect.DeepEqual(got, all[:2]) {
 			t.Errorf("the prepared read again: %v, want %v", got, all[:2])
+		}
+		// A prepared statement that fails is dropped, and the read runs unprepared.
+		for q, st := range c.stmts {
+			st.Close()
+			if got := first(2); !reflect.DeepEqual(got, all[:2]) {
+				t.Errorf("the read of a closed statement: %v, want %v", got, all[:2])
+			}
+			if c.stmts[q] != nil {
+				t.Error("the closed statement is still in the cache")
+			}
 		}
 		c.max = 0
 		c.close()
