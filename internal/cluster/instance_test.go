@@ -35,7 +35,17 @@ type instance struct {
 	// the test's timeout, before the test fails, to say what held it.
 	onHang   func(in *instance, what string)
 	hangOnce sync.Once
+	// onStuck, when set, is called when a request has had no answer for
+	// stuckAfter, while it waits, to say what holds it; it must not disturb
+	// the instance, since the answer may still come.
+	onStuck func(in *instance, what string)
+	stuck   sync.WaitGroup // the onStuck calls under way, which the test waits for
 }
+
+// stuckAfter is how long a request may wait for its answer before the test
+// looks at what holds it: longer than a node's eviction holds commits (about
+// 6 s), shorter than the instances' request deadline (10 s).
+const stuckAfter = 8 * time.Second
 
 // buildLinkapi builds the linkapi binary into dir.
 func buildLinkapi(t *testing.T, dir string) string {
@@ -76,6 +86,7 @@ func startInstance(t *testing.T, bin, name, dbURL, redisURL string, env ...strin
 	}
 	go func() { in.cmd.Wait(); close(in.done) }()
 	t.Cleanup(func() {
+		in.stuck.Wait()
 		in.stop()
 		keepLogText(in.name+".log", in.log.String())
 		if t.Failed() {
@@ -131,10 +142,17 @@ func (in *instance) readyz() (int, string) {
 // reason it last gave.
 func (in *instance) waitReadyz(want int, limit time.Duration) string {
 	in.t.Helper()
+	return in.waitReadyzReason(want, "", limit)
+}
+
+// waitReadyzReason waits up to limit for /readyz to answer want with a reason
+// that holds because, and returns the reason.
+func (in *instance) waitReadyzReason(want int, because string, limit time.Duration) string {
+	in.t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		status, reason := in.readyz()
-		if status == want {
+		if status == want && strings.Contains(reason, because) {
 			return reason
 		}
 		select {
@@ -143,7 +161,7 @@ func (in *instance) waitReadyz(want int, limit time.Duration) string {
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			in.t.Fatalf("%s: /readyz %d (%s) after %s, want %d\n%s", in.name, status, reason, limit, want, in.log.String())
+			in.t.Fatalf("%s: /readyz %d (%s) after %s, want %d %s\n%s", in.name, status, reason, limit, want, because, in.log.String())
 		}
 	}
 }
@@ -183,6 +201,18 @@ func (in *instance) post(token string, body map[string]any) *response {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	sent := time.Now()
+	if in.onStuck != nil {
+		in.stuck.Add(1)
+		stuck := time.AfterFunc(stuckAfter, func() {
+			defer in.stuck.Done()
+			in.onStuck(in, fmt.Sprintf("%s: no answer yet after %s (sent at %s): %s", in.name, stuckAfter, sent.Format("15:04:05.000"), raw))
+		})
+		defer func() {
+			if stuck.Stop() {
+				in.stuck.Done()
+			}
+		}()
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && in.onHang != nil {
