@@ -484,10 +484,81 @@ func TestWebhookFaults(t *testing.T) {
 		if n := target.count(); n != 0 {
 			t.Errorf("the redirect's target got %d requests, want none", n)
 		}
+		// No fault touches the good receiver's delivery: at least once may
+		// not mean twice here. On a failure, say whether it was the same
+		// event (a resend) and what the worker logged.
 		if n := good.count(); n != 1 {
-			t.Errorf("the good receiver got %d requests, want 1", n)
+			good.mu.Lock()
+			var ids []string
+			for _, r := range good.got {
+				ids = append(ids, r.header.Get("webhook-id"))
+			}
+			good.mu.Unlock()
+			var worker []string
+			for _, l := range strings.Split(s.Log.String(), "\n") {
+				if strings.Contains(l, "webhooks:") {
+					worker = append(worker, l)
+				}
+			}
+			t.Errorf("the good receiver got %d requests (webhook-ids %v), want 1; the worker logged:\n%s", n, ids, strings.Join(worker, "\n"))
 		}
 	})
+}
+
+// TestWebhookOutcomeOutlastsALockWait: on MySQL, the outcome of an attempt is
+// written although its row is locked for longer than the server's lock wait
+// timeout (a deadlock with a claim fails it the same way), so that a delivery
+// the receiver accepted is not sent again when its lease ends.
+func TestWebhookOutcomeOutlastsALockWait(t *testing.T) {
+	url := storetest.URL(t, "mysql")
+	if strings.Contains(url, "?") {
+		url += "&innodb_lock_wait_timeout=1"
+	} else {
+		url += "?innodb_lock_wait_timeout=1"
+	}
+	locker := openDB(t, url).SQL()
+	locked := make(chan error, 1)
+	release := make(chan struct{})
+	var lockOnce sync.Once
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		// Lock the delivery's row before answering: the worker's write of
+		// the outcome waits for it past the lock wait timeout.
+		lockOnce.Do(func() {
+			tx, err := locker.BeginTx(context.Background(), nil)
+			if err == nil {
+				_, err = tx.Exec("SELECT id FROM webhook_deliveries WHERE message_id = ? FOR UPDATE", r.Header.Get("webhook-id"))
+				go func() { <-release; tx.Rollback() }()
+			}
+			locked <- err
+		})
+		w.WriteHeader(http.StatusOK)
+	})
+	s, _ := startHookServer(t, url, hookTestConfig([]netip.AddrPort{rc.addr()}, func(c *webhooks.Config) { c.Timeout = 2 * time.Second }))
+	s.createAccount(t, "ann@example.com", "ann-password", "links:write", "account:write")
+	token := s.login(t, "ann@example.com", "ann-password")
+	hook, _ := createHook(t, s, token, rc.srv.URL+"/in", "link.created")
+	s.ok(t, token, createLinkMut, nil)
+	if err := <-locked; err != nil {
+		close(release)
+		t.Fatalf("locking the delivery: %v", err)
+	}
+	// Held past the lock wait timeouts of all the store's tries of a
+	// transaction (five of 1s): the worker tries again.
+	time.Sleep(6500 * time.Millisecond)
+	if ds := hookDeliveries(t, s, token, hook); len(ds) != 1 || ds[0].Status != "PENDING" || ds[0].Attempts != 0 {
+		t.Errorf("while the row is locked: %+v, want one PENDING delivery, no attempt written", ds)
+	}
+	close(release)
+	ds := waitDeliveries(t, s, token, hook, "the delivery finishing", finished)
+	if ds[0].Status != "DELIVERED" || ds[0].Attempts != 1 {
+		t.Errorf("delivery %+v, want DELIVERED after 1 attempt", ds[0])
+	}
+	if n := rc.count(); n != 1 {
+		t.Errorf("the receiver got %d requests, want 1", n)
+	}
+	if !strings.Contains(s.Log.String(), "recording an attempt failed; trying again") {
+		t.Errorf("the worker did not try again to record the attempt; log:\n%s", s.Log.String())
+	}
 }
 
 func ptrText[T any](p *T) string {

@@ -12,8 +12,9 @@ package store
 // MySQL and MariaDB the rows are read with SELECT ... FOR UPDATE SKIP LOCKED, so
 // that several instances polling at once each take different deliveries, and a
 // delivery taken by one is not due for another until its lease ends: each
-// event is sent by one instance (again by another only if the first died
-// mid-attempt and the lease ran out: at least once). SQLite has no row locks;
+// event is sent by one instance (again only if the first died mid-attempt, or
+// could not write the outcome for as long as the worker tries, and the lease
+// ran out: at least once, with the same webhook-id). SQLite has no row locks;
 // its writers take turns on the whole database, so a claim is atomic there too,
 // but SQLite serves a single instance.
 
@@ -407,7 +408,7 @@ const maxErrorLength = 500
 
 // RecordAttempt writes the outcome of one attempt of delivery id: delivered,
 // due again at a.Retry, or failed for good. A delivery deleted meanwhile (its
-// webhook was) is no error.
+// webhook was) is no error. A deadlock or a lock wait timeout is retried.
 func (s *Store) RecordAttempt(ctx context.Context, id int64, a linkapi.DeliveryAttempt) error {
 	at := a.At.UTC().Truncate(time.Microsecond)
 	set := map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_attempt_at": at, "last_status": nil, "last_error": nil}
@@ -429,8 +430,13 @@ func (s *Store) RecordAttempt(ctx context.Context, id int64, a linkapi.DeliveryA
 	default:
 		set["status"], set["next_attempt_at"], set["finished_at"] = string(linkapi.DeliveryFailed), nil, at
 	}
-	return s.unscoped(ctx, outboxReason).Model(&deliveryRow{}).
-		Where("id = ? AND status = ?", id, string(linkapi.DeliveryPending)).Updates(set).Error
+	// In a transaction of its own so that a deadlock with a concurrent claim
+	// or a lock wait that ran out is retried: an outcome not written leaves
+	// the delivery leased, to be sent again once the lease ends.
+	return s.inTransaction(s.unscoped(ctx, outboxReason), func(tx *gorm.DB) error {
+		return tx.Model(&deliveryRow{}).
+			Where("id = ? AND status = ?", id, string(linkapi.DeliveryPending)).Updates(set).Error
+	})
 }
 
 // ReleaseDelivery gives back a delivery taken but not attempted (the worker

@@ -68,6 +68,8 @@ type Worker struct {
 	outbox Outbox
 	cfg    Config
 	client *http.Client
+	// recordFor is how long a failed write of an attempt is tried again.
+	recordFor time.Duration
 }
 
 // NewWorker returns a worker on outbox.
@@ -101,7 +103,7 @@ func NewWorker(outbox Outbox, cfg Config) *Worker {
 	// and a POST redirected by 301 or 302 would lose its body. It counts as a
 	// failed attempt with its status.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Worker{outbox: outbox, cfg: cfg, client: client}
+	return &Worker{outbox: outbox, cfg: cfg, client: client, recordFor: leaseMargin / 2}
 }
 
 // Delay returns the wait after failed attempt n (1 for the first), before
@@ -204,8 +206,40 @@ func (w *Worker) deliver(ctx context.Context, d *linkapi.OutboundDelivery) {
 		w.cfg.Logger.Info("webhooks: attempt failed", "delivery", d.ID, "webhook", d.WebhookID,
 			"attempt", n, "status", status, "error", a.Error, "retry", a.Retry != nil)
 	}
-	if err := w.outbox.RecordAttempt(context.WithoutCancel(ctx), d.ID, a); err != nil {
-		w.cfg.Logger.Warn("webhooks: recording an attempt", "delivery", d.ID, "error", err)
+	w.record(ctx, d.ID, a)
+}
+
+// Recording an attempt that failed is tried again, after recordRetry doubled
+// each time up to recordRetryMax, for up to half of leaseMargin: the outcome
+// not written, the delivery would be sent again once its lease ends, although
+// the receiver may have accepted it.
+const (
+	recordRetry    = 50 * time.Millisecond
+	recordRetryMax = 2 * time.Second
+)
+
+// record writes attempt a of delivery id, trying again while the lease lasts.
+// The worker's end does not stop it, only its waits: the receiver has seen the
+// attempt.
+func (w *Worker) record(ctx context.Context, id int64, a linkapi.DeliveryAttempt) {
+	deadline := time.Now().Add(w.recordFor)
+	wait := recordRetry
+	for n := 1; ; n++ {
+		err := w.outbox.RecordAttempt(context.WithoutCancel(ctx), id, a)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			w.cfg.Logger.Warn("webhooks: recording an attempt; the delivery is sent again once its lease ends",
+				"delivery", id, "tries", n, "error", err)
+			return
+		}
+		w.cfg.Logger.Info("webhooks: recording an attempt failed; trying again", "delivery", id, "try", n, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, recordRetryMax)
 	}
 }
 
