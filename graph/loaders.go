@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"
 )
 
@@ -155,10 +156,33 @@ func (r *Resolver) tagsOfLinks(ctx context.Context, ids []int64) (map[int64][]*l
 	})
 }
 
+// accountsOfIDs reads the accounts of ids. In a query, the caller's own account,
+// the only one a caller who is not an administrator sees, comes from what the
+// request's authentication read (as me's does) rather than from a statement of
+// its own.
 func (r *Resolver) accountsOfIDs(ctx context.Context, ids []int64) (map[int64]*linkapi.Account, bool, error) {
 	return load(ctx, accountOfID, linkapi.Page{}, ids, func(ids []int64) (map[int64]*linkapi.Account, error) {
+		if own := callerAccount(ctx); own != nil && !slices.ContainsFunc(ids, func(id int64) bool { return id != own.ID }) {
+			return map[int64]*linkapi.Account{own.ID: own}, nil
+		}
 		return r.AccountService.FindAccountsByIDs(ctx, ids)
 	})
+}
+
+// callerAccount is the caller's account as the request's authentication read
+// it, in a query; nil in a mutation, which may have changed it since, and
+// when the request read none.
+func callerAccount(ctx context.Context) *linkapi.Account {
+	if !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Query {
+		return nil
+	}
+	if c := auth.FromContext(ctx); c != nil && c.Account != nil && c.Account.ID == c.AccountID {
+		return c.Account
+	}
+	return nil
 }
 
 func (r *Resolver) linksOfTags(ctx context.Context, ids []int64, p linkapi.LinkPage) (map[int64]*linkapi.LinkList, bool, error) {

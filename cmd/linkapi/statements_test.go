@@ -72,7 +72,8 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 				// Each query sends at least min statements, one per list it reads,
 				// so that a log that counts nothing cannot pass, and at most max,
 				// which allows one more for the caller's account when the account
-				// cache has let it go.
+				// cache has let it go. The caller's own account, under a link or a
+				// tag, is the one the request's authentication read: no statement.
 				queries := []struct {
 					name     string
 					token    string
@@ -80,18 +81,18 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 					min, max int
 					check    func(t *testing.T, d map[string]any)
 				}{
-					{"links with tags and account", token, `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
+					{"links with tags and account", token, `{ links(first: 100) { nodes { tags { name } account { email } } } }`, 2, 3, nil},
 					// Every filter and each order: still one statement for the page.
-					{"filtered links with tags and account", token, `{ links(first: 100, unread: false, archived: false, favorite: false, tags: ["all"], anyTags: ["t1", "t2"], excludeTags: ["t3"], search: "example", updatedSince: "2000-01-01T00:00:00Z") { nodes { tags { name } account { email } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
+					{"filtered links with tags and account", token, `{ links(first: 100, unread: false, archived: false, favorite: false, tags: ["all"], anyTags: ["t1", "t2"], excludeTags: ["t3"], search: "example", updatedSince: "2000-01-01T00:00:00Z") { nodes { tags { name } account { email } } } }`, 2, 3, func(t *testing.T, d map[string]any) {
 						if got, want := len(get(t, d, "links", "nodes").([]any)), w.count["t1"]+w.count["t2"]; got != want {
 							t.Errorf("filtered links: got %d, want %d", got, want)
 						}
 					}},
-					{"links by title with tags and account", token, `{ links(first: 100, orderBy: TITLE_ASC, tags: ["all"]) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
-					{"links by change with tags and account", token, `{ links(first: 100, orderBy: UPDATED_DESC, excludeTags: ["t0"]) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
-					{"oldest links with tags and account", token, `{ links(first: 100, orderBy: CREATED_ASC, unread: false) { nodes { tags { name } account { email } } } }`, 3, 4, nil},
+					{"links by title with tags and account", token, `{ links(first: 100, orderBy: TITLE_ASC, tags: ["all"]) { nodes { tags { name } account { email } } } }`, 2, 3, nil},
+					{"links by change with tags and account", token, `{ links(first: 100, orderBy: UPDATED_DESC, excludeTags: ["t0"]) { nodes { tags { name } account { email } } } }`, 2, 3, nil},
+					{"oldest links with tags and account", token, `{ links(first: 100, orderBy: CREATED_ASC, unread: false) { nodes { tags { name } account { email } } } }`, 2, 3, nil},
 					{"me with links, tags and counts", token, `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 3, 4, nil},
-					{"tags with their account", token, `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 3, 4, nil},
+					{"tags with their account", token, `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 2, 3, nil},
 					// Priced 19933, just under the default complexity limit.
 					{"link counts of each link's tags", token, tagLinkCounts, 3, 4, func(t *testing.T, d map[string]any) {
 						for _, tag := range eachTag(t, d) {
@@ -103,17 +104,17 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 							w.wantIDs(t, tag, w.newest[str(t, tag, "name")][:1], "links", "nodes")
 						}
 					}},
-					{"link count of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { totalCount } } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
+					{"link count of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { totalCount } } } } }`, 2, 3, func(t *testing.T, d map[string]any) {
 						for _, l := range get(t, d, "links", "nodes").([]any) {
 							w.wantInt(t, l, size, "account", "links", "totalCount")
 						}
 					}},
-					{"tag count of each link's account", token, `{ links(first: 100) { nodes { account { tags(first: 1) { totalCount } } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
+					{"tag count of each link's account", token, `{ links(first: 100) { nodes { account { tags(first: 1) { totalCount } } } } }`, 2, 3, func(t *testing.T, d map[string]any) {
 						for _, l := range get(t, d, "links", "nodes").([]any) {
 							w.wantInt(t, l, len(w.count), "account", "tags", "totalCount")
 						}
 					}},
-					{"newest link of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { nodes { id } } } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
+					{"newest link of each link's account", token, `{ links(first: 100) { nodes { account { links(first: 1) { nodes { id } } } } } }`, 2, 3, func(t *testing.T, d map[string]any) {
 						for _, l := range get(t, d, "links", "nodes").([]any) {
 							w.wantIDs(t, l, w.all[:1], "account", "links", "nodes")
 						}
@@ -123,7 +124,7 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 							w.wantIDs(t, tag, w.newest[str(t, tag, "name")][:1], "links", "nodes")
 						}
 					}},
-					{"the same under edges", token, `{ links(first: 40) { edges { node { tags { name links(first: 1) { edges { node { id } } } } account { links(first: 1) { totalCount } } } } } }`, 5, 6, func(t *testing.T, d map[string]any) {
+					{"the same under edges", token, `{ links(first: 40) { edges { node { tags { name links(first: 1) { edges { node { id } } } } account { links(first: 1) { totalCount } } } } } }`, 4, 5, func(t *testing.T, d map[string]any) {
 						for _, e := range get(t, d, "links", "edges").([]any) {
 							w.wantInt(t, e, size, "node", "account", "links", "totalCount")
 							for _, tag := range get(t, e, "node", "tags").([]any) {
@@ -134,7 +135,7 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 						}
 					}},
 					{"tags of the links of each tag", token, `{ tags(first: 50) { nodes { links(first: 1) { nodes { tags { name links(first: 1) { totalCount } } } } } } }`, 4, 5, nil},
-					{"links and tags of each tag's account", token, `{ tags(first: 100) { nodes { account { links(first: 3) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name } } } } } }`, 6, 7, func(t *testing.T, d map[string]any) {
+					{"links and tags of each tag's account", token, `{ tags(first: 100) { nodes { account { links(first: 3) { totalCount nodes { id } } tags(first: 2) { totalCount nodes { name } } } } } }`, 5, 6, func(t *testing.T, d map[string]any) {
 						for _, tag := range get(t, d, "tags", "nodes").([]any) {
 							w.wantInt(t, tag, size, "account", "links", "totalCount")
 							w.wantIDs(t, tag, w.all[:3], "account", "links", "nodes")
