@@ -221,10 +221,12 @@ func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, fir
 	filter.LinkPage = p
 	list := &linkapi.LinkList{}
 	if selectsPage(ctx) || filter.AccountID != nil {
+		items := connectionItems(ctx, "Link")
+		filter.Fields = linkFieldsOf(items) | linkapi.OrderField(filter.Order)
 		if list, err = r.LinkService.FindLinks(ctx, filter); err != nil {
 			return nil, err
 		}
-		r.prefetchLinks(ctx, list.Links, connectionItems(ctx, "Link"))
+		r.prefetchLinks(ctx, list.Links, items)
 	}
 	return linkConnection(list, filter.Order, func(ctx context.Context) (int, error) { return r.LinkService.CountLinks(ctx, filter) },
 		selects(ctx, "edges")), nil
@@ -245,6 +247,30 @@ func (r *Resolver) findTags(ctx context.Context, filter linkapi.TagFilter, first
 		r.prefetchTags(ctx, list.Tags, connectionItems(ctx, "Tag"))
 	}
 	return tagConnection(list, func(ctx context.Context) (int, error) { return r.TagService.CountTags(ctx, filter) }), nil
+}
+
+// linkFieldsOf returns the fields of a Link that the selections of items read;
+// every field for a selection it does not know.
+func linkFieldsOf(items []graphql.CollectedField) linkapi.LinkFields {
+	var fields linkapi.LinkFields
+	for _, f := range items {
+		field, ok := linkFieldOf[f.Name]
+		if !ok {
+			return linkapi.AllLinkFields
+		}
+		fields |= field
+	}
+	return fields
+}
+
+// linkFieldOf is, by the name of a field of Link in the schema, the field of a
+// linkapi.Link it reads (none for those read by their own resolvers).
+var linkFieldOf = map[string]linkapi.LinkFields{
+	"__typename": 0, "id": 0, "tags": 0, "account": 0,
+	"url": linkapi.LinkURL, "title": linkapi.LinkTitle, "description": linkapi.LinkDescription, "notes": linkapi.LinkNotes,
+	"unread": linkapi.LinkFlags, "archived": linkapi.LinkFlags, "favorite": linkapi.LinkFlags,
+	"faviconUrl": linkapi.LinkFaviconURL, "previewImageUrl": linkapi.LinkPreviewImageURL,
+	"createdAt": linkapi.LinkCreatedAt, "updatedAt": linkapi.LinkUpdatedAt,
 }
 
 // batchPages reads one page (a P) for each of many parents, through load.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,6 +179,25 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 					}
 					if q.check != nil {
 						q.check(t, d)
+					}
+				}
+				// A page reads the columns of the fields its links select (and of
+				// its order), not all of them.
+				for _, c := range []struct{ query, want, not string }{
+					{`{ links(first: 5) { nodes { id url tags { name } } } }`, "links.url", "links.notes"},
+					{`{ links(first: 5, orderBy: TITLE_ASC) { edges { cursor node { notes } } } }`, "links.notes", "links.url"},
+					{`{ links(first: 5) { nodes { ... on Link { favorite } } } }`, "links.favorite", "links.title"},
+				} {
+					sqls := log.during(func() { s.ok(t, token, c.query, nil) })
+					var page string
+					for _, q := range sqls {
+						if strings.Contains(q, "FROM links") {
+							page = q
+							break
+						}
+					}
+					if !strings.Contains(page, c.want) || strings.Contains(page, c.not) {
+						t.Errorf("%s: the page's statement %q, want one with %s and without %s", c.query, page, c.want, c.not)
 					}
 				}
 			})

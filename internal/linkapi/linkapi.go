@@ -140,6 +140,39 @@ type LinkFilter struct {
 	AnyTags      []string // links carrying at least one
 	ExcludeTags  []string // links carrying none
 	UpdatedSince *time.Time
+	// Fields names the fields of each Link to fill, for a read that needs only
+	// some; zero fills every field. ID, AccountID and what Order sorts by
+	// (and so the cursor of each link) are always filled.
+	Fields LinkFields
+}
+
+// LinkFields is a set of the fields of a Link beyond ID and AccountID.
+type LinkFields uint16
+
+// The fields of a Link a LinkFields names.
+const (
+	LinkURL LinkFields = 1 << iota
+	LinkTitle
+	LinkDescription
+	LinkNotes
+	LinkFlags // Unread, Archived and Favorite
+	LinkFaviconURL
+	LinkPreviewImageURL
+	LinkCreatedAt
+	LinkUpdatedAt
+
+	AllLinkFields = 1<<iota - 1
+)
+
+// OrderField is the field of a Link that order sorts by, before ID.
+func OrderField(order LinkOrder) LinkFields {
+	switch order.Or() {
+	case OrderUpdatedDesc:
+		return LinkUpdatedAt
+	case OrderTitleAsc:
+		return LinkTitle
+	}
+	return LinkCreatedAt
 }
 
 // TagFilter selects tags.

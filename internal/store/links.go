@@ -237,14 +237,20 @@ func checkCursor(p linkapi.LinkPage, order linkapi.LinkOrder) error {
 	return nil
 }
 
-// FindLinks returns a page of links in filter.Order. FORBIDDEN when
+// FindLinks returns a page of links in filter.Order, each filled as far as
+// filter.Fields asks: a page selects only the columns of those. FORBIDDEN when
 // filter.AccountID names another account and the caller is not an
 // administrator; BAD_USER_INPUT for a cursor of another order or a bad filter.
 func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*linkapi.LinkList, error) {
 	if err := checkCursor(filter.LinkPage, filter.Order); err != nil {
 		return nil, err
 	}
-	q, err := s.linkSelect(ctx, filter, s.reads.linkColumns)
+	fields := filter.Fields
+	if fields == 0 {
+		fields = linkapi.AllLinkFields
+	}
+	fields = (fields | linkapi.OrderField(filter.Order)) & linkapi.AllLinkFields
+	q, err := s.linkSelect(ctx, filter, s.reads.linkColumnsOf(fields))
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +259,7 @@ func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*link
 	if err != nil {
 		return nil, err
 	}
-	links, err := scanLinks(rows, filter.First+1)
+	links, err := scanLinks(rows, filter.First+1, fields)
 	if err != nil {
 		return nil, err
 	}

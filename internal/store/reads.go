@@ -27,6 +27,8 @@ import (
 	"errors"
 	"strings"
 	"sync"
+
+	"linkapi/internal/linkapi"
 )
 
 // selectSQL is a hand-written SELECT with its arguments.
@@ -262,7 +264,11 @@ type reads struct {
 	hooks *statementHooks
 	stmts *stmtCache
 	// The columns each read selects, for the database's dialect.
-	linkColumns, tagJoinColumns, accountColumns string
+	tagJoinColumns, accountColumns string
+	// linkColumns holds, by linkapi.LinkFields, the columns of a page of links
+	// that fills those fields, for the database's dialect.
+	linkColumns sync.Map
+	dialect     string
 	// tagsGrouped says that FindTagsByLinkIDs reads a row per tag, with the ids
 	// of its links in a list, rather than a row per tag of a link.
 	tagsGrouped bool
@@ -275,9 +281,19 @@ func newReads(pool *sql.DB, dialect string, hooks *statementHooks) *reads {
 	}
 	return &reads{
 		pool: pool, hooks: hooks, stmts: newStmtCache(pool, dialect),
-		linkColumns:    dialectColumns(dialect, linkColumns),
+		dialect:        dialect,
 		tagJoinColumns: dialectColumns(dialect, tagColumns),
 		tagsGrouped:    dialect == DialectSQLite,
 		accountColumns: dialectColumns(dialect, accountColumns),
 	}
+}
+
+// linkColumnsOf returns the columns a page of links selects to fill fields.
+func (r *reads) linkColumnsOf(fields linkapi.LinkFields) string {
+	if cols, ok := r.linkColumns.Load(fields); ok {
+		return cols.(string)
+	}
+	cols := dialectColumns(r.dialect, linkFieldsColumns(fields))
+	r.linkColumns.Store(fields, cols)
+	return cols
 }

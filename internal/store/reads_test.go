@@ -186,6 +186,10 @@ func seedReads(t *testing.T, url string) *readsWorld {
 				note := "a note"
 				in.Notes = &note
 			}
+			if i%3 == 1 {
+				icon, image := fmt.Sprintf("https://example.com/%d.ico", i), fmt.Sprintf("https://example.com/%d.png", i)
+				in.FaviconURL, in.PreviewImageURL = &icon, &image
+			}
 			for k := range i % 4 {
 				in.Tags = append(in.Tags, fmt.Sprintf("t%d", (i+k)%5))
 			}
@@ -331,6 +335,76 @@ func listString(l *linkapi.LinkList) string {
 // ids, names and URLs in play: no row of bob's comes back, and every statement
 // sent begins with the tenant filter on ann's account, in its main query and in
 // each subquery; as an administrator naming bob, with his.
+// TestFindLinksFillsTheFieldsAsked checks that a page read for some fields
+// fills those, the order's and the ids as gorm's read of every field does,
+// leaves the others zero, and pages on by its cursors as that read does.
+func TestFindLinksFillsTheFieldsAsked(t *testing.T) {
+	if got := linkFieldsColumns(linkapi.AllLinkFields); got != linkColumns {
+		t.Fatalf("the columns of every field = %q, want linkColumns %q", got, linkColumns)
+	}
+	storetest.ForEachDB(t, func(t *testing.T, url string) {
+		w := seedReads(t, url)
+		asks := []linkapi.LinkFields{linkapi.LinkURL | linkapi.LinkFlags, linkapi.LinkTitle | linkapi.LinkUpdatedAt}
+		for _, c := range linkFieldColumns {
+			asks = append(asks, c.field)
+		}
+		for order := range linkOrders {
+			for _, ask := range asks {
+				name := fmt.Sprintf("%s, fields %b", order, ask)
+				all := linkapi.LinkFilter{Order: order, LinkPage: linkapi.LinkPage{First: 3}}
+				some := all
+				some.Fields = ask
+				for page := 0; ; page++ {
+					want, err := gormFindLinks(w.s, w.annCtx, all)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := w.s.FindLinks(w.annCtx, some)
+					if err != nil {
+						t.Fatalf("%s, page %d: %v", name, page, err)
+					}
+					if len(got.Links) != len(want.Links) || got.HasNextPage != want.HasNextPage {
+						t.Fatalf("%s, page %d: %s, want %s", name, page, listString(got), listString(want))
+					}
+					for i, l := range got.Links {
+						if wl := onlyFields(*want.Links[i], ask|linkapi.OrderField(order)); !reflect.DeepEqual(*l, wl) {
+							t.Fatalf("%s, page %d: link %d = %+v, want %+v", name, page, i, *l, wl)
+						}
+					}
+					if !got.HasNextPage {
+						break
+					}
+					all.After = linkapi.CursorOf(want.Links[len(want.Links)-1], order)
+					some.After = linkapi.CursorOf(got.Links[len(got.Links)-1], order)
+					if some.After != all.After {
+						t.Fatalf("%s, page %d: cursor %+v, want %+v", name, page, some.After, all.After)
+					}
+				}
+			}
+		}
+	})
+}
+
+// onlyFields is l with only its ids and fields set.
+func onlyFields(l linkapi.Link, fields linkapi.LinkFields) linkapi.Link {
+	out := linkapi.Link{ID: l.ID, AccountID: l.AccountID}
+	set := func(f linkapi.LinkFields, copy func()) {
+		if fields&f != 0 {
+			copy()
+		}
+	}
+	set(linkapi.LinkURL, func() { out.URL = l.URL })
+	set(linkapi.LinkTitle, func() { out.Title = l.Title })
+	set(linkapi.LinkDescription, func() { out.Description = l.Description })
+	set(linkapi.LinkNotes, func() { out.Notes = l.Notes })
+	set(linkapi.LinkFlags, func() { out.Unread, out.Archived, out.Favorite = l.Unread, l.Archived, l.Favorite })
+	set(linkapi.LinkFaviconURL, func() { out.FaviconURL = l.FaviconURL })
+	set(linkapi.LinkPreviewImageURL, func() { out.PreviewImageURL = l.PreviewImageURL })
+	set(linkapi.LinkCreatedAt, func() { out.CreatedAt = l.CreatedAt })
+	set(linkapi.LinkUpdatedAt, func() { out.UpdatedAt = l.UpdatedAt })
+	return out
+}
+
 func TestHandWrittenReadsStayInTheAccount(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		w := seedReads(t, url)

@@ -254,18 +254,56 @@ func (s optScan) Scan(src any) error {
 	return nil
 }
 
-// linkScanner reads the rows of linkColumns into links, one after another.
+// linkFieldColumns are, for each field of a linkapi.LinkFields, the columns
+// that fill it (a * marks a text column) and their destinations in a Link; in
+// the order of linkColumns, after links.id and links.account_id.
+var linkFieldColumns = [...]struct {
+	field   linkapi.LinkFields
+	columns string
+	dest    func(l *linkapi.Link) []any
+}{
+	{linkapi.LinkURL, "*links.url", func(l *linkapi.Link) []any { return []any{strScan{&l.URL}} }},
+	{linkapi.LinkTitle, "*links.title", func(l *linkapi.Link) []any { return []any{optScan{&l.Title}} }},
+	{linkapi.LinkDescription, "*links.description", func(l *linkapi.Link) []any { return []any{optScan{&l.Description}} }},
+	{linkapi.LinkNotes, "*links.notes", func(l *linkapi.Link) []any { return []any{optScan{&l.Notes}} }},
+	{linkapi.LinkFlags, "links.unread, links.archived, links.favorite", func(l *linkapi.Link) []any {
+		return []any{boolScan{&l.Unread}, boolScan{&l.Archived}, boolScan{&l.Favorite}}
+	}},
+	{linkapi.LinkFaviconURL, "*links.favicon_url", func(l *linkapi.Link) []any { return []any{optScan{&l.FaviconURL}} }},
+	{linkapi.LinkPreviewImageURL, "*links.preview_image_url", func(l *linkapi.Link) []any { return []any{optScan{&l.PreviewImageURL}} }},
+	{linkapi.LinkCreatedAt, "*links.created_at", func(l *linkapi.Link) []any { return []any{timeScan{&l.CreatedAt}} }},
+	{linkapi.LinkUpdatedAt, "*links.updated_at", func(l *linkapi.Link) []any { return []any{timeScan{&l.UpdatedAt}} }},
+}
+
+// linkFieldsColumns returns the columns that fill fields (linkColumns for
+// every field), marked as linkColumns are.
+func linkFieldsColumns(fields linkapi.LinkFields) string {
+	cols := "links.id, links.account_id"
+	for _, c := range linkFieldColumns {
+		if fields&c.field != 0 {
+			cols += ", " + c.columns
+		}
+	}
+	return cols
+}
+
+// linkScanner reads rows that select the columns of fields, as
+// linkFieldsColumns names them, into links, one after another.
 type linkScanner struct {
 	l    linkapi.Link
 	dest []any
 }
 
-func newLinkScanner() *linkScanner {
+func newLinkScanner(fields linkapi.LinkFields) *linkScanner {
 	s := &linkScanner{}
 	l := &s.l
-	s.dest = []any{intScan{&l.ID}, intScan{&l.AccountID}, strScan{&l.URL}, optScan{&l.Title}, optScan{&l.Description},
-		optScan{&l.Notes}, boolScan{&l.Unread}, boolScan{&l.Archived}, boolScan{&l.Favorite}, optScan{&l.FaviconURL},
-		optScan{&l.PreviewImageURL}, timeScan{&l.CreatedAt}, timeScan{&l.UpdatedAt}}
+	s.dest = make([]any, 2, 15)
+	s.dest[0], s.dest[1] = intScan{&l.ID}, intScan{&l.AccountID}
+	for _, c := range linkFieldColumns {
+		if fields&c.field != 0 {
+			s.dest = append(s.dest, c.dest(l)...)
+		}
+	}
 	return s
 }
 
@@ -280,12 +318,12 @@ func (s *linkScanner) scan(rows *sql.Rows, more ...any) (linkapi.Link, error) {
 	return s.l, err
 }
 
-// scanLinks reads the links of rows, which select linkColumns, expecting about
-// n of them.
-func scanLinks(rows *sql.Rows, n int) ([]*linkapi.Link, error) {
+// scanLinks reads the links of rows, which select the columns of fields,
+// expecting about n of them.
+func scanLinks(rows *sql.Rows, n int, fields linkapi.LinkFields) ([]*linkapi.Link, error) {
 	defer rows.Close()
 	links := make([]linkapi.Link, 0, n)
-	sc := newLinkScanner()
+	sc := newLinkScanner(fields)
 	for rows.Next() {
 		l, err := sc.scan(rows)
 		if err != nil {
