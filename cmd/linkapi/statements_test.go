@@ -182,7 +182,8 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 					}
 				}
 				// A page reads the columns of the fields its links select (and of
-				// its order), not all of them.
+				// its order), not all of them, with its limit written in (see
+				// selectSQL.orderBy).
 				for _, c := range []struct{ query, want, not string }{
 					{`{ links(first: 5) { nodes { id url tags { name } } } }`, "links.url", "links.notes"},
 					{`{ links(first: 5, orderBy: TITLE_ASC) { edges { cursor node { notes } } } }`, "links.notes", "links.url"},
@@ -196,8 +197,8 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 							break
 						}
 					}
-					if !strings.Contains(page, c.want) || strings.Contains(page, c.not) {
-						t.Errorf("%s: the page's statement %q, want one with %s and without %s", c.query, page, c.want, c.not)
+					if !strings.Contains(page, c.want) || strings.Contains(page, c.not) || !strings.HasSuffix(page, " LIMIT 6") {
+						t.Errorf("%s: the page's statement %q, want one with %s and without %s, ending LIMIT 6", c.query, page, c.want, c.not)
 					}
 				}
 			})

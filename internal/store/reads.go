@@ -25,6 +25,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -109,12 +110,18 @@ func (q *selectSQL) groupBy(columns string) *selectSQL {
 
 // orderBy ends the statement with ORDER BY order and, when limit is positive,
 // LIMIT limit.
+//
+// The limit is written into the statement, not bound: SQLite's planner looks at
+// the value bound to a LIMIT parameter, so that binding one expires the
+// statement just prepared, and each execution was prepared twice (on a page of
+// 20 links, 57 µs of the process's CPU with LIMIT ?, 37 µs without). A page has
+// a handful of sizes, so that its statements stay few.
 func (q *selectSQL) orderBy(order string, limit int) *selectSQL {
 	q.b = append(q.b, " ORDER BY "...)
 	q.b = append(q.b, order...)
 	if limit > 0 {
-		q.b = append(q.b, " LIMIT ?"...)
-		q.args = append(q.args, limit)
+		q.b = append(q.b, " LIMIT "...)
+		q.b = strconv.AppendInt(q.b, int64(limit), 10)
 	}
 	return q
 }

@@ -577,14 +577,17 @@ func TestStmtCache(t *testing.T) {
 		c := w.db.reads.stmts
 		c.close()
 		c.max = 1
-		first := func(n int) []*linkapi.Link {
-			page, err := w.s.FindLinks(w.annCtx, linkapi.LinkFilter{TagName: &[]string{"t1"}[0], LinkPage: linkapi.LinkPage{First: n}})
+		filter := func(tag string) linkapi.LinkFilter {
+			return linkapi.LinkFilter{TagName: &tag, LinkPage: linkapi.LinkPage{First: 100}}
+		}
+		first := func(tag string) []*linkapi.Link {
+			page, err := w.s.FindLinks(w.annCtx, filter(tag))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return page.Links
 		}
-		all := first(100)
+		all := first("t1")
 		if len(all) < 3 {
 			t.Fatalf("%d links tagged t1", len(all))
 		}
@@ -595,15 +598,16 @@ func TestStmtCache(t *testing.T) {
 		if _, err := w.s.CountLinks(w.annCtx, linkapi.LinkFilter{}); err != nil || len(c.stmts) != 1 {
 			t.Errorf("count with a full cache: %v, %d statements prepared", err, len(c.stmts))
 		}
-		// The prepared one again, with other arguments (the limit is one).
-		if got := first(2); !reflect.DeepEqual(got, all[:2]) {
-			t.Errorf("the prepared read again: %v, want %v", got, all[:2])
+		// The prepared one again, with other arguments.
+		want, err := gormFindLinks(w.s, w.annCtx, filter("t2"))
+		if got := first("t2"); err != nil || len(got) == 0 || !reflect.DeepEqual(got, want.Links) {
+			t.Errorf("the prepared read again: %v, want %v, %v", got, want.Links, err)
 		}
 		// A prepared statement that fails is dropped, and the read runs unprepared.
 		for q, st := range c.stmts {
 			st.Close()
-			if got := first(2); !reflect.DeepEqual(got, all[:2]) {
-				t.Errorf("the read of a closed statement: %v, want %v", got, all[:2])
+			if got := first("t1"); !reflect.DeepEqual(got, all) {
+				t.Errorf("the read of a closed statement: %v, want %v", got, all)
 			}
 			if c.stmts[q] != nil {
 				t.Error("the closed statement is still in the cache")
@@ -611,8 +615,8 @@ func TestStmtCache(t *testing.T) {
 		}
 		c.max = 0
 		c.close()
-		if got := first(2); !reflect.DeepEqual(got, all[:2]) || len(c.stmts) != 0 {
-			t.Errorf("with nothing prepared: %v, want %v; %d statements prepared", got, all[:2], len(c.stmts))
+		if got := first("t1"); !reflect.DeepEqual(got, all) || len(c.stmts) != 0 {
+			t.Errorf("with nothing prepared: %v, want %v; %d statements prepared", got, all, len(c.stmts))
 		}
 	})
 }
