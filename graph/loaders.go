@@ -59,24 +59,25 @@ type readKey struct {
 	page   any // a linkapi.Page or linkapi.LinkPage
 }
 
-// readEntry is one parent's value, ready when done is closed.
-type readEntry struct {
-	done  chan struct{}
-	value any
-	err   error
+// readBatch is what one call of fetch read for its parents (a map[int64]V by
+// parent), ready when done is closed; every parent of the call shares it.
+type readBatch struct {
+	done   chan struct{}
+	values any
+	err    error
 }
 
 // reads holds the reads of one root field.
 type reads struct {
 	mu sync.Mutex
-	m  map[readKey]*readEntry
+	m  map[readKey]*readBatch
 }
 
 type readsContextKey struct{}
 
 // withReads gives each root field its own reads; NewHandler installs it.
 func withReads(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-	return next(context.WithValue(ctx, readsContextKey{}, &reads{m: map[readKey]*readEntry{}}))
+	return next(context.WithValue(ctx, readsContextKey{}, &reads{m: map[readKey]*readBatch{}}))
 }
 
 // errUnfinished is the answer of a read whose fetch panicked.
@@ -93,42 +94,40 @@ func load[V any](ctx context.Context, kind readKind, p any, parents []int64, fet
 		out, err := fetch(distinct(parents))
 		return out, true, err
 	}
-	entries := make(map[int64]*readEntry, len(parents))
+	batches := make(map[int64]*readBatch, len(parents))
 	var mine []int64
+	var b *readBatch
 	rs.mu.Lock()
 	for _, id := range parents {
-		if entries[id] != nil {
+		if batches[id] != nil {
 			continue
 		}
 		k := readKey{kind: kind, parent: id, page: p}
 		e := rs.m[k]
 		if e == nil {
-			e = &readEntry{done: make(chan struct{})}
+			if b == nil {
+				b = &readBatch{done: make(chan struct{})}
+			}
+			e = b
 			rs.m[k] = e
 			mine = append(mine, id)
 		}
-		entries[id] = e
+		batches[id] = e
 	}
 	rs.mu.Unlock()
-	if len(mine) > 0 {
+	if b != nil {
 		func() {
 			var got map[int64]V
 			var err error = errUnfinished
 			defer func() {
-				for _, id := range mine {
-					e := entries[id]
-					if v, ok := got[id]; ok {
-						e.value = v
-					}
-					e.err = err
-					close(e.done)
-				}
+				b.values, b.err = got, err
+				close(b.done)
 			}()
 			got, err = fetch(mine)
 		}()
 	}
-	out = make(map[int64]V, len(entries))
-	for id, e := range entries {
+	out = make(map[int64]V, len(batches))
+	for id, e := range batches {
 		select {
 		case <-e.done:
 		case <-ctx.Done():
@@ -137,11 +136,11 @@ func load[V any](ctx context.Context, kind readKind, p any, parents []int64, fet
 		if e.err != nil {
 			return nil, false, e.err
 		}
-		if v, ok := e.value.(V); ok {
+		if v, ok := e.values.(map[int64]V)[id]; ok {
 			out[id] = v
 		}
 	}
-	return out, len(mine) > 0, nil
+	return out, b != nil, nil
 }
 
 func distinct(ids []int64) []int64 {

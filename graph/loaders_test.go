@@ -10,7 +10,7 @@ import (
 )
 
 func withTestReads() context.Context {
-	return context.WithValue(context.Background(), readsContextKey{}, &reads{m: map[readKey]*readEntry{}})
+	return context.WithValue(context.Background(), readsContextKey{}, &reads{m: map[readKey]*readBatch{}})
 }
 
 // TestLoadReadsEachParentOnce checks that load reads a parent once per root
