@@ -228,15 +228,15 @@ func (r *Resolver) tagsOfEach(ctx context.Context, ids []int64) ([][]*linkapi.Ta
 		return nil, err
 	}
 	out := make([][]*linkapi.Tag, len(ids))
-	var all []*linkapi.Tag
 	for i, id := range ids {
 		if out[i] = byLink[id]; out[i] == nil {
 			out[i] = []*linkapi.Tag{}
 		}
-		all = append(all, out[i]...)
 	}
 	if fresh {
-		r.prefetchTags(ctx, all, graphql.CollectFieldsCtx(ctx, []string{"Tag"}))
+		if fields := graphql.CollectFieldsCtx(ctx, []string{"Tag"}); prefetchesFromTags(fields) {
+			r.prefetchTags(ctx, slices.Concat(out...), fields)
+		}
 	}
 	return out, nil
 }
@@ -300,11 +300,13 @@ func (r *Resolver) prefetchLinks(ctx context.Context, links []*linkapi.Link, fie
 				ids[i] = l.ID
 			}
 			if byLink, _, err := r.tagsOfLinks(ctx, ids); err == nil {
-				var tags []*linkapi.Tag
-				for _, l := range links {
-					tags = append(tags, byLink[l.ID]...)
+				if sub := graphql.CollectFields(oc, f.Selections, []string{"Tag"}); prefetchesFromTags(sub) {
+					var tags []*linkapi.Tag
+					for _, l := range links {
+						tags = append(tags, byLink[l.ID]...)
+					}
+					r.prefetchTags(ctx, tags, sub)
 				}
-				r.prefetchTags(ctx, tags, graphql.CollectFields(oc, f.Selections, []string{"Tag"}))
 			}
 		case "account":
 			prefetchAccountsOf(ctx, r, links, func(l *linkapi.Link) int64 { return l.AccountID }, f)
@@ -312,8 +314,16 @@ func (r *Resolver) prefetchLinks(ctx context.Context, links []*linkapi.Link, fie
 	}
 }
 
+// prefetchesFromTags reports whether prefetchTags reads anything for fields.
+func prefetchesFromTags(fields []graphql.CollectedField) bool {
+	return slices.ContainsFunc(fields, func(f graphql.CollectedField) bool { return f.Name == "links" || f.Name == "account" })
+}
+
 // prefetchTags is prefetchLinks for tags.
 func (r *Resolver) prefetchTags(ctx context.Context, tags []*linkapi.Tag, fields []graphql.CollectedField) {
+	if !prefetchesFromTags(fields) {
+		return
+	}
 	tags = uniq(tags, func(t *linkapi.Tag) int64 { return t.ID })
 	if len(tags) == 0 {
 		return
