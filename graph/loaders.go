@@ -53,31 +53,33 @@ const (
 	tagOfID
 )
 
+// readKey names a read of one kind at one page, whose parents each have a
+// readBatch.
 type readKey struct {
-	kind   readKind
-	parent int64
-	page   any // a linkapi.Page or linkapi.LinkPage
+	kind readKind
+	page any // a linkapi.Page or linkapi.LinkPage
 }
 
-// readBatch is what one call of fetch read for its parents (a map[int64]V by
+// readBatch is what one call of fetch read for its n parents (a map[int64]V by
 // parent), ready when done is closed; every parent of the call shares it.
 type readBatch struct {
 	done   chan struct{}
 	values any
 	err    error
+	n      int
 }
 
 // reads holds the reads of one root field.
 type reads struct {
 	mu sync.Mutex
-	m  map[readKey]*readBatch
+	m  map[readKey]map[int64]*readBatch
 }
 
 type readsContextKey struct{}
 
 // withReads gives each root field its own reads; NewHandler installs it.
 func withReads(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-	return next(context.WithValue(ctx, readsContextKey{}, &reads{m: map[readKey]*readBatch{}}))
+	return next(context.WithValue(ctx, readsContextKey{}, &reads{m: map[readKey]map[int64]*readBatch{}}))
 }
 
 // errUnfinished is the answer of a read whose fetch panicked.
@@ -87,7 +89,9 @@ var errUnfinished = linkapi.Errorf(linkapi.EINTERNAL, "a read did not finish")
 // that has one. It reads with one call of fetch the parents that no other call has
 // read or is reading, and waits for the others; fresh reports whether it read any
 // itself (the caller that did looks ahead for the parents it read). Without reads
-// in ctx (outside NewHandler) it reads them all.
+// in ctx (outside NewHandler) it reads them all. The map it returns may be the
+// one fetch returned, which other loads of the same parents return too: callers
+// read it and never change it.
 func load[V any](ctx context.Context, kind readKind, p any, parents []int64, fetch func([]int64) (map[int64]V, error)) (out map[int64]V, fresh bool, err error) {
 	rs, _ := ctx.Value(readsContextKey{}).(*reads)
 	if rs == nil {
@@ -95,27 +99,36 @@ func load[V any](ctx context.Context, kind readKind, p any, parents []int64, fet
 		return out, true, err
 	}
 	batches := make(map[int64]*readBatch, len(parents))
-	var mine []int64
+	mine := make([]int64, 0, len(parents))
 	var b *readBatch
+	shared := true // every parent's value is in one batch read for them alone
 	rs.mu.Lock()
+	read := rs.m[readKey{kind, p}]
+	if read == nil {
+		read = make(map[int64]*readBatch, len(parents))
+		rs.m[readKey{kind, p}] = read
+	}
 	for _, id := range parents {
 		if batches[id] != nil {
 			continue
 		}
-		k := readKey{kind: kind, parent: id, page: p}
-		e := rs.m[k]
+		e := read[id]
 		if e == nil {
 			if b == nil {
 				b = &readBatch{done: make(chan struct{})}
 			}
 			e = b
-			rs.m[k] = e
+			read[id] = e
 			mine = append(mine, id)
+		}
+		if len(batches) > 0 && e != batches[parents[0]] {
+			shared = false
 		}
 		batches[id] = e
 	}
 	rs.mu.Unlock()
 	if b != nil {
+		b.n = len(mine)
 		func() {
 			var got map[int64]V
 			var err error = errUnfinished
@@ -126,8 +139,7 @@ func load[V any](ctx context.Context, kind readKind, p any, parents []int64, fet
 			got, err = fetch(mine)
 		}()
 	}
-	out = make(map[int64]V, len(batches))
-	for id, e := range batches {
+	for _, e := range batches {
 		select {
 		case <-e.done:
 		case <-ctx.Done():
@@ -136,6 +148,14 @@ func load[V any](ctx context.Context, kind readKind, p any, parents []int64, fet
 		if e.err != nil {
 			return nil, false, e.err
 		}
+		if shared && e.n == len(batches) {
+			// The batch holds these parents and no others: its map is the answer.
+			vals, _ := e.values.(map[int64]V)
+			return vals, b != nil, nil
+		}
+	}
+	out = make(map[int64]V, len(batches))
+	for id, e := range batches {
 		if v, ok := e.values.(map[int64]V)[id]; ok {
 			out[id] = v
 		}

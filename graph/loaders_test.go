@@ -10,7 +10,7 @@ import (
 )
 
 func withTestReads() context.Context {
-	return context.WithValue(context.Background(), readsContextKey{}, &reads{m: map[readKey]*readBatch{}})
+	return context.WithValue(context.Background(), readsContextKey{}, &reads{m: map[readKey]map[int64]*readBatch{}})
 }
 
 // TestLoadReadsEachParentOnce checks that load reads a parent once per root
@@ -39,6 +39,16 @@ func TestLoadReadsEachParentOnce(t *testing.T) {
 	}
 	if _, fresh, _ = load(ctx, linkCountOfTag, p, []int64{1, 3}, fetch); fresh {
 		t.Error("a load of parents all read reported reading")
+	}
+	// Parents read together, asked again alone or together, answer only for
+	// themselves.
+	for _, c := range []struct {
+		parents []int64
+		want    map[int64]int
+	}{{[]int64{1}, map[int64]int{1: 10}}, {[]int64{2, 1}, map[int64]int{1: 10, 2: 20}}, {[]int64{3, 3}, map[int64]int{}}} {
+		if got, fresh, err := load(ctx, linkCountOfTag, p, c.parents, fetch); err != nil || fresh || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("load of %v again = %v, %v, %v; want %v", c.parents, got, fresh, err, c.want)
+		}
 	}
 	// Another kind, or another page, is another read.
 	load(ctx, linkCountOfAccount, p, []int64{1}, fetch)
