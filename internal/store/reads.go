@@ -276,21 +276,14 @@ type reads struct {
 	// that fills those fields, for the database's dialect.
 	linkColumns sync.Map
 	dialect     string
-	// tagsGrouped says that FindTagsByLinkIDs reads a row per tag, with the ids
-	// of its links in a list, rather than a row per tag of a link.
-	tagsGrouped bool
 }
 
 func newReads(pool *sql.DB, dialect string, hooks *statementHooks) *reads {
-	tagColumns := tagColumns + ", link_tags.link_id"
-	if dialect == DialectSQLite {
-		tagColumns = strings.TrimSuffix(tagColumns, "link_tags.link_id") + "group_concat(link_tags.link_id)"
-	}
+	tagColumns := tagColumns + ", group_concat(link_tags.link_id)"
 	return &reads{
 		pool: pool, hooks: hooks, stmts: newStmtCache(pool, dialect),
 		dialect:        dialect,
 		tagJoinColumns: dialectColumns(dialect, tagColumns),
-		tagsGrouped:    dialect == DialectSQLite,
 		accountColumns: dialectColumns(dialect, accountColumns),
 	}
 }

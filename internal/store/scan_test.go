@@ -47,8 +47,14 @@ func TestDialectColumnsCastTextOnlyOnSQLite(t *testing.T) {
 			if got != "tags.id, tags.account_id, CAST(tags.name AS TEXT), CAST(tags.created_at AS TEXT), group_concat(link_tags.link_id)" {
 				t.Errorf("tag columns on SQLite = %q", got)
 			}
-		} else if got != "tags.id, tags.account_id, tags.name, tags.created_at, link_tags.link_id" {
+		} else if got != "tags.id, tags.account_id, tags.name, tags.created_at, group_concat(link_tags.link_id)" {
 			t.Errorf("tag columns on %s = %q, want the columns as they are", db.Dialect(), got)
+		} else {
+			// The lists of a tag's links are not cut short (mysqlurl).
+			var n int64
+			if err := db.reads.pool.QueryRow("SELECT @@SESSION.group_concat_max_len").Scan(&n); err != nil || n < 1<<20 {
+				t.Errorf("group_concat_max_len %d, %v; want at least 1 MiB", n, err)
+			}
 		}
 	})
 }

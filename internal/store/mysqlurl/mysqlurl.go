@@ -16,6 +16,10 @@ import (
 // DialTimeout bounds connecting to the server unless the URL says otherwise.
 const DialTimeout = 5 * time.Second
 
+// GroupConcatMaxLen is the session's group_concat_max_len unless the URL says
+// otherwise: MariaDB's default, ample for the link ids of a page.
+const GroupConcatMaxLen = "1048576"
+
 // Parse converts a mysql://USER[:PASS]@HOST[:PORT]/DB[?params] URL to the
 // driver's configuration: the user's query parameters are kept, then parseTime,
 // loc=UTC and (unless given) charset utf8mb4 are set, and multiStatements is
@@ -79,6 +83,15 @@ func Parse(raw string) (*mysql.Config, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DialTimeout
+	}
+	// The store reads the links of each tag of a page as one GROUP_CONCAT list,
+	// which MySQL cuts at group_concat_max_len (1024 bytes by default there,
+	// 1 MiB on MariaDB) with no more than a warning.
+	if _, ok := cfg.Params["group_concat_max_len"]; !ok {
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params["group_concat_max_len"] = GroupConcatMaxLen
 	}
 	return cfg, nil
 }

@@ -26,6 +26,13 @@ func TestParse(t *testing.T) {
 	if !strings.Contains(dsn, "charset=utf8mb4") {
 		t.Errorf("DSN %q has no charset=utf8mb4", dsn)
 	}
+	// The store's lists of a tag's links need more than MySQL's 1024 bytes.
+	if got := cfg.Params["group_concat_max_len"]; got != GroupConcatMaxLen {
+		t.Errorf("group_concat_max_len %q, want %s", got, GroupConcatMaxLen)
+	}
+	if cfg, err := Parse("mysql://root@localhost/app?group_concat_max_len=4194304"); err != nil || cfg.Params["group_concat_max_len"] != "4194304" {
+		t.Errorf("a URL's own group_concat_max_len: %v, %v", cfg, err)
+	}
 
 	cfg, err = Parse("mysql://root@localhost/app?multiStatements=true")
 	if err != nil {
