@@ -604,7 +604,7 @@ func database(b *benchDB) string {
 		}
 		return kind + " " + b.version + " on " + b.mysql.Addr
 	}
-	return "SQLite (modernc.org/sqlite through glebarez) in a temporary file, WAL"
+	return "SQLite (modernc.org/sqlite) in a temporary file, WAL"
 }
 
 func commit(root string) string {

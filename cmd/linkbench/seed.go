@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // registers the "sqlite" driver
 	"github.com/go-sql-driver/mysql"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"linkapi/internal/auth"
 	"linkapi/internal/linkapi"

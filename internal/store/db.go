@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/libtnb/sqlite"
 	"github.com/pressly/goose/v3"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
@@ -190,13 +190,23 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, string, error) {
 	params["_pragma"] = append(pragmas, params["_pragma"]...)
 	// IMMEDIATE transactions take the write lock at BEGIN, so two writers wait for
 	// each other through busy_timeout instead of one failing with SQLITE_BUSY when
-	// it upgrades a read lock. (The driver ignores _txlock when _time_format is
-	// given, so _time_format is deliberately not used.)
+	// it upgrades a read lock.
 	if params.Get("_txlock") == "" {
 		params.Set("_txlock", "immediate")
 	}
+	// Times are written as 2006-01-02 15:04:05.999999999-07:00, the layout the
+	// earlier driver wrote and the first the driver reads; without it the driver
+	// writes time.Time.String, monotonic reading and all.
+	if params.Get("_time_format") == "" {
+		params.Set("_time_format", "sqlite")
+	}
+	// and read back in time.UTC, as MySQL's are, rather than in a zone named
+	// +00:00.
+	if params.Get("_timezone") == "" {
+		params.Set("_timezone", "UTC")
+	}
 
-	// sql.Open connects nothing: it only finds the driver glebarez/sqlite
+	// sql.Open connects nothing: it only finds the driver modernc.org/sqlite
 	// registered, to be wrapped so that a statement stops at its deadline.
 	probe, err := sql.Open(sqlite.DriverName, "")
 	if err != nil {

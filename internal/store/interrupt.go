@@ -108,7 +108,7 @@ func sqliteStopper(_ context.Context, c driver.Conn) (func(), error) {
 	}, nil
 }
 
-// sqliteHandle returns the sqlite3 pointer of a github.com/glebarez/go-sqlite
+// sqliteHandle returns the sqlite3 pointer of a modernc.org/sqlite
 // connection, or 0.
 func sqliteHandle(c driver.Conn) uintptr {
 	v := reflect.ValueOf(c)

@@ -53,7 +53,7 @@ func dialectColumns(dialect, columns string) string {
 	return strings.Join(cols, ", ")
 }
 
-// sqliteTimeLayouts are the layouts glebarez/go-sqlite reads DATETIME text in,
+// sqliteTimeLayouts are the layouts modernc.org/sqlite reads DATETIME text in,
 // the one it writes first, then that of time.Time.String.
 var sqliteTimeLayouts = []string{
 	"2006-01-02 15:04:05.999999999-07:00",
