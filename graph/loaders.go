@@ -169,10 +169,30 @@ func distinct(ids []int64) []int64 {
 	return slices.Compact(out)
 }
 
-func (r *Resolver) tagsOfLinks(ctx context.Context, ids []int64) (map[int64][]*linkapi.Tag, bool, error) {
-	return load(ctx, tagsOfLink, linkapi.Page{}, ids, func(ids []int64) (map[int64][]*linkapi.Tag, error) {
-		return r.TagService.FindTagsByLinkIDs(ctx, ids)
+// tagsOfLinks reads the tags of the links of ids, filled for selections (what
+// the query selects on them): reads for selections that differ in the fields
+// they need are batched apart.
+func (r *Resolver) tagsOfLinks(ctx context.Context, ids []int64, selections []graphql.CollectedField) (map[int64][]*linkapi.Tag, bool, error) {
+	fields := tagFieldsOf(selections)
+	return load(ctx, tagsOfLink, fields, ids, func(ids []int64) (map[int64][]*linkapi.Tag, error) {
+		return r.TagService.FindTagsByLinkIDs(ctx, ids, fields)
 	})
+}
+
+// tagFieldsOf returns the fields of a Tag beyond ID, AccountID and Name that
+// selections read; every field for a selection it does not know.
+func tagFieldsOf(selections []graphql.CollectedField) linkapi.TagFields {
+	var fields linkapi.TagFields
+	for _, f := range selections {
+		switch f.Name {
+		case "__typename", "id", "name", "links", "account":
+		case "createdAt":
+			fields |= linkapi.TagCreatedAt
+		default:
+			return linkapi.AllTagFields
+		}
+	}
+	return fields
 }
 
 // accountsOfIDs reads the accounts of ids. In a query, the caller's own account,
@@ -243,7 +263,8 @@ func (r *Resolver) tagCountsOfAccounts(ctx context.Context, ids []int64) (map[in
 // tagsOfEach returns the tags of each of the links of ids, in order. When it read
 // them, it looks ahead at what the query selects on them.
 func (r *Resolver) tagsOfEach(ctx context.Context, ids []int64) ([][]*linkapi.Tag, error) {
-	byLink, fresh, err := r.tagsOfLinks(ctx, ids)
+	fields := graphql.CollectFieldsCtx(ctx, []string{"Tag"})
+	byLink, fresh, err := r.tagsOfLinks(ctx, ids, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -253,10 +274,8 @@ func (r *Resolver) tagsOfEach(ctx context.Context, ids []int64) ([][]*linkapi.Ta
 			out[i] = []*linkapi.Tag{}
 		}
 	}
-	if fresh {
-		if fields := graphql.CollectFieldsCtx(ctx, []string{"Tag"}); prefetchesFromTags(fields) {
-			r.prefetchTags(ctx, slices.Concat(out...), fields)
-		}
+	if fresh && prefetchesFromTags(fields) {
+		r.prefetchTags(ctx, slices.Concat(out...), fields)
 	}
 	return out, nil
 }
@@ -319,8 +338,9 @@ func (r *Resolver) prefetchLinks(ctx context.Context, links []*linkapi.Link, fie
 			for i, l := range links {
 				ids[i] = l.ID
 			}
-			if byLink, _, err := r.tagsOfLinks(ctx, ids); err == nil {
-				if sub := graphql.CollectFields(oc, f.Selections, []string{"Tag"}); prefetchesFromTags(sub) {
+			sub := graphql.CollectFields(oc, f.Selections, []string{"Tag"})
+			if byLink, _, err := r.tagsOfLinks(ctx, ids, sub); err == nil {
+				if prefetchesFromTags(sub) {
 					var tags []*linkapi.Tag
 					for _, l := range links {
 						tags = append(tags, byLink[l.ID]...)

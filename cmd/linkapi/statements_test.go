@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"linkapi/internal/store"
 	"linkapi/internal/store/storetest"
@@ -93,6 +94,22 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 					{"links by change with tags and account", token, `{ links(first: 100, orderBy: UPDATED_DESC, excludeTags: ["t0"]) { nodes { tags { name } account { email } } } }`, 2, 3, nil},
 					{"oldest links with tags and account", token, `{ links(first: 100, orderBy: CREATED_ASC, unread: false) { nodes { tags { name } account { email } } } }`, 2, 3, nil},
 					{"me with links, tags and counts", token, `{ me { links(first: 100) { nodes { tags { name } } } tags(first: 100) { nodes { links { totalCount } } } } }`, 3, 4, nil},
+					// Two selections of a link's tags that need different
+					// columns are read apart, each with what it needs.
+					{"a link's tags twice, with and without their time", token, `{ links(first: 50) { nodes { a: tags { name } b: tags { name createdAt } } } }`, 3, 4, func(t *testing.T, d map[string]any) {
+						for _, l := range get(t, d, "links", "nodes").([]any) {
+							a, b := get(t, l, "a").([]any), get(t, l, "b").([]any)
+							if len(a) != len(b) || len(b) == 0 {
+								t.Fatalf("tags a %v, b %v: want the same, not none", a, b)
+							}
+							for i := range b {
+								at, err := time.Parse(time.RFC3339Nano, str(t, b[i], "createdAt"))
+								if str(t, a[i], "name") != str(t, b[i], "name") || err != nil || time.Since(at) > time.Hour {
+									t.Errorf("tag %v, then %v: want the same name and a createdAt of the last hour", a[i], b[i])
+								}
+							}
+						}
+					}},
 					{"tags with their account", token, `{ tags(first: 100) { totalCount nodes { name account { email } } } }`, 2, 3, nil},
 					// Priced 19933, just under the default complexity limit.
 					{"link counts of each link's tags", token, tagLinkCounts, 3, 4, func(t *testing.T, d map[string]any) {
@@ -182,23 +199,32 @@ func TestStatementsPerRequestDoNotGrowWithThePage(t *testing.T) {
 					}
 				}
 				// A page reads the columns of the fields its links select (and of
-				// its order), not all of them, with its limit written in (see
-				// selectSQL.orderBy).
-				for _, c := range []struct{ query, want, not string }{
-					{`{ links(first: 5) { nodes { id url tags { name } } } }`, "links.url", "links.notes"},
-					{`{ links(first: 5, orderBy: TITLE_ASC) { edges { cursor node { notes } } } }`, "links.notes", "links.url"},
-					{`{ links(first: 5) { nodes { ... on Link { favorite } } } }`, "links.favorite", "links.title"},
+				// its order when the query takes a cursor), not all of them, with
+				// its limit written in (see selectSQL.orderBy); the tags of a page,
+				// their time only when selected.
+				const page, tags = "FROM links", "FROM link_tags"
+				for _, c := range []struct{ query, from, want, not string }{
+					{`{ links(first: 5) { nodes { id url tags { name } } } }`, page, "links.url", "links.notes"},
+					{`{ links(first: 5) { nodes { id url tags { name } } } }`, page, "links.url", "links.created_at"},
+					{`{ links(first: 5) { pageInfo { hasNextPage } nodes { url } } }`, page, "links.created_at", "links.title"},
+					{`{ links(first: 5) { edges { node { url } } } }`, page, "links.created_at", "links.title"},
+					{`{ links(first: 5, orderBy: TITLE_ASC) { edges { cursor node { notes } } } }`, page, "links.notes", "links.url"},
+					{`{ links(first: 5, orderBy: TITLE_ASC) { pageInfo { endCursor } nodes { url } } }`, page, "links.title", "links.created_at"},
+					{`{ links(first: 5) { nodes { ... on Link { favorite } } } }`, page, "links.favorite", "links.title"},
+					{`{ links(first: 5) { nodes { id url tags { name } } } }`, tags, "tags.name", "tags.created_at"},
+					{`{ links(first: 5) { nodes { tags { ... on Tag { createdAt } } } } }`, tags, "tags.created_at", "links.url"},
 				} {
 					sqls := log.during(func() { s.ok(t, token, c.query, nil) })
-					var page string
+					var stmt string
 					for _, q := range sqls {
-						if strings.Contains(q, "FROM links") {
-							page = q
+						if strings.Contains(q, c.from) {
+							stmt = q
 							break
 						}
 					}
-					if !strings.Contains(page, c.want) || strings.Contains(page, c.not) || !strings.HasSuffix(page, " LIMIT 6") {
-						t.Errorf("%s: the page's statement %q, want one with %s and without %s, ending LIMIT 6", c.query, page, c.want, c.not)
+					cols, _, _ := strings.Cut(stmt, " FROM ")
+					if !strings.Contains(cols, c.want) || strings.Contains(cols, c.not) || c.from == page && !strings.HasSuffix(stmt, " LIMIT 6") {
+						t.Errorf("%s: the statement %s %q, want one selecting %s and not %s (ending LIMIT 6 for a page)", c.query, c.from, stmt, c.want, c.not)
 					}
 				}
 			})

@@ -57,6 +57,16 @@ type Tag struct {
 	LinkCount *int
 }
 
+// TagFields is a set of the fields of a Tag beyond ID, AccountID and Name.
+type TagFields uint8
+
+// The fields of a Tag a TagFields names.
+const (
+	TagCreatedAt TagFields = 1 << iota
+
+	AllTagFields = 1<<iota - 1
+)
+
 // Page selects a window of a list, newest first: at most First items with an ID
 // below After (0 means from the start).
 type Page struct {
@@ -142,8 +152,11 @@ type LinkFilter struct {
 	UpdatedSince *time.Time
 	// Fields names the fields of each Link to fill, for a read that needs only
 	// some; zero fills every field. ID, AccountID and what Order sorts by
-	// (and so the cursor of each link) are always filled.
+	// (and so the cursor of each link) are always filled, unless NoCursors.
 	Fields LinkFields
+	// NoCursors says that the caller takes no cursor of the page's links, so
+	// that what Order sorts by is filled only when Fields names it.
+	NoCursors bool
 }
 
 // LinkFields is a set of the fields of a Link beyond ID and AccountID.
@@ -315,8 +328,10 @@ type TagService interface {
 	FindTagByID(ctx context.Context, id int64) (*Tag, error)
 	FindTags(ctx context.Context, filter TagFilter) (*TagList, error)
 	CountTags(ctx context.Context, filter TagFilter) (int, error)
-	// FindTagsByLinkIDs returns the tags on each link, sorted by name, keyed by link id.
-	FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int64][]*Tag, error)
+	// FindTagsByLinkIDs returns the tags on each link, sorted by name, keyed by
+	// link id, with their ID, AccountID and Name, and of their other fields
+	// those fields names.
+	FindTagsByLinkIDs(ctx context.Context, linkIDs []int64, fields TagFields) (map[int64][]*Tag, error)
 	// CountLinksByTagIDs returns the number of links carrying each tag, keyed by
 	// tag id; a tag with none is absent.
 	CountLinksByTagIDs(ctx context.Context, tagIDs []int64) (map[int64]int, error)

@@ -249,7 +249,10 @@ func (s *Store) FindLinks(ctx context.Context, filter linkapi.LinkFilter) (*link
 	if fields == 0 {
 		fields = linkapi.AllLinkFields
 	}
-	fields = (fields | linkapi.OrderField(filter.Order)) & linkapi.AllLinkFields
+	if !filter.NoCursors {
+		fields |= linkapi.OrderField(filter.Order)
+	}
+	fields &= linkapi.AllLinkFields
 	q, err := s.linkSelect(ctx, filter, s.reads.linkColumnsOf(fields))
 	if err != nil {
 		return nil, err

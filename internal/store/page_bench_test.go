@@ -81,7 +81,7 @@ func readPage(b *testing.B, s *Store, ctx context.Context, first int, full bool)
 	for i, l := range page.Links {
 		ids[i] = l.ID
 	}
-	tags, err := s.FindTagsByLinkIDs(ctx, ids)
+	tags, err := s.FindTagsByLinkIDs(ctx, ids, 0)
 	if err != nil || len(tags) != first {
 		b.Fatalf("FindTagsByLinkIDs: %d links, %v", len(tags), err)
 	}

@@ -271,7 +271,8 @@ type reads struct {
 	hooks *statementHooks
 	stmts *stmtCache
 	// The columns each read selects, for the database's dialect.
-	tagJoinColumns, accountColumns string
+	// tagJoinColumns, without the tag's time, and tagTimeJoinColumns with it.
+	tagJoinColumns, tagTimeJoinColumns, accountColumns string
 	// linkColumns holds, by linkapi.LinkFields, the columns of a page of links
 	// that fills those fields, for the database's dialect.
 	linkColumns sync.Map
@@ -279,12 +280,12 @@ type reads struct {
 }
 
 func newReads(pool *sql.DB, dialect string, hooks *statementHooks) *reads {
-	tagColumns := tagColumns + ", group_concat(link_tags.link_id)"
 	return &reads{
 		pool: pool, hooks: hooks, stmts: newStmtCache(pool, dialect),
-		dialect:        dialect,
-		tagJoinColumns: dialectColumns(dialect, tagColumns),
-		accountColumns: dialectColumns(dialect, accountColumns),
+		dialect:            dialect,
+		tagJoinColumns:     dialectColumns(dialect, tagColumns+", group_concat(link_tags.link_id)"),
+		tagTimeJoinColumns: dialectColumns(dialect, tagColumns+", *tags.created_at, group_concat(link_tags.link_id)"),
+		accountColumns:     dialectColumns(dialect, accountColumns),
 	}
 }
 

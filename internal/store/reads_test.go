@@ -269,10 +269,15 @@ func TestHandWrittenReadsAnswerAsGorm(t *testing.T) {
 						for i, l := range got.Links {
 							ids[i] = l.ID
 						}
-						tags, err := w.s.FindTagsByLinkIDs(ctx, ids)
+						tags, err := w.s.FindTagsByLinkIDs(ctx, ids, linkapi.AllTagFields)
 						wantTags, werr := gormFindTagsByLinkIDs(w.s, ctx, ids)
 						if !reflect.DeepEqual(tags, wantTags) || err != nil || werr != nil {
 							t.Fatalf("%s, page %d: tags %v, %v; want %v, %v", name, page, tags, err, wantTags, werr)
+						}
+						// Asked for no field beyond the name: the same tags, timeless.
+						bare, err := w.s.FindTagsByLinkIDs(ctx, ids, 0)
+						if want := withoutTimes(wantTags); !reflect.DeepEqual(bare, want) || err != nil {
+							t.Fatalf("%s, page %d: tags without fields %v, %v; want %v", name, page, bare, err, want)
 						}
 						if !got.HasNextPage {
 							break
@@ -336,8 +341,9 @@ func listString(l *linkapi.LinkList) string {
 // sent begins with the tenant filter on ann's account, in its main query and in
 // each subquery; as an administrator naming bob, with his.
 // TestFindLinksFillsTheFieldsAsked checks that a page read for some fields
-// fills those, the order's and the ids as gorm's read of every field does,
-// leaves the others zero, and pages on by its cursors as that read does.
+// fills those, the order's (unless NoCursors) and the ids as gorm's read of
+// every field does, leaves the others zero, and pages on by its cursors as that
+// read does.
 func TestFindLinksFillsTheFieldsAsked(t *testing.T) {
 	if got := linkFieldsColumns(linkapi.AllLinkFields); got != linkColumns {
 		t.Fatalf("the columns of every field = %q, want linkColumns %q", got, linkColumns)
@@ -350,39 +356,65 @@ func TestFindLinksFillsTheFieldsAsked(t *testing.T) {
 		}
 		for order := range linkOrders {
 			for _, ask := range asks {
-				name := fmt.Sprintf("%s, fields %b", order, ask)
-				all := linkapi.LinkFilter{Order: order, LinkPage: linkapi.LinkPage{First: 3}}
-				some := all
-				some.Fields = ask
-				for page := 0; ; page++ {
-					want, err := gormFindLinks(w.s, w.annCtx, all)
-					if err != nil {
-						t.Fatal(err)
+				for _, noCursors := range []bool{false, true} {
+					name := fmt.Sprintf("%s, fields %b, no cursors %v", order, ask, noCursors)
+					all := linkapi.LinkFilter{Order: order, LinkPage: linkapi.LinkPage{First: 3}}
+					some := all
+					some.Fields, some.NoCursors = ask, noCursors
+					filled := ask | linkapi.OrderField(order)
+					if noCursors {
+						filled = ask
 					}
-					got, err := w.s.FindLinks(w.annCtx, some)
-					if err != nil {
-						t.Fatalf("%s, page %d: %v", name, page, err)
-					}
-					if len(got.Links) != len(want.Links) || got.HasNextPage != want.HasNextPage {
-						t.Fatalf("%s, page %d: %s, want %s", name, page, listString(got), listString(want))
-					}
-					for i, l := range got.Links {
-						if wl := onlyFields(*want.Links[i], ask|linkapi.OrderField(order)); !reflect.DeepEqual(*l, wl) {
-							t.Fatalf("%s, page %d: link %d = %+v, want %+v", name, page, i, *l, wl)
+					for page := 0; ; page++ {
+						want, err := gormFindLinks(w.s, w.annCtx, all)
+						if err != nil {
+							t.Fatal(err)
 						}
-					}
-					if !got.HasNextPage {
-						break
-					}
-					all.After = linkapi.CursorOf(want.Links[len(want.Links)-1], order)
-					some.After = linkapi.CursorOf(got.Links[len(got.Links)-1], order)
-					if some.After != all.After {
-						t.Fatalf("%s, page %d: cursor %+v, want %+v", name, page, some.After, all.After)
+						got, err := w.s.FindLinks(w.annCtx, some)
+						if err != nil {
+							t.Fatalf("%s, page %d: %v", name, page, err)
+						}
+						if len(got.Links) != len(want.Links) || got.HasNextPage != want.HasNextPage {
+							t.Fatalf("%s, page %d: %s, want %s", name, page, listString(got), listString(want))
+						}
+						for i, l := range got.Links {
+							if wl := onlyFields(*want.Links[i], filled); !reflect.DeepEqual(*l, wl) {
+								t.Fatalf("%s, page %d: link %d = %+v, want %+v", name, page, i, *l, wl)
+							}
+						}
+						if !got.HasNextPage {
+							break
+						}
+						all.After = linkapi.CursorOf(want.Links[len(want.Links)-1], order)
+						if noCursors {
+							some.After = all.After
+							continue
+						}
+						some.After = linkapi.CursorOf(got.Links[len(got.Links)-1], order)
+						if some.After != all.After {
+							t.Fatalf("%s, page %d: cursor %+v, want %+v", name, page, some.After, all.After)
+						}
 					}
 				}
 			}
 		}
 	})
+}
+
+// withoutTimes is tags with copies of their tags, each with a zero CreatedAt.
+func withoutTimes(tags map[int64][]*linkapi.Tag) map[int64][]*linkapi.Tag {
+	if tags == nil {
+		return nil
+	}
+	out := make(map[int64][]*linkapi.Tag, len(tags))
+	for link, list := range tags {
+		for _, t := range list {
+			c := *t
+			c.CreatedAt = time.Time{}
+			out[link] = append(out[link], &c)
+		}
+	}
+	return out
 }
 
 // onlyFields is l with only its ids and fields set.
@@ -481,7 +513,7 @@ func TestHandWrittenReadsStayInTheAccount(t *testing.T) {
 			confined(fname+", count", sts, w.ann)
 		}
 		sts := during(func() {
-			tags, err := w.s.FindTagsByLinkIDs(w.annCtx, append(slices.Clone(w.bobLinks), w.annLinks...))
+			tags, err := w.s.FindTagsByLinkIDs(w.annCtx, append(slices.Clone(w.bobLinks), w.annLinks...), linkapi.AllTagFields)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -544,7 +576,7 @@ func TestHandWrittenReadsFail(t *testing.T) {
 		if _, err := w.s.CountLinks(failing, linkapi.LinkFilter{}); !errors.Is(err, refused) {
 			t.Errorf("CountLinks with a refusing hook: %v", err)
 		}
-		if _, err := w.s.FindTagsByLinkIDs(failing, w.annLinks); !errors.Is(err, refused) {
+		if _, err := w.s.FindTagsByLinkIDs(failing, w.annLinks, 0); !errors.Is(err, refused) {
 			t.Errorf("FindTagsByLinkIDs with a refusing hook: %v", err)
 		}
 		if _, err := w.s.FindAccountsByIDs(failing, []int64{w.ann}); !errors.Is(err, refused) {

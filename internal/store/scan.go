@@ -22,8 +22,8 @@ const linkColumns = "links.id, links.account_id, *links.url, *links.title, *link
 	"links.unread, links.archived, links.favorite, *links.favicon_url, *links.preview_image_url, *links.created_at, *links.updated_at"
 
 // tagColumns are the columns of a tag FindTagsByLinkIDs reads, in order, before
-// the link's id or the list of them.
-const tagColumns = "tags.id, tags.account_id, *tags.name, *tags.created_at"
+// its time when asked for and the list of its links' ids.
+const tagColumns = "tags.id, tags.account_id, *tags.name"
 
 // accountColumns are the columns scanAccount reads, in order.
 const accountColumns = "accounts.id, *accounts.email, *accounts.password_hash, *accounts.scopes, " +

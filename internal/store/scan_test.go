@@ -42,7 +42,7 @@ func TestTimeScanReadsWhatTheSQLiteDriverReads(t *testing.T) {
 func TestDialectColumnsCastTextOnlyOnSQLite(t *testing.T) {
 	storetest.ForEachDB(t, func(t *testing.T, url string) {
 		db := dbtOpen(t, url)
-		got := db.reads.tagJoinColumns
+		got := db.reads.tagTimeJoinColumns
 		if db.Dialect() == DialectSQLite {
 			if got != "tags.id, tags.account_id, CAST(tags.name AS TEXT), CAST(tags.created_at AS TEXT), group_concat(link_tags.link_id)" {
 				t.Errorf("tag columns on SQLite = %q", got)

@@ -87,7 +87,7 @@ func (s *Store) CountTags(ctx context.Context, filter linkapi.TagFilter) (int, e
 
 // FindTagsByLinkIDs returns the tags on each of the given links, by name, keyed by
 // link id; links the caller may not read get none.
-func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int64][]*linkapi.Tag, error) {
+func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64, fields linkapi.TagFields) (map[int64][]*linkapi.Tag, error) {
 	// The statement starts from the links' rows of link_tags (its primary key
 	// begins with link_id) and reads each tag by its primary key: CROSS JOIN
 	// keeps SQLite's planner to that order (MySQL takes it as an inner join and
@@ -105,12 +105,18 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 	// group_concat_max_len, 1024 bytes by default on MySQL, for the lists). It
 	// groups by the tag's id, not in the order of names, and the few tags are
 	// put in that order here: SQLite sorting the rows by name was a fifth of the
-	// statement (BenchmarkLinkPage).
+	// statement (BenchmarkLinkPage). It reads the tag's time only when asked:
+	// on SQLite its text was a seventh of the statement.
 	tn, _, err := s.tenantOf(ctx, reading)
 	if err != nil {
 		return nil, err
 	}
-	q := inList(tn.selectFrom(&linkTagRow{}, s.reads.tagJoinColumns,
+	withTime := fields&linkapi.TagCreatedAt != 0
+	columns := s.reads.tagJoinColumns
+	if withTime {
+		columns = s.reads.tagTimeJoinColumns
+	}
+	q := inList(tn.selectFrom(&linkTagRow{}, columns,
 		"CROSS JOIN tags ON tags.id = link_tags.tag_id AND tags.account_id = link_tags.account_id"), "link_tags.link_id", linkIDs)
 	rows, err := s.query(ctx, q.groupBy("tags.id"))
 	if err != nil {
@@ -135,14 +141,19 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64) (map[int
 		groups      []group
 	)
 	flat := make([]int64, 0, 3*len(linkIDs))
-	dest := []any{intScan{&id}, intScan{&account}, &name, rawTime{&created}, &links}
+	dest := []any{intScan{&id}, intScan{&account}, &name, &links}
+	if withTime {
+		dest = []any{intScan{&id}, intScan{&account}, &name, rawTime{&created}, &links}
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		tag := &linkapi.Tag{ID: id, AccountID: account, Name: string(name)}
-		if err := (timeScan{&tag.CreatedAt}).Scan(created); err != nil {
-			return nil, err
+		if withTime {
+			if err := (timeScan{&tag.CreatedAt}).Scan(created); err != nil {
+				return nil, err
+			}
 		}
 		from := len(flat)
 		for len(links) > 0 {

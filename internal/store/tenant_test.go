@@ -30,7 +30,7 @@ func TestBatchLookupsStayInTheCallersAccount(t *testing.T) {
 		annCtx, ann, annLink := mk("ann@example.com")
 		_, bob, bobLink := mk("bob@example.com")
 
-		tags, err := s.FindTagsByLinkIDs(annCtx, []int64{annLink.ID, bobLink.ID})
+		tags, err := s.FindTagsByLinkIDs(annCtx, []int64{annLink.ID, bobLink.ID}, linkapi.AllTagFields)
 		if err != nil {
 			t.Fatal(err)
 		}
