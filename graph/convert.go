@@ -233,14 +233,20 @@ func (r *Resolver) findLinks(ctx context.Context, filter linkapi.LinkFilter, fir
 	// A page whose query takes no cursor (no edges, no pageInfo) does not read
 	// what its order sorts by unless it selects that field: on SQLite the
 	// text of created_at was a fifth of the page's statement.
-	cursors := cursorsNone
-	switch {
-	case selects(ctx, "edges"):
-		cursors = cursorsEach
-	case selects(ctx, "pageInfo"):
-		cursors = cursorsLast
+	// One walk of the selection finds both whether the query asks for items
+	// (selectsPage) and which cursors it takes.
+	cursors, page := cursorsNone, false
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch f.Name {
+		case "edges":
+			cursors, page = cursorsEach, true
+		case "pageInfo":
+			cursors, page = max(cursors, cursorsLast), true
+		case "nodes":
+			page = true
+		}
 	}
-	if selectsPage(ctx) || filter.AccountID != nil {
+	if page || filter.AccountID != nil {
 		items := connectionItems(ctx, "Link")
 		filter.Fields, filter.NoCursors = linkFieldsOf(items), cursors == cursorsNone
 		if list, err = r.LinkService.FindLinks(ctx, filter); err != nil {

@@ -141,10 +141,11 @@ func (s *Store) FindTagsByLinkIDs(ctx context.Context, linkIDs []int64, fields l
 		groups      []group
 	)
 	flat := make([]int64, 0, 3*len(linkIDs))
-	dest := []any{intScan{&id}, intScan{&account}, &name, &links}
+	dest := []any{intScan{&id}, intScan{&account}, &name}
 	if withTime {
-		dest = []any{intScan{&id}, intScan{&account}, &name, rawTime{&created}, &links}
+		dest = append(dest, rawTime{&created})
 	}
+	dest = append(dest, &links)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
